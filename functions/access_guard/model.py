@@ -1,0 +1,202 @@
+"""Plain data shared by the core (baseline, planner) and the adapters (SSM store, EKS reader/applier).
+
+Everything here is immutable and free of I/O, so the planner can be a pure function of
+(Baseline, LiveState) and tests can build either side by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+AuthenticationMode = Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
+# The one-way order EKS allows: CONFIG_MAP -> API_AND_CONFIG_MAP -> API.
+MODE_ORDER: tuple[AuthenticationMode, ...] = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
+
+STANDARD = "STANDARD"
+ENTRY_TYPES: tuple[str, ...] = (
+    "STANDARD",
+    "EC2_LINUX",
+    "EC2_WINDOWS",
+    "FARGATE_LINUX",
+    "EC2",
+    "HYBRID_LINUX",
+    "HYPERPOD_LINUX",
+)
+
+GuardMode = Literal["enforce", "detect"]
+
+
+@dataclass(frozen=True, order=True)
+class AccessScope:
+    """`{"type": "cluster"}` or `{"type": "namespace", "namespaces": [...]}`; namespaces kept sorted."""
+
+    type: Literal["cluster", "namespace"] = "cluster"
+    namespaces: tuple[str, ...] = ()
+
+    @staticmethod
+    def of(type_: str, namespaces: list[str] | tuple[str, ...] | None = None) -> AccessScope:
+        return AccessScope(type_, tuple(sorted(set(namespaces or ()))))  # type: ignore[arg-type]
+
+    def to_api(self) -> dict[str, object]:
+        if self.type == "cluster":
+            return {"type": "cluster"}
+        return {"type": "namespace", "namespaces": list(self.namespaces)}
+
+
+@dataclass(frozen=True, order=True)
+class PolicyAssociation:
+    policy_arn: str
+    scope: AccessScope = field(default_factory=AccessScope)
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """One access entry as the baseline wants it.
+
+    `username=None` means "whatever EKS generates" (see `default_username`); groups and policies are
+    compared as sets and stored sorted. Only STANDARD entries carry username, groups and policies.
+    """
+
+    principal_arn: str
+    type: str = STANDARD
+    username: str | None = None
+    kubernetes_groups: tuple[str, ...] = ()
+    policies: tuple[PolicyAssociation, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeepRule:
+    """Entries matching a keep rule are never touched (not pruned, not changed) unless in the baseline.
+
+    `principal_arn` is an fnmatch glob; `type` an entry type. A rule with both must match both.
+    """
+
+    principal_arn: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    mode: GuardMode = "enforce"
+    prune: bool = False
+    keep: tuple[KeepRule, ...] = ()
+    max_deletions: int = 5
+
+
+@dataclass(frozen=True)
+class Baseline:
+    cluster: str
+    region: str
+    # The least mode the cluster must have; None means the baseline does not care.
+    authentication_mode: AuthenticationMode | None
+    entries: tuple[EntrySpec, ...]
+    settings: GuardSettings = field(default_factory=GuardSettings)
+
+
+PrincipalStatus = Literal["ok", "missing", "recreated", "unknown"]
+
+
+@dataclass(frozen=True)
+class LiveEntry:
+    principal_arn: str
+    type: str
+    username: str
+    kubernetes_groups: tuple[str, ...]
+    policies: tuple[PolicyAssociation, ...]
+    created_at: datetime | None = None
+    # "ok": the IAM principal exists and predates the entry; "missing": deleted; "recreated": the IAM
+    # principal was created after the entry, so the entry is bound to a dead identity and grants
+    # nothing; "unknown": not checked (e.g. another account's principal).
+    principal_status: PrincipalStatus = "unknown"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    cluster: str
+    region: str
+    account_id: str
+    authentication_mode: AuthenticationMode
+    entries: dict[str, LiveEntry]
+    # A mode update is running (cluster UPDATING): no further mode update can start.
+    update_in_progress: bool = False
+    # Baseline principals that IAM says do not exist (an entry cannot be created for them).
+    missing_principals: frozenset[str] = frozenset()
+
+
+# --- The plan: one action is exactly one EKS write call -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpgradeMode:
+    """UpdateClusterConfig(accessConfig.authenticationMode=target); one step forward only."""
+
+    current: AuthenticationMode
+    target: AuthenticationMode
+
+
+@dataclass(frozen=True)
+class CreateEntry:
+    """CreateAccessEntry with type, username and groups; policies follow as AssociatePolicy actions."""
+
+    spec: EntrySpec
+
+
+@dataclass(frozen=True)
+class UpdateEntry:
+    """UpdateAccessEntry: set username and replace kubernetesGroups (STANDARD entries only)."""
+
+    principal_arn: str
+    username: str
+    kubernetes_groups: tuple[str, ...]
+    # What the entry had, for the plan's `~ before -> after` display.
+    before_username: str = ""
+    before_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssociatePolicy:
+    """AssociateAccessPolicy; associating again replaces the scope (a re-scope)."""
+
+    principal_arn: str
+    association: PolicyAssociation
+    before_scope: AccessScope | None = None  # set when this re-scopes an existing association
+
+
+@dataclass(frozen=True)
+class DisassociatePolicy:
+    principal_arn: str
+    policy_arn: str
+
+
+DeleteReason = Literal["not-in-baseline", "principal-recreated", "type-changed"]
+
+
+@dataclass(frozen=True)
+class DeleteEntry:
+    principal_arn: str
+    reason: DeleteReason
+    entry_type: str = STANDARD
+
+
+Action = UpgradeMode | CreateEntry | UpdateEntry | AssociatePolicy | DisassociatePolicy | DeleteEntry
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What it takes to bring a cluster to its baseline, in the order it must be applied.
+
+    `warnings` are things the plan cannot fix (a baseline principal deleted from IAM); `refusals` are
+    actions a safety rule held back (more deletions than allowed, pruning that would remove the last admin).
+    """
+
+    cluster: str
+    region: str
+    actions: tuple[Action, ...] = ()
+    warnings: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions

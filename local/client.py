@@ -1,0 +1,99 @@
+"""A small client for the emulator's control API (`/_emulator/`), used by tests, the demo and benches."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+DEFAULT_ACCOUNT = "123456789012"
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+class Emulator:
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+        url = f"{self.endpoint_url}/_emulator/{path}"
+        query = {k: v for k, v in query.items() if v is not None}
+        if query:
+            url += "?" + urlencode(query)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise EmulatorError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')}") from exc
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "health")
+
+    def reset(self) -> None:
+        """Forget every resource in every service (moto's reset) and every emulator setting."""
+        self._call("POST", "reset")
+
+    # --- faults ----------------------------------------------------------------------------------
+    def set_fault(
+        self,
+        operation: str,
+        *,
+        latency_ms: float = 0,
+        throttle: int = 0,
+        error_status: int = 0,
+        error_count: int = 0,
+    ) -> None:
+        """`operation` is `Name`, `service:Name` or `*`; throttle/error_count fail the next N calls."""
+        body = {"latencyMs": latency_ms, "throttle": throttle, "errorStatus": error_status, "errorCount": error_count}
+        self._call("PUT", f"faults/{operation}", body)
+
+    def clear_faults(self, operation: str | None = None) -> None:
+        self._call("DELETE", f"faults/{operation}" if operation else "faults")
+
+    # --- EKS: settings, the access oracle, aws-auth -----------------------------------------------
+    def set_eks_settings(
+        self, *, mode_update_seconds: float | None = None, extra_access_policies: list[str] | None = None
+    ) -> dict[str, Any]:
+        """How long an authentication-mode update stays InProgress; policy names AWS 'added' since."""
+        body: dict[str, Any] = {}
+        if mode_update_seconds is not None:
+            body["modeUpdateSeconds"] = mode_update_seconds
+        if extra_access_policies is not None:
+            body["extraAccessPolicies"] = extra_access_policies
+        return self._call("PUT", "eks/settings", body)
+
+    def access(self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+        """Who can really authenticate to `cluster`, and with what (see local/eks/oracle.py)."""
+        return self._call("GET", "eks/access", cluster=cluster, region=region, account=account)
+
+    def admins(self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> list[str]:
+        """Principal ARNs that can administer the whole cluster right now."""
+        return sorted(p["principalArn"] for p in self.access(cluster, region=region, account=account)["principals"] if p["clusterAdmin"])
+
+    def set_aws_auth(
+        self,
+        cluster: str,
+        *,
+        map_roles: list[dict[str, Any]] | None = None,
+        map_users: list[dict[str, Any]] | None = None,
+        map_accounts: list[str] | None = None,
+        region: str = "us-east-1",
+        account: str = DEFAULT_ACCOUNT,
+    ) -> dict[str, Any]:
+        body = {"mapRoles": map_roles or [], "mapUsers": map_users or [], "mapAccounts": map_accounts or []}
+        return self._call("PUT", "eks/aws-auth", body, cluster=cluster, region=region, account=account)
+
+    def aws_auth(self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+        return self._call("GET", "eks/aws-auth", cluster=cluster, region=region, account=account)
+
+    # --- CloudTrail ------------------------------------------------------------------------------
+    def cloudtrail_records(self) -> list[dict[str, Any]]:
+        """Every CloudTrail record made so far, oldest first (the real LookupEvents API works too)."""
+        return self._call("GET", "cloudtrail/records")

@@ -1,0 +1,1 @@
+"""EKS access-entry emulator (being built)."""

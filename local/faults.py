@@ -1,0 +1,144 @@
+"""Fault injection, set per operation at run time: latency, throttling, server errors.
+
+A fault is keyed by operation name (`ListAccessEntries`), optionally qualified by service
+(`eks:ListAccessEntries`), or `*` for every call. Throttles and errors are counted: the next N matching
+calls fail, then the operation recovers, which is what retry logic has to survive.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from .operations import Operation
+
+_EKS_STYLE = {429: "ThrottlingException", 500: "ServerException", 503: "ServiceUnavailableException"}
+_QUERY_STYLE = {429: "Throttling", 500: "ServiceFailure", 503: "ServiceUnavailable"}
+_JSON_STYLE = {429: "ThrottlingException", 500: "InternalServerError", 503: "ServiceUnavailable"}
+_MESSAGES = {429: "Rate exceeded", 500: "Internal failure (injected)", 503: "Service unavailable (injected)"}
+
+
+@dataclass
+class Fault:
+    latency_ms: float = 0.0
+    throttle: int = 0  # the next N calls get 429
+    error_status: int = 0  # 500 or 503
+    error_count: int = 0  # the next N calls (after throttles) get error_status
+
+    @classmethod
+    def from_json(cls, body: dict[str, object]) -> Fault:
+        unknown = set(body) - {"latencyMs", "throttle", "errorStatus", "errorCount"}
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        fault = cls(
+            latency_ms=float(body.get("latencyMs", 0) or 0),  # type: ignore[arg-type]
+            throttle=int(body.get("throttle", 0) or 0),  # type: ignore[call-overload]
+            error_status=int(body.get("errorStatus", 0) or 0),  # type: ignore[call-overload]
+            error_count=int(body.get("errorCount", 0) or 0),  # type: ignore[call-overload]
+        )
+        if fault.error_count and fault.error_status not in (500, 503):
+            raise ValueError("errorStatus must be 500 or 503")
+        if min(fault.latency_ms, fault.throttle, fault.error_count) < 0:
+            raise ValueError("fault values must not be negative")
+        return fault
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "latencyMs": self.latency_ms,
+            "throttle": self.throttle,
+            "errorStatus": self.error_status,
+            "errorCount": self.error_count,
+        }
+
+
+class FaultRegistry:
+    def __init__(self) -> None:
+        self._faults: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+
+    def set(self, key: str, fault: Fault) -> None:
+        with self._lock:
+            self._faults[key] = fault
+
+    def clear(self, key: str | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(key, None)
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        with self._lock:
+            return {k: f.to_json() for k, f in self._faults.items()}
+
+    def before_call(self, op: Operation, protocol: str) -> tuple[int, dict[str, str], bytes] | None:
+        """Sleep the injected latency; return an error response if this call is to fail."""
+        latency = 0.0
+        status = 0
+        with self._lock:
+            for key in (f"{op.service}:{op.name}", op.name, "*"):
+                fault = self._faults.get(key)
+                if fault is None:
+                    continue
+                latency = max(latency, fault.latency_ms)
+                if not status and fault.throttle > 0:
+                    fault.throttle -= 1
+                    status = 429
+                elif not status and fault.error_count > 0:
+                    fault.error_count -= 1
+                    status = fault.error_status
+        if latency:
+            time.sleep(latency / 1000.0)
+        return error_response(status, protocol) if status else None
+
+
+def error_response(status: int, protocol: str) -> tuple[int, dict[str, str], bytes]:
+    message = _MESSAGES[status]
+    request_id = str(uuid.uuid4())
+    if protocol in ("query", "ec2", "rest-xml"):
+        code = _QUERY_STYLE[status]
+        kind = "Sender" if status == 429 else "Receiver"
+        body = (
+            f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return status, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body.encode()
+    if protocol == "json":
+        code = _JSON_STYLE[status]
+        body = json.dumps({"__type": code, "message": message})
+        return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}, body.encode()
+    code = _EKS_STYLE[status]
+    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code, "x-amzn-RequestId": request_id}
+    return status, headers, json.dumps({"message": message}).encode()
+
+
+FAULTS = FaultRegistry()
+
+
+def _register_routes() -> None:
+    from . import control
+
+    @control.route("GET", "faults")
+    def _list(params: dict[str, str], query: dict[str, str], body: object) -> tuple[int, object]:
+        return 200, FAULTS.snapshot()
+
+    @control.route("PUT", r"faults/(?P<key>[^/]+)")
+    def _set(params: dict[str, str], query: dict[str, str], body: object) -> tuple[int, object]:
+        if not isinstance(body, dict):
+            raise ValueError("a fault is a JSON object: latencyMs, throttle, errorStatus, errorCount")
+        fault = Fault.from_json(body)
+        FAULTS.set(params["key"], fault)
+        return 200, {params["key"]: fault.to_json()}
+
+    @control.route("DELETE", r"faults(?:/(?P<key>[^/]+))?")
+    def _clear(params: dict[str, str], query: dict[str, str], body: object) -> tuple[int, object]:
+        FAULTS.clear(params.get("key"))
+        return 200, FAULTS.snapshot()
+
+    control.on_reset(FAULTS.clear)
+
+
+_register_routes()

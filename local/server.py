@@ -1,0 +1,202 @@
+"""The local AWS server: moto's services behind a middleware that adds what moto lacks.
+
+The middleware (1) serves the control API under `/_emulator/`, (2) names each AWS call with botocore's
+models, (3) injects faults, and (4) tells listeners (the CloudTrail recorder) about every call and its
+outcome. `install()` swaps our EKS and CloudTrail backends into moto before the first request.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import control
+from .faults import FAULTS
+from .identity import Caller, parse_authorization, resolve_caller
+from .operations import Operation, _service_model, resolve
+
+
+@dataclass
+class Call:
+    """One AWS API call as the middleware saw it; what CloudTrail needs to write a record."""
+
+    operation: Operation
+    region: str
+    caller: Caller
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    body: bytes
+    source_ip: str
+    user_agent: str
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+# listener(call, http_status, response_headers, response_body); exceptions are logged, never raised.
+Listener = Callable[[Call, int, dict[str, str], bytes], None]
+_LISTENERS: list[Listener] = []
+
+
+def add_listener(listener: Listener) -> None:
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Put the emulator's backends into moto (idempotent). Call before serving."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from . import cloudtrail, eks  # noqa: F401  (each installs itself into moto on import)
+
+        _installed = True
+
+
+class Middleware:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return _respond(start_response, *control.dispatch(environ, body))
+
+        call = self._describe(environ, path, body)
+        if call is not None:
+            protocol = _service_model(call.operation.service).metadata.get("protocol", "rest-json")
+            injected = FAULTS.before_call(call.operation, protocol)
+            if injected is not None:
+                _notify(call, *injected)
+                return _respond(start_response, *injected)
+
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = headers
+            return lambda data: None
+
+        chunks = self.app(environ, capture)
+        try:
+            response_body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        status, headers = captured["status"], captured["headers"]
+        if call is not None:
+            _notify(call, status, dict(headers), response_body)
+        return _respond(start_response, status, dict(headers), response_body)
+
+    @staticmethod
+    def _describe(environ: dict[str, Any], path: str, body: bytes) -> Call | None:
+        auth = parse_authorization(environ.get("HTTP_AUTHORIZATION"))
+        if auth is None:
+            return None
+        access_key, region, signing_service = auth
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        method = environ["REQUEST_METHOD"]
+        # PATH_INFO is decoded by the WSGI server; CloudTrail shows path parameters as sent, so use the raw URI.
+        raw_path = environ.get("RAW_URI", environ.get("REQUEST_URI", path)).split("?", 1)[0] or path
+        operation = resolve(signing_service, method, raw_path, headers, body)
+        if operation is None:
+            return None
+        return Call(
+            operation=operation,
+            region=region,
+            caller=resolve_caller(access_key),
+            method=method,
+            path=raw_path,
+            query_string=environ.get("QUERY_STRING", ""),
+            headers=headers,
+            body=body,
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            user_agent=headers.get("user-agent", ""),
+        )
+
+
+def _notify(call: Call, status: int, headers: dict[str, str], body: bytes) -> None:
+    for listener in list(_LISTENERS):
+        try:
+            listener(call, status, headers, body)
+        except Exception:  # a listener must never break the API call it observes
+            import logging
+
+            logging.getLogger("local.server").exception("listener failed for %s", call.operation.name)
+
+
+def _respond(
+    start_response: Callable[..., Any], status: int, headers: dict[str, str], body: bytes
+) -> Iterable[bytes]:
+    from http import HTTPStatus
+
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    headers = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "transfer-encoding")}
+    headers["Content-Length"] = str(len(body))
+    start_response(f"{status} {reason}", list(headers.items()))
+    return [body]
+
+
+def make_app() -> Middleware:
+    install()
+    return Middleware(DomainDispatcherApplication(create_backend_app))
+
+
+class LocalAWS:
+    """The local AWS on 127.0.0.1, in a background thread. `port=0` picks a free port."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self._host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        self._server = make_server(self._host, self._port, make_app(), threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-aws")
+        self._thread.start()
+        return self.endpoint
+
+    def serve_forever(self) -> None:
+        self._server = make_server(self._host, self._port, make_app(), threaded=True)
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LocalAWS:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,72 @@
+"""Shared fixtures: the local AWS (moto + our EKS emulator) served in-process on loopback.
+
+One server per test process (session scope); every test that uses `aws` starts from a reset world.
+No AWS credentials are needed or used: the fixture sets dummy ones and points boto3 at the server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from local.client import Emulator
+from local.server import LocalAWS
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_aws() -> Iterator[None]:
+    """Tests never see real credentials, config files or endpoints."""
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            del os.environ[key]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def local_aws(_no_real_aws: None) -> Iterator[LocalAWS]:
+    server = LocalAWS(port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def endpoint(local_aws: LocalAWS) -> str:
+    return local_aws.endpoint
+
+
+@pytest.fixture
+def emulator(local_aws: LocalAWS) -> Iterator[Emulator]:
+    """The control API of a freshly reset local AWS."""
+    control = Emulator(local_aws.endpoint)
+    control.reset()
+    yield control
+    control.clear_faults()
+
+
+@pytest.fixture
+def aws(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """A reset local AWS that boto3 clients made in the test reach through AWS_ENDPOINT_URL."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    return emulator
+
+
+@pytest.fixture
+def session() -> boto3.Session:
+    return boto3.Session(region_name=REGION)
