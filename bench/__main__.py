@@ -1,0 +1,286 @@
+"""`make bench`: the performance figures of issue 3, measured and printed (never asserted in tests).
+
+- planning a 1,000-entry cluster (target: under 50 ms);
+- reading a 1,000-entry cluster with 20 ms of emulated latency on every EKS call (targets: at most 2N + 3 EKS
+  calls; wall time within 1.3 x calls x latency / concurrency at the default concurrency);
+- applying a drift of k changes (target: k write calls).
+
+The local AWS runs in a separate process (`python -m local serve`) so that the server's work does not share
+this process's GIL with the client being measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import boto3
+
+from access_guard import planner
+from access_guard.model import (
+    AccessScope,
+    Baseline,
+    EntrySpec,
+    GuardSettings,
+    LiveEntry,
+    LiveState,
+    PolicyAssociation,
+)
+from access_guard.policies import POLICY_ARN_PREFIX
+from local.client import Emulator
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+CLUSTER = "bench"
+VIEW = POLICY_ARN_PREFIX + "AmazonEKSViewPolicy"
+EDIT = POLICY_ARN_PREFIX + "AmazonEKSEditPolicy"
+ADMIN = POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"
+EKS_READS = ("DescribeCluster", "ListAccessEntries", "DescribeAccessEntry", "ListAssociatedAccessPolicies")
+
+
+def role_arn(i: int) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/team-{i:04d}"
+
+
+def spec(i: int) -> EntrySpec:
+    policy = ADMIN if i == 0 else (VIEW if i % 2 else EDIT)
+    scope = AccessScope() if i == 0 else AccessScope.of("namespace", [f"team-{i:04d}", "shared"])
+    return EntrySpec(principal_arn=role_arn(i), kubernetes_groups=(f"team-{i % 7}",), policies=(PolicyAssociation(policy, scope),))
+
+
+def make_baseline(n: int, **settings: object) -> Baseline:
+    return Baseline(
+        cluster=CLUSTER,
+        region=REGION,
+        authentication_mode="API_AND_CONFIG_MAP",
+        entries=tuple(spec(i) for i in range(n)),
+        settings=GuardSettings(**settings),  # type: ignore[arg-type]
+    )
+
+
+# --- 1. planning ----------------------------------------------------------------------------------------
+
+
+def bench_planning(n: int, runs: int) -> None:
+    baseline = make_baseline(n, prune=True, max_deletions=50)
+    now = datetime.now(UTC)
+    entries = {}
+    for s in baseline.entries:
+        entries[s.principal_arn] = LiveEntry(
+            principal_arn=s.principal_arn,
+            type="STANDARD",
+            username=f"arn:aws:sts::{ACCOUNT}:assumed-role/{s.principal_arn.rsplit('/', 1)[-1]}/{{{{SessionName}}}}",
+            kubernetes_groups=s.kubernetes_groups,
+            policies=s.policies,
+            created_at=now,
+            principal_status="ok",
+        )
+    # Some drift so the planner has work to do: 1% missing, 1% re-scoped, 1% rogue.
+    for i in range(1, n, 100):
+        entries.pop(role_arn(i), None)
+    for i in range(2, n, 100):
+        e = entries[role_arn(i)]
+        entries[e.principal_arn] = replace(e, policies=(PolicyAssociation(e.policies[0].policy_arn, AccessScope()),))
+    for i in range(n // 100):
+        arn = f"arn:aws:iam::{ACCOUNT}:role/rogue-{i}"
+        entries[arn] = LiveEntry(arn, "STANDARD", arn, (), (PolicyAssociation(ADMIN, AccessScope()),), now, "ok")
+    live = LiveState(CLUSTER, REGION, ACCOUNT, "API_AND_CONFIG_MAP", entries)
+
+    timings = []
+    plan = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        plan = planner.plan(baseline, live)
+        timings.append((time.perf_counter() - start) * 1000)
+    assert plan is not None
+    print(f"planning, {n} entries with {len(plan.actions)} actions of drift, {runs} runs:")
+    print(f"  median {statistics.median(timings):.1f} ms, min {min(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)")
+
+
+# --- the local AWS in its own process --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_aws_process() -> Iterator[str]:
+    port = free_port()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local", "serve", "--port", str(port)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                Emulator(endpoint).health()
+                break
+            except Exception:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the local AWS did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class CallCounter:
+    """Counts HTTP requests per operation made by a boto3 client (retries included)."""
+
+    def __init__(self, client: object) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-send", self._count)  # type: ignore[attr-defined]
+
+    def _count(self, request: object, **kwargs: object) -> None:
+        context = getattr(request, "context", {}) or {}
+        self.calls[str(context.get("operation_name") or kwargs.get("event_name", "?")).rsplit(".", 1)[-1]] += 1
+
+    def reads(self) -> int:
+        return sum(v for k, v in self.calls.items() if k.startswith(("Describe", "List")))
+
+    def writes(self) -> int:
+        return sum(v for k, v in self.calls.items() if not k.startswith(("Describe", "List")))
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+def populate(endpoint: str, n: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config
+
+    config = Config(max_pool_connections=16, retries={"mode": "standard", "max_attempts": 8})
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint, config=config)
+    eks = boto3.client("eks", region_name=REGION, endpoint_url=endpoint, config=config)
+    trust = '{"Version":"2012-10-17","Statement":[]}'
+    iam.create_role(RoleName="eks-cluster", AssumeRolePolicyDocument=trust)
+    eks.create_cluster(
+        name=CLUSTER,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": False},
+    )
+
+    def one(i: int) -> None:
+        s = spec(i)
+        iam.create_role(RoleName=s.principal_arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument=trust)
+        eks.create_access_entry(clusterName=CLUSTER, principalArn=s.principal_arn, kubernetesGroups=list(s.kubernetes_groups))
+        for p in s.policies:
+            eks.associate_access_policy(
+                clusterName=CLUSTER, principalArn=s.principal_arn, policyArn=p.policy_arn, accessScope=p.scope.to_api()
+            )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n)))
+
+
+# --- 2 and 3. reading and applying ------------------------------------------------------------------------
+
+
+def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> None:
+    from access_guard.clients import client
+    from access_guard.reconciler import Reconciler
+
+    with local_aws_process() as endpoint:
+        start = time.perf_counter()
+        populate(endpoint, n)
+        print(f"\n(set-up: {n} IAM roles, entries and associations in {time.perf_counter() - start:.1f} s)")
+        emulator = Emulator(endpoint)
+        eks = client("eks", region=REGION, endpoint_url=endpoint, max_pool_connections=max(concurrency or 10, 10))
+        iam = client("iam", region=REGION, endpoint_url=endpoint)
+        counter = CallCounter(eks)
+        kwargs = {} if concurrency is None else {"concurrency": concurrency}
+        reconciler = Reconciler(eks=eks, iam=iam, mode_update_poll_seconds=0.2, **kwargs)  # type: ignore[arg-type]
+        used_concurrency = concurrency if concurrency is not None else _default_concurrency()
+        baseline = make_baseline(n, prune=True, max_deletions=10)
+
+        for op in EKS_READS:
+            emulator.set_fault(f"eks:{op}", latency_ms=latency_ms)
+        reconciler.read(baseline)  # warm the connection pool
+        counter.reset()
+        start = time.perf_counter()
+        live = reconciler.read(baseline)
+        wall = time.perf_counter() - start
+        calls = counter.reads()
+        ideal = calls * latency_ms / 1000 / used_concurrency
+        print(f"reading {len(live.entries)} entries at {latency_ms:.0f} ms per EKS call, concurrency {used_concurrency}:")
+        print(f"  EKS calls: {calls} ({dict(counter.calls)}); 2N + 3 = {2 * n + 3}")
+        print(
+            f"  wall time {wall:.2f} s; calls x latency / concurrency = {ideal:.2f} s; "
+            f"ratio {wall / ideal:.2f} (target <= 1.3)"
+        )
+
+        # Drift: k changes made behind the guard's back, each needing exactly one write to undo.
+        emulator.clear_faults()
+        raw = boto3.client("eks", region_name=REGION, endpoint_url=endpoint)
+        raw.update_access_entry(clusterName=CLUSTER, principalArn=role_arn(3), kubernetesGroups=["intruders"])  # 1 update
+        raw.associate_access_policy(  # 1 re-scope
+            clusterName=CLUSTER, principalArn=role_arn(5), policyArn=VIEW, accessScope={"type": "cluster"}
+        )
+        raw.disassociate_access_policy(clusterName=CLUSTER, principalArn=role_arn(7), policyArn=VIEW)  # 1 associate
+        raw.delete_access_entry(clusterName=CLUSTER, principalArn=role_arn(9))  # 1 create + 1 associate
+        boto3.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
+            RoleName="rogue", AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}'
+        )
+        rogue = f"arn:aws:iam::{ACCOUNT}:role/rogue"
+        raw.create_access_entry(clusterName=CLUSTER, principalArn=rogue)  # 1 delete
+        expected_k = 6
+        counter.reset()
+        start = time.perf_counter()
+        outcome = reconciler.apply(baseline)
+        wall = time.perf_counter() - start
+        print(f"applying a drift of k = {expected_k} changes (update, re-scope, associate, create + associate, delete):")
+        print(
+            f"  plan actions {len(outcome.plan.actions)}; EKS write calls {counter.writes()} (target k = {expected_k}); "
+            f"all succeeded: {outcome.succeeded}; {wall:.2f} s"
+        )
+        counter.reset()
+        _, again = reconciler.plan(baseline)
+        print(f"  re-plan after apply: {len(again.actions)} actions; writes during re-plan: {counter.writes()}")
+
+
+def _default_concurrency() -> int:
+    import inspect
+
+    from access_guard.reconciler import Reconciler
+
+    return int(inspect.signature(Reconciler).parameters["concurrency"].default)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=None, help="default: the reconciler's default")
+    parser.add_argument("--plan-runs", type=int, default=25)
+    parser.add_argument("--skip-read", action="store_true", help="planning only")
+    args = parser.parse_args(argv)
+    print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    bench_planning(args.entries, args.plan_runs)
+    if not args.skip_read:
+        bench_read_and_apply(args.entries, args.latency_ms, args.concurrency)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
