@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import control
 from .faults import FAULTS
@@ -163,6 +163,15 @@ def make_app() -> Middleware:
     return Middleware(DomainDispatcherApplication(create_backend_app))
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # a line per call is noise, and slow at bench rates
+        pass
+
+
+def _make_server(host: str, port: int) -> BaseWSGIServer:
+    return make_server(host, port, make_app(), threaded=True, request_handler=_QuietHandler)
+
+
 class LocalAWS:
     """The local AWS on 127.0.0.1, in a background thread. `port=0` picks a free port."""
 
@@ -178,13 +187,13 @@ class LocalAWS:
         return f"http://{host}:{port}"
 
     def start(self) -> str:
-        self._server = make_server(self._host, self._port, make_app(), threaded=True)
+        self._server = _make_server(self._host, self._port)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-aws")
         self._thread.start()
         return self.endpoint
 
     def serve_forever(self) -> None:
-        self._server = make_server(self._host, self._port, make_app(), threaded=True)
+        self._server = _make_server(self._host, self._port)
         self._server.serve_forever()
 
     def stop(self) -> None:
