@@ -1,0 +1,501 @@
+"""`access-guard`: the operator CLI (validate, baseline push/show/capture, plan, apply).
+
+A thin shell: it parses arguments, builds clients, calls the store and the reconciler, and hands model
+objects to `render`. Exit codes: 0 success / no drift, 1 error or failure, 2 drift (plan, and apply in
+detect mode), 130 interrupted. Every error is one `error:` line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TextIO
+
+from . import render
+
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_PREFIX = "/eks-access-guard/"
+
+
+class CliError(Exception):
+    """An error the operator can act on: printed as one `error:` line, exit 1."""
+
+
+class _UsageError(CliError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse exits 2 on a usage error, but 2 means "drift" here: scripts must not mistake a typo for it.
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+# --- arguments -------------------------------------------------------------------------------------------
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after the command (`--region X plan ...` and `plan --region X ...`).
+
+    Defaults are SUPPRESS so that a sub-command's parser does not overwrite a value given before it;
+    `_settings` fills the defaults in afterwards.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    s = argparse.SUPPRESS
+    common.add_argument("--region", default=s, help="AWS region (default: the session's default region)")
+    common.add_argument(
+        "--endpoint-url",
+        default=s,
+        help="send AWS calls here, e.g. the local AWS (default: AWS_ENDPOINT_URL)",
+    )
+    common.add_argument(
+        "--profile", default=s, help="AWS named profile (default: the default credential chain)"
+    )
+    common.add_argument(
+        "--prefix",
+        default=s,
+        help=f"SSM parameter prefix of the baselines (default: {DEFAULT_PREFIX}, env ACCESS_GUARD_PREFIX)",
+    )
+    common.add_argument("--kms-key-id", default=s, help="KMS key for baselines pushed to SSM (SecureString)")
+    common.add_argument(
+        "--concurrency", type=_positive_int, default=s, help="parallel EKS reads (default: 10)"
+    )
+    common.add_argument("--no-color", action="store_true", default=s, help="no colour (also: NO_COLOR set)")
+    # Advanced: how often to poll an authentication-mode update (tests and demos make it fast).
+    common.add_argument("--poll-seconds", type=_positive_float, default=s, help=argparse.SUPPRESS)
+    return common
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = _Parser(
+        prog="access-guard",
+        parents=[common],
+        description="Keep Amazon EKS cluster access at its baseline: validate, store, plan and apply.",
+        epilog="Exit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 130 interrupted.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    validate = commands.add_parser("validate", parents=[common], help="validate a baseline file")
+    validate.add_argument("file", metavar="FILE", help="baseline file (YAML or JSON; - for stdin)")
+
+    baseline = commands.add_parser("baseline", parents=[common], help="store, show or capture baselines")
+    baseline_commands = baseline.add_subparsers(
+        dest="baseline_command", metavar="ACTION", parser_class=_Parser
+    )
+    baseline_commands.required = True
+    push = baseline_commands.add_parser(
+        "push", parents=[common], help="validate a baseline and store it in SSM"
+    )
+    push.add_argument("file", metavar="FILE", help="baseline file (YAML or JSON; - for stdin)")
+    show = baseline_commands.add_parser(
+        "show", parents=[common], help="print the stored baseline of a cluster"
+    )
+    show.add_argument("cluster", metavar="CLUSTER")
+    show.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    capture = baseline_commands.add_parser(
+        "capture", parents=[common], help="write a cluster's live access configuration out as a baseline"
+    )
+    capture.add_argument("--cluster", required=True)
+    capture.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+
+    plan = commands.add_parser("plan", parents=[common], help="show the drift from the stored baseline")
+    plan.add_argument("--cluster", required=True)
+    plan.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    apply = commands.add_parser("apply", parents=[common], help="show the plan, confirm, apply it, report")
+    apply.add_argument("--cluster", required=True)
+    apply.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    apply.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    return parser
+
+
+# --- settings and clients ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str | None
+    endpoint_url: str | None
+    profile: str | None
+    prefix: str
+    kms_key_id: str | None
+    concurrency: int
+    colour: bool
+    poll_seconds: float | None
+
+
+def _settings(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], stdout: TextIO) -> Settings:
+    no_colour = getattr(args, "no_color", False) or bool(env.get("NO_COLOR"))
+    is_tty = bool(getattr(stdout, "isatty", lambda: False)())
+    return Settings(
+        region=getattr(args, "region", None),
+        endpoint_url=getattr(args, "endpoint_url", None),
+        profile=getattr(args, "profile", None),
+        prefix=getattr(args, "prefix", None) or env.get("ACCESS_GUARD_PREFIX") or DEFAULT_PREFIX,
+        kms_key_id=getattr(args, "kms_key_id", None),
+        concurrency=getattr(args, "concurrency", 10),
+        colour=is_tty and not no_colour and not getattr(args, "json", False),
+        poll_seconds=getattr(args, "poll_seconds", None),
+    )
+
+
+class Aws:
+    """The clients and adapters one command needs, built lazily for one region."""
+
+    def __init__(self, settings: Settings, region: str) -> None:
+        self.settings = settings
+        self.region = region
+
+    def client(self, service: str) -> Any:
+        from .clients import client
+
+        return client(
+            service,
+            region=self.region,
+            endpoint_url=self.settings.endpoint_url,
+            profile=self.settings.profile,
+            max_pool_connections=max(10, self.settings.concurrency),
+        )
+
+    def store(self) -> Any:
+        from .store import BaselineStore
+
+        return BaselineStore(
+            self.client("ssm"), prefix=self.settings.prefix, kms_key_id=self.settings.kms_key_id
+        )
+
+    def reconciler(self) -> Any:
+        from .reconciler import Reconciler
+
+        options: dict[str, Any] = {"concurrency": self.settings.concurrency}
+        if self.settings.poll_seconds is not None:
+            options["mode_update_poll_seconds"] = self.settings.poll_seconds
+        return Reconciler(eks=self.client("eks"), iam=self.client("iam"), **options)
+
+
+def _resolve_region(settings: Settings, fallback: str | None = None) -> str:
+    if settings.region:
+        return settings.region
+    import boto3
+    import botocore.exceptions
+
+    try:
+        region = boto3.Session(profile_name=settings.profile).region_name
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise CliError(str(exc)) from None
+    region = region or fallback
+    if not region:
+        raise CliError(
+            "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION or a profile's region"
+        )
+    return region
+
+
+# --- commands ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Io:
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text if text.endswith("\n") else text + "\n")
+
+    def note(self, text: str) -> None:
+        self.err.write(text if text.endswith("\n") else text + "\n")
+
+
+def _read_file(path: str, io: Io) -> str:
+    if path == "-":
+        return io.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read {path}: not UTF-8 text") from None
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    from .baseline import BaselineError, load
+
+    text = _read_file(args.file, io)
+    try:
+        baseline = load(text)
+    except BaselineError as exc:
+        _report_invalid(args.file, exc, io)
+        return EXIT_ERROR
+    mode = baseline.authentication_mode or "any"
+    io.print(
+        f"{args.file}: valid baseline for cluster {baseline.cluster} in {baseline.region} "
+        f"({len(baseline.entries)} entries, authentication mode {mode}, {baseline.settings.mode} mode)"
+    )
+    return EXIT_OK
+
+
+def _report_invalid(name: str, exc: Any, io: Io) -> None:
+    problems = list(getattr(exc, "problems", []) or [])
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}" if problems else "it cannot be read"
+    io.note(f"error: {name} is not a valid baseline ({count}):")
+    for problem in problems:
+        io.note(f"  - {problem}")
+    if not problems:
+        io.note(f"  - {exc}")
+
+
+def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    from .baseline import BaselineError, load
+
+    text = _read_file(args.file, io)
+    try:
+        baseline = load(text)  # validate before any AWS call: bad input changes nothing
+    except BaselineError as exc:
+        _report_invalid(args.file, exc, io)
+        return EXIT_ERROR
+    region = _resolve_region(settings, fallback=baseline.region)
+    try:
+        stored = Aws(settings, region).store().put(text)
+    except BaselineError as exc:
+        _report_invalid(args.file, exc, io)
+        return EXIT_ERROR
+    where = f"{settings.prefix}" + ("" if settings.prefix.endswith("/") else "/")
+    io.print(
+        f"Stored the baseline of cluster {stored.cluster} in {stored.region} "
+        f"({len(stored.entries)} entries) in SSM Parameter Store under {where} ({region})."
+    )
+    return EXIT_OK
+
+
+def cmd_baseline_show(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    from .baseline import dump
+
+    region = _resolve_region(settings)
+    baseline = Aws(settings, region).store().get(args.cluster, region)
+    io.print(dump(baseline, "json" if args.json else "yaml"))
+    return EXIT_OK
+
+
+def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    import yaml
+
+    from .baseline import capture_document
+
+    region = _resolve_region(settings)
+    live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
+    document = capture_document(live)
+    header = (
+        f"# Captured from the live access configuration of EKS cluster {live.cluster} in {live.region}.\n"
+        "# Review it before pushing: every entry here, and only these, is what the cluster will be kept at.\n"
+    )
+    text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        io.note(f"Wrote the baseline of {live.cluster} ({len(live.entries)} entries) to {args.output}.")
+    else:
+        io.out.write(text)
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    region = _resolve_region(settings)
+    aws = Aws(settings, region)
+    baseline = aws.store().get(args.cluster, region)
+    _live, plan = aws.reconciler().plan(baseline)
+    mode = baseline.settings.mode
+    if args.json:
+        io.print(json.dumps(render.plan_json(plan, mode=mode), indent=2))
+    else:
+        io.out.write(render.render_plan(plan, mode=mode, colour=settings.colour))
+    return EXIT_DRIFT if render.has_drift(plan) else EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    region = _resolve_region(settings)
+    aws = Aws(settings, region)
+    baseline = aws.store().get(args.cluster, region)
+    reconciler = aws.reconciler()
+    live, plan = reconciler.plan(baseline)
+    mode = baseline.settings.mode
+    human = not args.json
+    if human:
+        io.out.write(render.render_plan(plan, mode=mode, colour=settings.colour))
+
+    def finish_without_applying(code: int, message: str) -> int:
+        if human:
+            io.print(message)
+        else:
+            doc = render.plan_json(plan, mode=mode)
+            doc.update(applied=False, succeeded=code == EXIT_OK, results=[], notAttempted=[], message=message)
+            io.print(json.dumps(doc, indent=2))
+        return code
+
+    if not plan.actions:
+        if plan.refusals:
+            return finish_without_applying(
+                EXIT_OK, "Nothing to apply: the safety rules above held every change back."
+            )
+        return finish_without_applying(EXIT_OK, "Nothing to apply.")
+    if mode == "detect":
+        return finish_without_applying(
+            EXIT_DRIFT,
+            f"{plan.cluster} is in detect mode: Access Guard reports this drift and changes nothing.",
+        )
+    if not args.yes:
+        if not _stdin_is_tty(io):
+            raise CliError(
+                "apply needs confirmation: run it on a terminal, or pass --yes. Nothing was changed."
+            )
+        count = len(plan.actions)
+        prompt = f"\nApply these {count} change{'s' if count != 1 else ''} to {plan.cluster}? [y/N] "
+        (io.out if human else io.err).write(prompt)
+        (io.out if human else io.err).flush()
+        answer = io.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            io.note("Cancelled. Nothing was changed.")
+            return EXIT_ERROR
+
+    outcome = reconciler.apply(baseline)
+    applied_plan = outcome.plan
+    ok_actions = [r.action for r in outcome.results if r.ok]
+    admins = render.touched_admins(ok_actions, outcome.live if outcome.live is not None else live)
+    if human:
+        io.print("")
+        if applied_plan.actions != plan.actions:
+            io.print("The cluster changed since the plan above was made; applied the fresh plan:")
+        io.out.write(render.render_results(outcome.results, outcome.not_attempted, colour=settings.colour))
+        io.print("")
+        for refusal in applied_plan.refusals:
+            io.print(f"Refused: {refusal}")
+        io.out.write(
+            render.render_apply_summary(outcome.results, outcome.not_attempted, colour=settings.colour)
+        )
+        if not outcome.applied and not outcome.results:
+            io.print("Nothing was applied.")
+        if admins:
+            io.print(render.RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + ".")
+    else:
+        doc = render.plan_json(applied_plan, mode=mode)
+        doc.update(outcome.to_json())
+        doc["succeeded"] = outcome.succeeded
+        doc["rbacWarning"] = render.RBAC_NOTE if admins else None
+        doc["adminEntriesTouched"] = admins
+        io.print(json.dumps(doc, indent=2, default=str))
+    return EXIT_OK if outcome.succeeded else EXIT_ERROR
+
+
+def _stdin_is_tty(io: Io) -> bool:
+    try:
+        return bool(io.stdin.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+_COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, Io], int]] = {
+    ("validate", None): cmd_validate,
+    ("baseline", "push"): cmd_baseline_push,
+    ("baseline", "show"): cmd_baseline_show,
+    ("baseline", "capture"): cmd_baseline_capture,
+    ("plan", None): cmd_plan,
+    ("apply", None): cmd_apply,
+}
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+def _describe_error(exc: BaseException) -> str | None:
+    """One line for an error the operator can act on; None for a bug (shown as unexpected)."""
+    import botocore.exceptions
+
+    if isinstance(exc, CliError):
+        return str(exc)
+    # By name: the error may come before (or instead of) the module being importable.
+    kinds = {f"{k.__module__}.{k.__name__}" for k in type(exc).__mro__}
+    if "access_guard.store.BaselineNotFound" in kinds:
+        return f"no baseline stored: {_first_line(exc)} (push one with `access-guard baseline push FILE`)"
+    if "access_guard.store.BaselineUnreadable" in kinds:
+        return f"the stored baseline cannot be read: {_first_line(exc)}"
+    if "access_guard.reconciler.ClusterNotFound" in kinds:
+        return f"cluster not found: {_first_line(exc)}"
+    if "access_guard.baseline.BaselineError" in kinds:
+        problems = getattr(exc, "problems", None) or []
+        return f"invalid baseline: {'; '.join(str(p) for p in problems) or _first_line(exc)}"
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", None) or "AWS call"
+        message = error.get("Message") or ""
+        return f"AWS {operation} failed: {error.get('Code', 'Error')}" + (f": {message}" if message else "")
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return "no AWS credentials found (default credential chain); set a profile or credentials"
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return f"AWS: {exc}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if len(exc.args) == 1 else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `access-guard` with these arguments; returns the exit code (the console script exits with it)."""
+    out, err, stdin = sys.stdout, sys.stderr, sys.stdin
+    io = Io(out=out, err=err, stdin=stdin)
+    try:
+        try:
+            args = build_parser().parse_args(list(argv) if argv is not None else None)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+        settings = _settings(args, os.environ, out)
+        command = _COMMANDS[(args.command, getattr(args, "baseline_command", None))]
+        code = command(args, settings, io)
+        out.flush()
+        return code
+    except KeyboardInterrupt:
+        err.write("\ninterrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:
+        message = _describe_error(exc)
+        if message is None:
+            if os.environ.get("ACCESS_GUARD_DEBUG"):
+                raise
+            message = f"unexpected {type(exc).__name__}: {exc} (set ACCESS_GUARD_DEBUG=1 for a traceback)"
+        err.write(f"error: {message}\n")
+        return EXIT_ERROR
