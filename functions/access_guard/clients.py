@@ -1,0 +1,64 @@
+"""A cached boto3 client factory: warm Lambdas reuse clients, tests and the local runner redirect them.
+
+boto3 itself honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) when no endpoint is given, which
+is how the local AWS is reached. Retries are botocore's "standard" mode: exponential backoff with jitter on
+throttling and 5xx errors, so no code in this package hand-writes a retry loop for those.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+MAX_ATTEMPTS = 8
+
+_lock = threading.Lock()
+_cache: dict[tuple[Any, ...], Any] = {}
+_sessions: dict[str | None, boto3.Session] = {}
+
+
+def client(
+    service: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    max_pool_connections: int = 10,
+) -> Any:
+    """The (cached) boto3 client for `service`; same arguments and environment -> same client object."""
+    key = (
+        service,
+        region,
+        endpoint_url,
+        profile,
+        max_pool_connections,
+        # boto3 reads these at creation time: a client made under another endpoint must not be reused.
+        os.environ.get("AWS_ENDPOINT_URL"),
+        os.environ.get("AWS_DEFAULT_REGION"),
+    )
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        session = _sessions.get(profile)
+        if session is None:
+            session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+            _sessions[profile] = session
+        config = Config(
+            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            max_pool_connections=max_pool_connections,
+        )
+        made = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        _cache[key] = made
+        return made
+
+
+def clear_cache() -> None:
+    """Forget every client and session (tests; credential or endpoint changes)."""
+    with _lock:
+        _cache.clear()
+        _sessions.clear()

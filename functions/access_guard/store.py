@@ -1,0 +1,235 @@
+"""The baseline store: one baseline per cluster in SSM Parameter Store.
+
+Layout (under `prefix`, default `/eks-access-guard/`):
+
+    {prefix}clusters/{region}/{cluster}                  the manifest, written LAST (the commit point):
+                                                         {"version", "chunks", "sha256", "bytes"}
+    {prefix}clusters/{region}/{cluster}/v/{version}/{i}  chunk i (0-based) of the baseline document
+
+The document stored is the validated baseline written out canonically (`baseline.to_document`) as compact,
+ASCII-only JSON, cut into chunks of at most 4,096 characters (one Standard-tier parameter; ASCII so that
+characters are bytes), so a 1,000-entry baseline needs no Advanced-tier parameter. A put writes a fresh
+version's chunks, then the manifest, then deletes the chunks of the version the manifest pointed to before.
+
+A reader reads the manifest, then exactly the chunks it names, and checks their count, total size and
+SHA-256, then validates the document again and checks it names the cluster and region asked for. Any
+mismatch (a put in progress that overwrote nothing yet, a chunk deleted or edited by hand, a baseline copied
+under another cluster's name) raises `BaselineUnreadable`: a half-written baseline is never returned, so it
+is never applied. A read that races a put and loses the old version's chunks retries once from the manifest.
+
+Parameters are SecureString encrypted with `kms_key_id` when one is configured, else String.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import baseline as baseline_mod
+from .model import Baseline
+
+DEFAULT_PREFIX = "/eks-access-guard/"
+CHUNK_CHARS = 4096
+_BATCH = 10  # GetParameters and DeleteParameters take at most 10 names
+
+
+class BaselineNotFound(LookupError):
+    """No baseline is stored for this cluster."""
+
+
+class BaselineUnreadable(RuntimeError):
+    """A baseline is stored but cannot be trusted (incomplete, corrupted or invalid): never apply it."""
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _batches(items: list[str], size: int = _BATCH) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class BaselineStore:
+    def __init__(
+        self, ssm_client: Any, *, prefix: str = DEFAULT_PREFIX, kms_key_id: str | None = None
+    ) -> None:
+        if not prefix.startswith("/"):
+            raise ValueError(f"the SSM prefix must start with '/': {prefix!r}")
+        self._ssm = ssm_client
+        self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self.kms_key_id = kms_key_id
+
+    # --- names -------------------------------------------------------------------------------------------
+    def manifest_name(self, cluster: str, region: str) -> str:
+        return f"{self.prefix}clusters/{region}/{cluster}"
+
+    def _chunk_name(self, cluster: str, region: str, version: str, index: int) -> str:
+        return f"{self.manifest_name(cluster, region)}/v/{version}/{index}"
+
+    # --- writing -----------------------------------------------------------------------------------------
+    def put(self, text: str) -> Baseline:
+        """Validate `text` (YAML or JSON; raises BaselineError, storing nothing) and store it."""
+        baseline = baseline_mod.load(text)
+        document = json.dumps(baseline_mod.to_document(baseline), separators=(",", ":"), sort_keys=True)
+        self._write(baseline.cluster, baseline.region, document)
+        return baseline
+
+    def _write(self, cluster: str, region: str, document: str) -> None:
+        previous = self._read_manifest(cluster, region, missing_ok=True)
+        version = f"{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
+        chunks = _chunks(document)
+        for index, chunk in enumerate(chunks):
+            self._put_parameter(self._chunk_name(cluster, region, version, index), chunk)
+        manifest = {
+            "version": version,
+            "chunks": len(chunks),
+            "sha256": hashlib.sha256(document.encode()).hexdigest(),
+            "bytes": len(document.encode()),
+        }
+        self._put_parameter(self.manifest_name(cluster, region), json.dumps(manifest, separators=(",", ":")))
+        if previous is not None and previous.get("version") != version:
+            self._delete_version(cluster, region, previous)
+
+    def _put_parameter(self, name: str, value: str) -> None:
+        kwargs: dict[str, Any] = {"Name": name, "Value": value, "Overwrite": True, "Tier": "Standard"}
+        if self.kms_key_id:
+            kwargs.update(Type="SecureString", KeyId=self.kms_key_id)
+        else:
+            kwargs["Type"] = "String"
+        self._ssm.put_parameter(**kwargs)
+
+    def _delete_version(self, cluster: str, region: str, manifest: dict[str, Any]) -> None:
+        try:
+            count = int(manifest.get("chunks", 0))
+            version = str(manifest["version"])
+        except (KeyError, TypeError, ValueError):
+            return
+        names = [self._chunk_name(cluster, region, version, i) for i in range(count)]
+        self._delete_names(names)
+
+    def _delete_names(self, names: builtins.list[str]) -> None:
+        for batch in _batches(names):
+            self._ssm.delete_parameters(Names=batch)
+
+    # --- reading -----------------------------------------------------------------------------------------
+    def get(self, cluster: str, region: str) -> Baseline:
+        """The stored baseline, validated again. BaselineNotFound / BaselineUnreadable otherwise."""
+        text = self.get_text(cluster, region)
+        try:
+            baseline = baseline_mod.load(text)
+        except baseline_mod.BaselineError as exc:
+            raise BaselineUnreadable(
+                f"the stored baseline for {cluster} ({region}) is not valid: {exc}"
+            ) from exc
+        if (baseline.cluster, baseline.region) != (cluster, region):
+            raise BaselineUnreadable(
+                f"the baseline stored for {cluster} ({region}) names {baseline.cluster} ({baseline.region})"
+            )
+        return baseline
+
+    def get_text(self, cluster: str, region: str) -> str:
+        """The stored document (compact JSON), checked complete against its manifest."""
+        try:
+            return self._read_document(cluster, region)
+        except BaselineUnreadable:
+            # A put may have replaced the version between our manifest and chunk reads: try once more.
+            return self._read_document(cluster, region)
+
+    def _read_document(self, cluster: str, region: str) -> str:
+        manifest = self._read_manifest(cluster, region, missing_ok=False)
+        assert manifest is not None
+        where = f"{cluster} ({region})"
+        try:
+            version = str(manifest["version"])
+            count = int(manifest["chunks"])
+            digest = str(manifest["sha256"])
+            size = int(manifest["bytes"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BaselineUnreadable(f"the baseline manifest for {where} is malformed: {manifest!r}") from exc
+        if count < 1 or "/" in version:
+            raise BaselineUnreadable(f"the baseline manifest for {where} is malformed: {manifest!r}")
+        names = [self._chunk_name(cluster, region, version, i) for i in range(count)]
+        values: dict[str, str] = {}
+        for batch in _batches(names):
+            response = self._ssm.get_parameters(Names=batch, WithDecryption=True)
+            for parameter in response.get("Parameters", []):
+                values[parameter["Name"]] = parameter["Value"]
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise BaselineUnreadable(
+                f"the baseline for {where} is incomplete: "
+                f"{len(missing)} of {count} chunks missing ({missing[0]})"
+            )
+        document = "".join(values[n] for n in names)
+        encoded = document.encode()
+        if len(encoded) != size or hashlib.sha256(encoded).hexdigest() != digest:
+            raise BaselineUnreadable(
+                f"the baseline for {where} does not match its manifest (size or SHA-256)"
+            )
+        return document
+
+    def _read_manifest(self, cluster: str, region: str, *, missing_ok: bool) -> dict[str, Any] | None:
+        name = self.manifest_name(cluster, region)
+        try:
+            value = self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except ClientError as exc:
+            if _error_code(exc) == "ParameterNotFound":
+                if missing_ok:
+                    return None
+                raise BaselineNotFound(
+                    f"no baseline stored for cluster {cluster} in {region} ({name})"
+                ) from exc
+            raise
+        try:
+            manifest = json.loads(value)
+        except ValueError as exc:
+            if missing_ok:
+                return None
+            raise BaselineUnreadable(f"the baseline manifest {name} is not JSON") from exc
+        if not isinstance(manifest, dict):
+            if missing_ok:
+                return None
+            raise BaselineUnreadable(f"the baseline manifest {name} is not a JSON object")
+        return manifest
+
+    # --- listing and deleting ----------------------------------------------------------------------------
+    def _names_under(self, path: str) -> Iterator[str]:
+        paginator = self._ssm.get_paginator("describe_parameters")
+        filters = [{"Key": "Path", "Option": "Recursive", "Values": [path]}]
+        for page in paginator.paginate(ParameterFilters=filters, PaginationConfig={"PageSize": 50}):
+            for parameter in page.get("Parameters", []):
+                yield parameter["Name"]
+
+    def list(self) -> builtins.list[tuple[str, str]]:
+        """(cluster, region) of every stored baseline, sorted."""
+        root = f"{self.prefix}clusters"
+        found = set()
+        for name in self._names_under(root):
+            parts = name[len(root) + 1 :].split("/")
+            if len(parts) == 2 and all(parts):  # a manifest, not a chunk
+                region, cluster = parts
+                found.add((cluster, region))
+        return sorted(found)
+
+    def delete(self, cluster: str, region: str) -> None:
+        """Remove the baseline: the manifest first (so no reader sees a partial one), then every chunk."""
+        name = self.manifest_name(cluster, region)
+        try:
+            self._ssm.delete_parameter(Name=name)
+        except ClientError as exc:
+            if _error_code(exc) != "ParameterNotFound":
+                raise
+            raise BaselineNotFound(f"no baseline stored for cluster {cluster} in {region} ({name})") from exc
+        self._delete_names(list(self._names_under(f"{name}/v")))
