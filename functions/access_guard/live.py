@@ -39,10 +39,6 @@ _MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
 T = TypeVar("T")
 
 
-class ClusterNotFound(LookupError):
-    """EKS has no cluster of this name in this region."""
-
-
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -149,6 +145,8 @@ class LiveReader:
             return cast(dict[str, Any], self._eks.describe_cluster(name=cluster)["cluster"])
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
+                from .reconciler import ClusterNotFound  # defined there, where callers look for it
+
                 raise ClusterNotFound(f"no EKS cluster named {cluster!r} in {self._region()}") from exc
             raise
 

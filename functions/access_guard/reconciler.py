@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .live import DEFAULT_CONCURRENCY, ClusterNotFound, LiveReader, error_code
+from .live import DEFAULT_CONCURRENCY, LiveReader, error_code
 from .model import (
     STANDARD,
     Action,
@@ -219,6 +219,10 @@ def _describe_error(exc: Exception) -> str:
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', str(exc))}"
     return f"{type(exc).__name__}: {exc}"
+
+
+class ClusterNotFound(LookupError):
+    """EKS has no cluster of this name in this region."""
 
 
 class _Replan(Exception):
