@@ -1,0 +1,429 @@
+"""moto's EKS backend, extended with access entries, access policies and authentication-mode updates.
+
+State lives on `EmulatedCluster` (a moto `Cluster`); the rules live in `rules.py`; who really has access is
+`oracle.compute_access`. Mode updates are asynchronous without threads: an update records when it is due,
+and every read derives the cluster's status and mode from the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.eks.models import CLUSTER_EXISTS_MSG, CLUSTER_NOT_FOUND_MSG, Cluster, EKSBackend
+from moto.eks.utils import validate_role_arn
+from moto.iam.models import iam_backends
+
+from . import rules
+from .oracle import AwsAuth, ClusterView, Creator, EntryView, IamView, compute_access
+from .rules import RuleViolation
+from .settings import SETTINGS
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class AssociatedPolicy:
+    policy_arn: str
+    scope: dict[str, Any]
+    associated_at: float
+    modified_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policyArn": self.policy_arn,
+            "accessScope": {"type": self.scope["type"], "namespaces": list(self.scope["namespaces"])},
+            "associatedAt": self.associated_at,
+            "modifiedAt": self.modified_at,
+        }
+
+
+@dataclass
+class AccessEntry:
+    principal: rules.Principal
+    principal_id: str  # the unique id (AIDA.../AROA...) of the principal when the entry was made
+    type: str
+    username: str
+    kubernetes_groups: list[str]
+    tags: dict[str, str]
+    arn: str
+    created_at: float
+    modified_at: float
+    policies: dict[str, AssociatedPolicy] = field(default_factory=dict)
+
+    def to_json(self, cluster_name: str) -> dict[str, Any]:
+        return {
+            "clusterName": cluster_name,
+            "principalArn": self.principal.arn,
+            "kubernetesGroups": list(self.kubernetes_groups),
+            "accessEntryArn": self.arn,
+            "createdAt": self.created_at,
+            "modifiedAt": self.modified_at,
+            "tags": dict(self.tags),
+            "username": self.username,
+            "type": self.type,
+        }
+
+
+@dataclass(frozen=True)
+class ModeUpdate:
+    id: str
+    mode: str
+    created_at: float
+    due_at: float
+
+    def status(self, now: float) -> str:
+        return "Successful" if now >= self.due_at else "InProgress"
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status(now),
+            "type": "AccessConfigUpdate",
+            "params": [{"type": "AuthenticationMode", "value": self.mode}],
+            "createdAt": self.created_at,
+            "errors": [],
+        }
+
+
+class EmulatedCluster(Cluster):
+    """A moto cluster that also has an access configuration, access entries and an aws-auth ConfigMap."""
+
+    def __init__(
+        self,
+        *args: Any,
+        clock: Clock,
+        authentication_mode: str,
+        bootstrap_creator_admin: bool,
+        creator: Creator | None,
+        **kwargs: Any,
+    ) -> None:
+        self._clock = clock
+        self._status = "ACTIVE"
+        super().__init__(*args, **kwargs)
+        self.initial_mode = authentication_mode
+        self.bootstrap_creator_admin = bootstrap_creator_admin
+        self.creator = creator
+        self.mode_updates: list[ModeUpdate] = []
+        self.entries: dict[str, AccessEntry] = {}
+        self.aws_auth = AwsAuth()
+
+    def pending_update(self) -> ModeUpdate | None:
+        now = self._clock()
+        return next((u for u in self.mode_updates if u.status(now) == "InProgress"), None)
+
+    @property
+    def authentication_mode(self) -> str:
+        now = self._clock()
+        done = [u for u in self.mode_updates if u.status(now) == "Successful"]
+        return done[-1].mode if done else self.initial_mode
+
+    @property
+    def status(self) -> str:  # type: ignore[override]
+        return "UPDATING" if self._status == "ACTIVE" and self.pending_update() else self._status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
+
+    @property
+    def access_config(self) -> dict[str, Any]:
+        return {
+            "bootstrapClusterCreatorAdminPermissions": self.bootstrap_creator_admin,
+            "authenticationMode": self.authentication_mode,
+        }
+
+
+class EmulatedEKSBackend(EKSBackend):
+    """EKS with access entries. One lock per backend: the local server is threaded."""
+
+    clock: Clock = staticmethod(time.time)  # type: ignore[assignment]
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.lock = threading.RLock()
+
+    # --- clusters ------------------------------------------------------------------------------
+    def create_cluster(  # type: ignore[override]
+        self,
+        name: str,
+        role_arn: str,
+        resources_vpc_config: dict[str, Any],
+        version: str | None = None,
+        kubernetes_network_config: dict[str, str] | None = None,
+        logging: dict[str, Any] | None = None,
+        client_request_token: str | None = None,
+        tags: dict[str, str] | None = None,
+        encryption_config: list[dict[str, Any]] | None = None,
+        remote_network_config: dict[str, list[dict[str, list[str]]]] | None = None,
+        access_config: Any = None,
+        creator: Creator | None = None,
+    ) -> EmulatedCluster:
+        from moto.eks.exceptions import ResourceInUseException
+
+        mode, bootstrap = rules.create_access_config(access_config)
+        with self.lock:
+            if name in self.clusters:
+                raise ResourceInUseException(
+                    clusterName=name,
+                    nodegroupName=None,
+                    addonName=None,
+                    message=CLUSTER_EXISTS_MSG.format(clusterName=name),
+                )
+            validate_role_arn(role_arn)
+            cluster = EmulatedCluster(
+                name=name,
+                role_arn=role_arn,
+                resources_vpc_config=resources_vpc_config,
+                version=version,
+                kubernetes_network_config=kubernetes_network_config,
+                logging=logging,
+                client_request_token=client_request_token,
+                tags=tags,
+                encryption_config=encryption_config,
+                remote_network_config=remote_network_config,
+                account_id=self.account_id,
+                region_name=self.region_name,
+                aws_partition=self.partition,
+                clock=self.clock,
+                authentication_mode=mode,
+                bootstrap_creator_admin=bootstrap,
+                creator=creator,
+            )
+            if mode in rules.API_MODES and bootstrap and creator is not None:
+                now = self.clock()
+                entry = self._new_entry(
+                    cluster, creator.principal, creator.principal_id, rules.STANDARD, None, None, {}
+                )
+                entry.policies[rules.ADMIN_POLICY_ARN] = AssociatedPolicy(
+                    rules.ADMIN_POLICY_ARN, {"type": "cluster", "namespaces": []}, now, now
+                )
+                cluster.entries[entry.principal.arn] = entry
+            self.clusters[name] = cluster
+            self.cluster_count += 1
+            return cluster
+
+    def update_access_config(self, name: str, access_config: Any) -> ModeUpdate:
+        with self.lock:
+            cluster = self._cluster(name)
+            if not isinstance(access_config, dict) or "authenticationMode" not in access_config:
+                raise rules.invalid("accessConfig must specify an authenticationMode.")
+            if set(access_config) - {"authenticationMode"}:
+                raise rules.invalid("Only authenticationMode can be updated in accessConfig.")
+            if cluster.pending_update() is not None:
+                raise RuleViolation(rules.IN_USE, rules.MSG_UPDATE_IN_PROGRESS)
+            mode = rules.check_mode_transition(
+                cluster.authentication_mode, access_config["authenticationMode"]
+            )
+            now = self.clock()
+            update = ModeUpdate(str(uuid.uuid4()), mode, now, now + SETTINGS.get().mode_update_seconds)
+            cluster.mode_updates.append(update)
+            return update
+
+    def describe_update(self, name: str, update_id: str) -> ModeUpdate:
+        with self.lock:
+            cluster = self._cluster(name)
+            for update in cluster.mode_updates:
+                if update.id == update_id:
+                    return update
+            raise RuleViolation(rules.NOT_FOUND, f"No update found for ID: {update_id}.")
+
+    # --- access entries ------------------------------------------------------------------------
+    def create_access_entry(
+        self,
+        cluster_name: str,
+        principal_arn: Any,
+        kubernetes_groups: list[str] | None,
+        tags: dict[str, str] | None,
+        username: str | None,
+        entry_type: Any,
+    ) -> AccessEntry:
+        with self.lock:
+            cluster = self._entries_cluster(cluster_name)
+            principal = rules.parse_principal_arn(principal_arn)
+            kind = rules.check_entry_type(entry_type)
+            rules.check_node_principal(kind, principal, self.account_id)
+            username, groups = rules.entry_identity(kind, principal, username, kubernetes_groups)
+            checked_tags = rules.check_tags(tags or {})
+            if principal.arn in cluster.entries:
+                raise RuleViolation(rules.IN_USE, rules.MSG_ENTRY_IN_USE)
+            found = iam_view([principal.account]).lookup(principal)
+            if found is None or found[0] != principal.arn:
+                raise rules.invalid(rules.MSG_INVALID_PRINCIPAL)
+            entry = self._new_entry(cluster, principal, found[1], kind, username, groups, checked_tags)
+            cluster.entries[principal.arn] = entry
+            return entry
+
+    def describe_access_entry(self, cluster_name: str, principal_arn: str) -> AccessEntry:
+        with self.lock:
+            return self._entry(self._entries_cluster(cluster_name), principal_arn)
+
+    def update_access_entry(
+        self, cluster_name: str, principal_arn: str, kubernetes_groups: list[str] | None, username: str | None
+    ) -> AccessEntry:
+        with self.lock:
+            entry = self._entry(self._entries_cluster(cluster_name), principal_arn)
+            if entry.type != rules.STANDARD:
+                if username is not None or kubernetes_groups is not None:
+                    raise rules.invalid(rules.MSG_STANDARD_ONLY)
+                return entry
+            if username is not None:
+                rules.check_username(username)
+            groups = rules.check_groups(kubernetes_groups) if kubernetes_groups is not None else None
+            if username is not None:
+                entry.username = username
+            if groups is not None:
+                entry.kubernetes_groups = groups
+            entry.modified_at = self.clock()
+            return entry
+
+    def delete_access_entry(self, cluster_name: str, principal_arn: str) -> None:
+        with self.lock:
+            cluster = self._entries_cluster(cluster_name)
+            self._entry(cluster, principal_arn)
+            del cluster.entries[principal_arn]  # its associations go with it
+
+    def list_access_entries(
+        self, cluster_name: str, associated_policy_arn: str | None, max_results: Any, next_token: str | None
+    ) -> tuple[list[str], str | None]:
+        with self.lock:
+            cluster = self._entries_cluster(cluster_name)
+            arns = [
+                arn
+                for arn, entry in cluster.entries.items()
+                if associated_policy_arn is None or associated_policy_arn in entry.policies
+            ]
+            return rules.paginate(arns, max_results, next_token)
+
+    # --- access policies -----------------------------------------------------------------------
+    def access_policies(self) -> dict[str, str]:
+        return rules.policy_arns(SETTINGS.get().extra_access_policies)
+
+    def associate_access_policy(
+        self, cluster_name: str, principal_arn: str, policy_arn: Any, access_scope: Any
+    ) -> AccessEntry:
+        with self.lock:
+            entry = self._entry(self._entries_cluster(cluster_name), principal_arn)
+            if entry.type != rules.STANDARD:
+                raise rules.invalid(rules.MSG_STANDARD_ONLY)
+            arn = rules.check_policy_arn(policy_arn, self.access_policies().values())
+            scope = rules.check_scope(access_scope)
+            now = self.clock()
+            existing = entry.policies.get(arn)
+            associated_at = existing.associated_at if existing else now
+            entry.policies[arn] = AssociatedPolicy(arn, scope, associated_at, now)
+            return entry
+
+    def disassociate_access_policy(self, cluster_name: str, principal_arn: str, policy_arn: str) -> None:
+        with self.lock:
+            entry = self._entry(self._entries_cluster(cluster_name), principal_arn)
+            if policy_arn not in entry.policies:
+                raise RuleViolation(rules.NOT_FOUND, rules.MSG_POLICY_NOT_ASSOCIATED)
+            del entry.policies[policy_arn]
+
+    def list_associated_access_policies(
+        self, cluster_name: str, principal_arn: str, max_results: Any, next_token: str | None
+    ) -> tuple[list[AssociatedPolicy], str | None]:
+        with self.lock:
+            entry = self._entry(self._entries_cluster(cluster_name), principal_arn)
+            page, token = rules.paginate(entry.policies, max_results, next_token)
+            return [entry.policies[arn] for arn in page], token
+
+    # --- the emulator's own view (control API) --------------------------------------------------
+    def access(self, cluster_name: str) -> dict[str, Any]:
+        with self.lock:
+            view = self._view(self._known_cluster(cluster_name))
+        accounts = {self.account_id, *(e.principal.account for e in view.entries)}
+        if view.creator:
+            accounts.add(view.creator.principal.account)
+        auth = view.aws_auth
+        accounts.update(auth.map_accounts)
+        accounts.update(rules.parse_mapping_arn(m["rolearn"], "role").account for m in auth.map_roles)
+        accounts.update(rules.parse_mapping_arn(m["userarn"], "user").account for m in auth.map_users)
+        return compute_access(view, iam_view(sorted(accounts)))
+
+    def set_aws_auth(self, cluster_name: str, aws_auth: AwsAuth) -> None:
+        with self.lock:
+            self._known_cluster(cluster_name).aws_auth = aws_auth
+
+    def get_aws_auth(self, cluster_name: str) -> AwsAuth:
+        with self.lock:
+            return self._known_cluster(cluster_name).aws_auth
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _new_entry(
+        self,
+        cluster: EmulatedCluster,
+        principal: rules.Principal,
+        principal_id: str,
+        kind: str,
+        username: str | None,
+        groups: list[str] | None,
+        tags: dict[str, str],
+    ) -> AccessEntry:
+        username, groups = rules.entry_identity(kind, principal, username, groups)
+        now = self.clock()
+        arn = rules.entry_arn(self.region_name, cluster.name, principal, str(uuid.uuid4()))
+        return AccessEntry(principal, principal_id, kind, username, groups, tags, arn, now, now)
+
+    def _cluster(self, name: str) -> EmulatedCluster:
+        cluster = self.clusters.get(name)
+        if not isinstance(cluster, EmulatedCluster):
+            raise RuleViolation(rules.NOT_FOUND, CLUSTER_NOT_FOUND_MSG.format(clusterName=name))
+        return cluster
+
+    def _known_cluster(self, name: str) -> EmulatedCluster:
+        cluster = self.clusters.get(name)
+        if not isinstance(cluster, EmulatedCluster):
+            raise LookupError(f"no cluster {name!r} in {self.account_id}/{self.region_name}")
+        return cluster
+
+    def _entries_cluster(self, name: str) -> EmulatedCluster:
+        cluster = self._cluster(name)
+        if cluster.authentication_mode not in rules.API_MODES:
+            raise RuleViolation(rules.INVALID_REQUEST, rules.MSG_MODE)
+        return cluster
+
+    @staticmethod
+    def _entry(cluster: EmulatedCluster, principal_arn: str) -> AccessEntry:
+        entry = cluster.entries.get(principal_arn)
+        if entry is None:
+            raise RuleViolation(rules.NOT_FOUND, rules.MSG_ENTRY_NOT_FOUND)
+        return entry
+
+    @staticmethod
+    def _view(cluster: EmulatedCluster) -> ClusterView:
+        entries = tuple(
+            EntryView(
+                e.principal,
+                e.principal_id,
+                e.username,
+                tuple(e.kubernetes_groups),
+                {arn: dict(p.scope) for arn, p in e.policies.items()},
+            )
+            for e in cluster.entries.values()
+        )
+        return ClusterView(
+            cluster.name,
+            cluster.authentication_mode,
+            cluster.initial_mode,
+            cluster.creator,
+            entries,
+            cluster.aws_auth,
+        )
+
+
+def iam_view(accounts: list[str]) -> IamView:
+    """Which IAM users and roles exist right now in these accounts (moto's IAM), with their unique ids."""
+    principals: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for account in accounts:
+        iam = iam_backends[account]["aws"]
+        for user in list(iam.users.values()):
+            principals[(account, "user", user.name)] = (user.arn, user.id)
+        for role in list(iam.roles.values()):
+            principals[(account, "role", role.name)] = (role.arn, role.id)
+    return IamView(principals)
