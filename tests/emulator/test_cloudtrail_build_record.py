@@ -1,4 +1,4 @@
-"""build_record, the pure core of the CloudTrail recorder: one observed call in, one record out (no sockets)."""
+"""build_record, the pure core of the CloudTrail recorder: one observed call in, one record out."""
 
 from __future__ import annotations
 
@@ -68,7 +68,11 @@ def iam_call(action: str, region: str = "eu-west-1", **fields: str) -> Call:
 
 
 def ok_json(payload: dict[str, object]) -> tuple[int, dict[str, str], bytes]:
-    return 200, {"Content-Type": "application/json", "x-amzn-RequestId": "req-1"}, json.dumps(payload).encode()
+    return (
+        200,
+        {"Content-Type": "application/json", "x-amzn-RequestId": "req-1"},
+        json.dumps(payload).encode(),
+    )
 
 
 def eks_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -178,9 +182,16 @@ def test_query_parameters_join_the_request_parameters() -> None:
 
 
 def test_create_access_entry_echoes_the_entry_with_iso_timestamps() -> None:
-    entry = {"clusterName": "prod", "principalArn": ROLE_ARN, "createdAt": 1741064767.5, "modifiedAt": 1741064767.5}
+    entry = {
+        "clusterName": "prod",
+        "principalArn": ROLE_ARN,
+        "createdAt": 1741064767.5,
+        "modifiedAt": 1741064767.5,
+    }
     body = {"principalArn": ROLE_ARN}
-    record = build_record(eks_call("POST", "/clusters/prod/access-entries", body), *ok_json({"accessEntry": entry}))
+    record = build_record(
+        eks_call("POST", "/clusters/prod/access-entries", body), *ok_json({"accessEntry": entry})
+    )
     assert record is not None
     assert record["responseElements"] == {
         "accessEntry": {
@@ -202,7 +213,9 @@ def test_update_cluster_config_carries_the_update() -> None:
         "errors": [],
     }
     body = {"accessConfig": {"authenticationMode": "API"}}
-    record = build_record(eks_call("POST", "/clusters/prod/update-config", body), *ok_json({"update": update}))
+    record = build_record(
+        eks_call("POST", "/clusters/prod/update-config", body), *ok_json({"update": update})
+    )
     assert record is not None
     assert record["eventName"] == "UpdateClusterConfig"
     assert record["requestParameters"]["name"] == "prod"
@@ -249,14 +262,21 @@ def test_iam_request_parameters_are_the_form_less_action_and_version_lower_camel
     call = iam_call("CreateRole", RoleName="ops", Path="/platform/", AssumeRolePolicyDocument="{}")
     record = build_record(call, 200, {}, CREATE_ROLE_XML)
     assert record is not None
-    assert record["requestParameters"] == {"roleName": "ops", "path": "/platform/", "assumeRolePolicyDocument": "{}"}
+    assert record["requestParameters"] == {
+        "roleName": "ops",
+        "path": "/platform/",
+        "assumeRolePolicyDocument": "{}",
+    }
 
 
 def test_iam_member_lists_become_lists() -> None:
     fields = {"Tags.member.1.Key": "team", "Tags.member.1.Value": "a", "Tags.member.2.Key": "env"}
     record = build_record(iam_call("CreateUser", UserName="bob", **fields), 200, {}, b"<x/>")
     assert record is not None
-    assert record["requestParameters"] == {"userName": "bob", "tags": [{"key": "team", "value": "a"}, {"key": "env"}]}
+    assert record["requestParameters"] == {
+        "userName": "bob",
+        "tags": [{"key": "team", "value": "a"}, {"key": "env"}],
+    }
 
 
 def test_create_role_response_elements_come_from_the_xml_result() -> None:
@@ -277,7 +297,8 @@ def test_create_role_response_elements_come_from_the_xml_result() -> None:
 
 
 def test_delete_role_has_only_the_name_and_null_response_elements() -> None:
-    body = b"<DeleteRoleResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DeleteRoleResponse>"
+    body = b"<DeleteRoleResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+    body += b"</DeleteRoleResponse>"
     record = build_record(iam_call("DeleteRole", RoleName="ops"), 200, {}, body)
     assert record is not None
     assert record["requestParameters"] == {"roleName": "ops"}
@@ -292,7 +313,9 @@ def test_secrets_in_an_iam_response_are_not_written_down() -> None:
     )
     record = build_record(iam_call("CreateAccessKey", UserName="bob"), 200, {}, body)
     assert record is not None
-    assert record["responseElements"] == {"accessKey": {"userName": "bob", "accessKeyId": "AKIAX", "status": "Active"}}
+    assert record["responseElements"] == {
+        "accessKey": {"userName": "bob", "accessKeyId": "AKIAX", "status": "Active"}
+    }
 
 
 def test_a_failed_iam_call_takes_code_and_message_from_the_xml_error() -> None:

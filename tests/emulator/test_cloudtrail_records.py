@@ -41,7 +41,11 @@ def test_create_role_is_recorded_with_the_new_role_id(aws: Emulator) -> None:
     record = only(aws, "CreateRole")
 
     assert record["eventSource"] == "iam.amazonaws.com"
-    assert record["requestParameters"] == {"roleName": "ops", "path": "/team/", "assumeRolePolicyDocument": TRUST}
+    assert record["requestParameters"] == {
+        "roleName": "ops",
+        "path": "/team/",
+        "assumeRolePolicyDocument": TRUST,
+    }
     role = record["responseElements"]["role"]
     assert role["roleId"] == created["Role"]["RoleId"]
     assert role["arn"] == f"arn:aws:iam::{ACCOUNT}:role/team/ops"
@@ -49,7 +53,9 @@ def test_create_role_is_recorded_with_the_new_role_id(aws: Emulator) -> None:
     assert role["createDate"]
 
 
-def test_delete_role_made_in_another_region_is_recorded_in_us_east_1_with_the_name_only(aws: Emulator) -> None:
+def test_delete_role_made_in_another_region_is_recorded_in_us_east_1_with_the_name_only(
+    aws: Emulator,
+) -> None:
     iam = boto3.client("iam", region_name="eu-west-1")
     iam.create_role(RoleName="ops", Path="/team/", AssumeRolePolicyDocument=TRUST)
     iam.delete_role(RoleName="ops")
@@ -92,7 +98,9 @@ def test_an_iam_users_keys_are_recorded_as_that_user(aws: Emulator) -> None:
 
 
 def test_an_assumed_role_session_is_recorded_with_its_issuer_and_path(aws: Emulator) -> None:
-    role = boto3.client("iam").create_role(RoleName="ops", Path="/team/a/", AssumeRolePolicyDocument=TRUST)["Role"]
+    role = boto3.client("iam").create_role(RoleName="ops", Path="/team/a/", AssumeRolePolicyDocument=TRUST)[
+        "Role"
+    ]
     credentials = boto3.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="carol")["Credentials"]
 
     session_for(credentials).client("iam").create_user(UserName="made-by-carol")
