@@ -7,15 +7,16 @@ and every read derives the cluster's status and mode from the clock.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from moto.eks.models import CLUSTER_EXISTS_MSG, CLUSTER_NOT_FOUND_MSG, Cluster, EKSBackend
-from moto.eks.utils import validate_role_arn
 from moto.iam.models import iam_backends
 
 from . import rules
@@ -196,8 +197,9 @@ class EmulatedEKSBackend(EKSBackend):
             )
             if mode in rules.API_MODES and bootstrap and creator is not None:
                 now = self.clock()
+                username, groups = rules.entry_identity(rules.STANDARD, creator.principal, None, None)
                 entry = self._new_entry(
-                    cluster, creator.principal, creator.principal_id, rules.STANDARD, None, None, {}
+                    cluster, creator.principal, creator.principal_id, rules.STANDARD, username, groups, {}
                 )
                 entry.policies[rules.ADMIN_POLICY_ARN] = AssociatedPolicy(
                     rules.ADMIN_POLICY_ARN, {"type": "cluster", "namespaces": []}, now, now
@@ -361,11 +363,10 @@ class EmulatedEKSBackend(EKSBackend):
         principal: rules.Principal,
         principal_id: str,
         kind: str,
-        username: str | None,
-        groups: list[str] | None,
+        username: str,
+        groups: list[str],
         tags: dict[str, str],
     ) -> AccessEntry:
-        username, groups = rules.entry_identity(kind, principal, username, groups)
         now = self.clock()
         arn = rules.entry_arn(self.region_name, cluster.name, principal, str(uuid.uuid4()))
         return AccessEntry(principal, principal_id, kind, username, groups, tags, arn, now, now)
@@ -415,6 +416,25 @@ class EmulatedEKSBackend(EKSBackend):
             entries,
             cluster.aws_auth,
         )
+
+
+@cache
+def _partitions() -> frozenset[str]:
+    import boto3
+
+    return frozenset(boto3.Session().get_available_partitions())
+
+
+_ROLE_ARN = re.compile(r"^arn:(?P<partition>[^:]+):iam::\d{12}:role/.+")
+
+
+def validate_role_arn(arn: Any) -> None:
+    """moto's check (same message), without building a boto3 Session per call (0.15 s each)."""
+    from moto.eks.exceptions import InvalidParameterException
+
+    match = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
+    if not match or match["partition"] not in _partitions():
+        raise InvalidParameterException(message=f"Invalid Role Arn: '{arn}'")
 
 
 def iam_view(accounts: list[str]) -> IamView:
