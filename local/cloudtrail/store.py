@@ -1,15 +1,22 @@
-"""Where records are kept: one ordered log for every account and region, cleared on emulator reset."""
+"""Where records are kept: one ordered log for every account and region, cleared on emulator reset.
+
+The log is bounded (the oldest records go first), as CloudTrail's event history is.
+"""
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections import deque
 from typing import Any
+
+# Enough for any test or demo; a long benchmark run drops its oldest records instead of growing forever.
+MAX_RECORDS = 100_000
 
 
 class RecordStore:
-    def __init__(self) -> None:
-        self._records: list[tuple[int, dict[str, Any]]] = []
+    def __init__(self, max_records: int = MAX_RECORDS) -> None:
+        self._records: deque[tuple[int, dict[str, Any]]] = deque(maxlen=max_records)
         self._next = 1
         self._lock = threading.Lock()
 
