@@ -484,9 +484,11 @@ def _check_policy(check: _Checker, path: str, value: object) -> str | None:
         check.add(f"{scope_path}.namespaces", "a cluster scope takes no namespaces (use type: namespace)")
     for k, ns in enumerate(namespaces):
         npath = f"{scope_path}.namespaces[{k}]"
-        name = check.string(npath, ns, required=True)
-        if name is not None and not (_NAMESPACE.match(name) or _NAMESPACE_WILDCARD.match(name)):
-            check.add(npath, f"{name!r} is not a Kubernetes namespace name (or a prefix ending in *)")
+        namespace = check.string(npath, ns, required=True)
+        if namespace is not None and not (
+            _NAMESPACE.match(namespace) or _NAMESPACE_WILDCARD.match(namespace)
+        ):
+            check.add(npath, f"{namespace!r} is not a Kubernetes namespace name (or a prefix ending in *)")
     return arn
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from access_guard.baseline import default_username
 from access_guard.model import (
@@ -62,10 +63,14 @@ def grants_admin(policies: Iterable[PolicyAssociation]) -> bool:
     return any(policy_name(p.policy_arn) == ADMIN_POLICY_NAME and p.scope.type == "cluster" for p in policies)
 
 
+_CLUSTER_SCOPE = AccessScope()
+
+
+@lru_cache(maxsize=8192)  # a cluster has few distinct scopes; planning 1,000 entries meets them over and over
 def _scope(scope: AccessScope) -> AccessScope:
     """Normal form for comparison: sorted unique namespaces, none for a cluster scope."""
     if scope.type == "cluster":
-        return AccessScope()
+        return _CLUSTER_SCOPE
     return AccessScope.of(scope.type, scope.namespaces)
 
 
@@ -133,7 +138,6 @@ def plan(baseline: Baseline, live: LiveState) -> Plan:
     for arn in sorted(wanted):
         spec = wanted[arn]
         entry = live.entries.get(arn)
-        wants_admin = spec.type == STANDARD and grants_admin(spec.policies)
         if _principal_gone(arn, live, entry):
             if entry is None:
                 warnings.append(f"cannot create the entry for {arn}: the IAM principal does not exist")
@@ -143,7 +147,7 @@ def plan(baseline: Baseline, live: LiveState) -> Plan:
                     "it can be restored once the principal exists again"
                 )
             continue
-        if wants_admin:
+        if not viable_admin and spec.type == STANDARD and grants_admin(spec.policies):
             viable_admin = True
         if entry is None:
             create(spec)
