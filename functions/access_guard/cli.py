@@ -38,13 +38,13 @@ class _Parser(argparse.ArgumentParser):
 # --- arguments -------------------------------------------------------------------------------------------
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> _Parser:
     """Options accepted before or after the command (`--region X plan ...` and `plan --region X ...`).
 
     Defaults are SUPPRESS so that a sub-command's parser does not overwrite a value given before it;
     `_settings` fills the defaults in afterwards.
     """
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     s = argparse.SUPPRESS
     common.add_argument("--region", default=s, help="AWS region (default: the session's default region)")
     common.add_argument(
@@ -186,9 +186,12 @@ class Aws:
     def store(self) -> Any:
         from .store import BaselineStore
 
-        return BaselineStore(
-            self.client("ssm"), prefix=self.settings.prefix, kms_key_id=self.settings.kms_key_id
-        )
+        try:
+            return BaselineStore(
+                self.client("ssm"), prefix=self.settings.prefix, kms_key_id=self.settings.kms_key_id
+            )
+        except ValueError as exc:  # a prefix SSM cannot hold
+            raise CliError(str(exc)) from None
 
     def reconciler(self) -> Any:
         from .reconciler import Reconciler
@@ -257,7 +260,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     mode = baseline.authentication_mode or "any"
     io.print(
         f"{args.file}: valid baseline for cluster {baseline.cluster} in {baseline.region} "
-        f"({len(baseline.entries)} entries, authentication mode {mode}, {baseline.settings.mode} mode)"
+        f"({_count(len(baseline.entries), 'entry', 'entries')}, authentication mode {mode}, "
+        f"{baseline.settings.mode} mode)"
     )
     return EXIT_OK
 
@@ -288,9 +292,10 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
     where = f"{settings.prefix}" + ("" if settings.prefix.endswith("/") else "/")
+    entries = _count(len(stored.entries), "entry", "entries")
     io.print(
-        f"Stored the baseline of cluster {stored.cluster} in {stored.region} "
-        f"({len(stored.entries)} entries) in SSM Parameter Store under {where} ({region})."
+        f"Stored the baseline of cluster {stored.cluster} in {stored.region} ({entries}) "
+        f"in SSM Parameter Store under {where} ({region})."
     )
     return EXIT_OK
 
@@ -312,6 +317,8 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
     region = _resolve_region(settings)
     live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
     document = capture_document(live)
+    captured = {e["principalARN"] for e in document.get("accessConfig", {}).get("accessEntries", [])}
+    left_out = sorted(set(live.entries) - captured)
     header = (
         f"# Captured from the live access configuration of EKS cluster {live.cluster} in {live.region}.\n"
         "# Review it before pushing: every entry here, and only these, is what the cluster will be kept at.\n"
@@ -323,9 +330,17 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
                 handle.write(text)
         except OSError as exc:
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        io.note(f"Wrote the baseline of {live.cluster} ({len(live.entries)} entries) to {args.output}.")
+        entries = _count(len(captured), "entry", "entries")
+        io.note(f"Wrote the baseline of {live.cluster} ({entries}) to {args.output}.")
     else:
         io.out.write(text)
+    if left_out:
+        # Entries bound to a deleted or recreated IAM principal grant nothing: writing them down would
+        # hand a new identity the old one's access.
+        count = _count(len(left_out), "entry", "entries")
+        io.note(f"Left out {count} whose IAM principal is deleted or recreated:")
+        for arn in left_out:
+            io.note(f"  - {arn}")
     return EXIT_OK
 
 
@@ -394,16 +409,16 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     if human:
         io.print("")
         if applied_plan.actions != plan.actions:
-            io.print("The cluster changed since the plan above was made; applied the fresh plan:")
+            io.print("The cluster changed since the plan above was shown; this is what was done:")
         io.out.write(render.render_results(outcome.results, outcome.not_attempted, colour=settings.colour))
         io.print("")
-        for refusal in applied_plan.refusals:
-            io.print(f"Refused: {refusal}")
+        if outcome.error:
+            io.print(f"Apply stopped: {outcome.error}")
+        if applied_plan.refusals:
+            io.print(f"Held back by the safety rules: {len(applied_plan.refusals)} (see Refused above).")
         io.out.write(
             render.render_apply_summary(outcome.results, outcome.not_attempted, colour=settings.colour)
         )
-        if not outcome.applied and not outcome.results:
-            io.print("Nothing was applied.")
         if admins:
             io.print(render.RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + ".")
     else:
@@ -414,6 +429,10 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         doc["adminEntriesTouched"] = admins
         io.print(json.dumps(doc, indent=2, default=str))
     return EXIT_OK if outcome.succeeded else EXIT_ERROR
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _stdin_is_tty(io: Io) -> bool:
@@ -442,17 +461,18 @@ def _describe_error(exc: BaseException) -> str | None:
 
     if isinstance(exc, CliError):
         return str(exc)
-    # By name: the error may come before (or instead of) the module being importable.
-    kinds = {f"{k.__module__}.{k.__name__}" for k in type(exc).__mro__}
-    if "access_guard.store.BaselineNotFound" in kinds:
+    from .baseline import BaselineError
+    from .reconciler import ClusterNotFound
+    from .store import BaselineNotFound, BaselineUnreadable
+
+    if isinstance(exc, BaselineNotFound):
         return f"no baseline stored: {_first_line(exc)} (push one with `access-guard baseline push FILE`)"
-    if "access_guard.store.BaselineUnreadable" in kinds:
-        return f"the stored baseline cannot be read: {_first_line(exc)}"
-    if "access_guard.reconciler.ClusterNotFound" in kinds:
+    if isinstance(exc, BaselineUnreadable):
+        return f"the stored baseline cannot be used: {_first_line(exc)}"
+    if isinstance(exc, ClusterNotFound):
         return f"cluster not found: {_first_line(exc)}"
-    if "access_guard.baseline.BaselineError" in kinds:
-        problems = getattr(exc, "problems", None) or []
-        return f"invalid baseline: {'; '.join(str(p) for p in problems) or _first_line(exc)}"
+    if isinstance(exc, BaselineError):
+        return f"invalid baseline: {'; '.join(str(p) for p in exc.problems) or _first_line(exc)}"
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", None) or "AWS call"

@@ -232,7 +232,11 @@ def render_results(
     lines = []
     for result in results:
         op = op_of(result.action)
-        status = "done" if result.ok else _paint(f"FAILED: {result.error or 'unknown error'}", REMOVE, colour)
+        note = getattr(result, "note", None)
+        if result.ok:
+            status = f"done ({note})" if note else "done"
+        else:
+            status = _paint(f"FAILED: {result.error or 'unknown error'}", REMOVE, colour)
         lines.append(f"  {_paint(op, op, colour)} {describe(result.action)}: {status}")
     for action in not_attempted:
         op = op_of(action)
@@ -269,6 +273,8 @@ def touched_admins(actions: Iterable[Action], live: LiveState) -> list[str]:
             continue
         if isinstance(action, AssociatePolicy) and action.before_scope is None:
             continue
+        if isinstance(action, DisassociatePolicy) and action.policy_arn in _ADMIN_POLICY_ARNS:
+            touched.add(action.principal_arn)  # even if the entry was not visible when the plan was made
         if action.principal_arn in admins:
             touched.add(action.principal_arn)
     return sorted(touched)
