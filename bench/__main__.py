@@ -25,7 +25,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import boto3
-
 from access_guard import planner
 from access_guard.model import (
     AccessScope,
@@ -37,6 +36,7 @@ from access_guard.model import (
     PolicyAssociation,
 )
 from access_guard.policies import POLICY_ARN_PREFIX
+
 from local.client import Emulator
 
 ACCOUNT = "123456789012"
@@ -55,7 +55,11 @@ def role_arn(i: int) -> str:
 def spec(i: int) -> EntrySpec:
     policy = ADMIN if i == 0 else (VIEW if i % 2 else EDIT)
     scope = AccessScope() if i == 0 else AccessScope.of("namespace", [f"team-{i:04d}", "shared"])
-    return EntrySpec(principal_arn=role_arn(i), kubernetes_groups=(f"team-{i % 7}",), policies=(PolicyAssociation(policy, scope),))
+    return EntrySpec(
+        principal_arn=role_arn(i),
+        kubernetes_groups=(f"team-{i % 7}",),
+        policies=(PolicyAssociation(policy, scope),),
+    )
 
 
 def make_baseline(n: int, **settings: object) -> Baseline:
@@ -90,10 +94,14 @@ def bench_planning(n: int, runs: int) -> None:
         entries.pop(role_arn(i), None)
     for i in range(2, n, 100):
         e = entries[role_arn(i)]
-        entries[e.principal_arn] = replace(e, policies=(PolicyAssociation(e.policies[0].policy_arn, AccessScope()),))
+        entries[e.principal_arn] = replace(
+            e, policies=(PolicyAssociation(e.policies[0].policy_arn, AccessScope()),)
+        )
     for i in range(n // 100):
         arn = f"arn:aws:iam::{ACCOUNT}:role/rogue-{i}"
-        entries[arn] = LiveEntry(arn, "STANDARD", arn, (), (PolicyAssociation(ADMIN, AccessScope()),), now, "ok")
+        entries[arn] = LiveEntry(
+            arn, "STANDARD", arn, (), (PolicyAssociation(ADMIN, AccessScope()),), now, "ok"
+        )
     live = LiveState(CLUSTER, REGION, ACCOUNT, "API_AND_CONFIG_MAP", entries)
 
     timings = []
@@ -104,7 +112,9 @@ def bench_planning(n: int, runs: int) -> None:
         timings.append((time.perf_counter() - start) * 1000)
     assert plan is not None
     print(f"planning, {n} entries with {len(plan.actions)} actions of drift, {runs} runs:")
-    print(f"  median {statistics.median(timings):.1f} ms, min {min(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)")
+    print(
+        f"  median {statistics.median(timings):.1f} ms, min {min(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)"
+    )
 
 
 # --- the local AWS in its own process --------------------------------------------------------------------
@@ -152,7 +162,9 @@ class CallCounter:
 
     def _count(self, request: object, **kwargs: object) -> None:
         context = getattr(request, "context", {}) or {}
-        self.calls[str(context.get("operation_name") or kwargs.get("event_name", "?")).rsplit(".", 1)[-1]] += 1
+        self.calls[
+            str(context.get("operation_name") or kwargs.get("event_name", "?")).rsplit(".", 1)[-1]
+        ] += 1
 
     def reads(self) -> int:
         return sum(v for k, v in self.calls.items() if k.startswith(("Describe", "List")))
@@ -178,16 +190,24 @@ def populate(endpoint: str, n: int) -> None:
         name=CLUSTER,
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
         resourcesVpcConfig={"subnetIds": ["subnet-1"]},
-        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP", "bootstrapClusterCreatorAdminPermissions": False},
+        accessConfig={
+            "authenticationMode": "API_AND_CONFIG_MAP",
+            "bootstrapClusterCreatorAdminPermissions": False,
+        },
     )
 
     def one(i: int) -> None:
         s = spec(i)
         iam.create_role(RoleName=s.principal_arn.rsplit("/", 1)[-1], AssumeRolePolicyDocument=trust)
-        eks.create_access_entry(clusterName=CLUSTER, principalArn=s.principal_arn, kubernetesGroups=list(s.kubernetes_groups))
+        eks.create_access_entry(
+            clusterName=CLUSTER, principalArn=s.principal_arn, kubernetesGroups=list(s.kubernetes_groups)
+        )
         for p in s.policies:
             eks.associate_access_policy(
-                clusterName=CLUSTER, principalArn=s.principal_arn, policyArn=p.policy_arn, accessScope=p.scope.to_api()
+                clusterName=CLUSTER,
+                principalArn=s.principal_arn,
+                policyArn=p.policy_arn,
+                accessScope=p.scope.to_api(),
             )
 
     with ThreadPoolExecutor(8) as pool:
@@ -206,7 +226,9 @@ def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> 
         populate(endpoint, n)
         print(f"\n(set-up: {n} IAM roles, entries and associations in {time.perf_counter() - start:.1f} s)")
         emulator = Emulator(endpoint)
-        eks = client("eks", region=REGION, endpoint_url=endpoint, max_pool_connections=max(concurrency or 10, 10))
+        eks = client(
+            "eks", region=REGION, endpoint_url=endpoint, max_pool_connections=max(concurrency or 10, 10)
+        )
         iam = client("iam", region=REGION, endpoint_url=endpoint)
         counter = CallCounter(eks)
         kwargs = {} if concurrency is None else {"concurrency": concurrency}
@@ -223,7 +245,9 @@ def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> 
         wall = time.perf_counter() - start
         calls = counter.reads()
         ideal = calls * latency_ms / 1000 / used_concurrency
-        print(f"reading {len(live.entries)} entries at {latency_ms:.0f} ms per EKS call, concurrency {used_concurrency}:")
+        print(
+            f"reading {len(live.entries)} entries at {latency_ms:.0f} ms per EKS call, concurrency {used_concurrency}:"
+        )
         print(f"  EKS calls: {calls} ({dict(counter.calls)}); 2N + 3 = {2 * n + 3}")
         print(
             f"  wall time {wall:.2f} s; calls x latency / concurrency = {ideal:.2f} s; "
@@ -233,11 +257,15 @@ def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> 
         # Drift: k changes made behind the guard's back, each needing exactly one write to undo.
         emulator.clear_faults()
         raw = boto3.client("eks", region_name=REGION, endpoint_url=endpoint)
-        raw.update_access_entry(clusterName=CLUSTER, principalArn=role_arn(3), kubernetesGroups=["intruders"])  # 1 update
+        raw.update_access_entry(
+            clusterName=CLUSTER, principalArn=role_arn(3), kubernetesGroups=["intruders"]
+        )  # 1 update
         raw.associate_access_policy(  # 1 re-scope
             clusterName=CLUSTER, principalArn=role_arn(5), policyArn=VIEW, accessScope={"type": "cluster"}
         )
-        raw.disassociate_access_policy(clusterName=CLUSTER, principalArn=role_arn(7), policyArn=VIEW)  # 1 associate
+        raw.disassociate_access_policy(
+            clusterName=CLUSTER, principalArn=role_arn(7), policyArn=VIEW
+        )  # 1 associate
         raw.delete_access_entry(clusterName=CLUSTER, principalArn=role_arn(9))  # 1 create + 1 associate
         boto3.client("iam", region_name=REGION, endpoint_url=endpoint).create_role(
             RoleName="rogue", AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}'
@@ -249,14 +277,18 @@ def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> 
         start = time.perf_counter()
         outcome = reconciler.apply(baseline)
         wall = time.perf_counter() - start
-        print(f"applying a drift of k = {expected_k} changes (update, re-scope, associate, create + associate, delete):")
+        print(
+            f"applying a drift of k = {expected_k} changes (update, re-scope, associate, create + associate, delete):"
+        )
         print(
             f"  plan actions {len(outcome.plan.actions)}; EKS write calls {counter.writes()} (target k = {expected_k}); "
             f"all succeeded: {outcome.succeeded}; {wall:.2f} s"
         )
         counter.reset()
         _, again = reconciler.plan(baseline)
-        print(f"  re-plan after apply: {len(again.actions)} actions; writes during re-plan: {counter.writes()}")
+        print(
+            f"  re-plan after apply: {len(again.actions)} actions; writes during re-plan: {counter.writes()}"
+        )
 
 
 def _default_concurrency() -> int:
@@ -275,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan-runs", type=int, default=25)
     parser.add_argument("--skip-read", action="store_true", help="planning only")
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"python {sys.version.split()[0]} on {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     bench_planning(args.entries, args.plan_runs)
     if not args.skip_read:
         bench_read_and_apply(args.entries, args.latency_ms, args.concurrency)

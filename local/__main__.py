@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 
@@ -20,10 +21,8 @@ def main(argv: list[str] | None = None) -> int:
 
         server = LocalAWS(port=args.port, host=args.host)
         print(f"local AWS on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
         return 0
     from .demo import main as demo
 

@@ -25,7 +25,9 @@ class Emulator:
         if query:
             url += "?" + urlencode(query)
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
@@ -51,7 +53,12 @@ class Emulator:
         error_count: int = 0,
     ) -> None:
         """`operation` is `Name`, `service:Name` or `*`; throttle/error_count fail the next N calls."""
-        body = {"latencyMs": latency_ms, "throttle": throttle, "errorStatus": error_status, "errorCount": error_count}
+        body = {
+            "latencyMs": latency_ms,
+            "throttle": throttle,
+            "errorStatus": error_status,
+            "errorCount": error_count,
+        }
         self._call("PUT", f"faults/{operation}", body)
 
     def clear_faults(self, operation: str | None = None) -> None:
@@ -69,13 +76,19 @@ class Emulator:
             body["extraAccessPolicies"] = extra_access_policies
         return self._call("PUT", "eks/settings", body)
 
-    def access(self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+    def access(
+        self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT
+    ) -> dict[str, Any]:
         """Who can really authenticate to `cluster`, and with what (see local/eks/oracle.py)."""
         return self._call("GET", "eks/access", cluster=cluster, region=region, account=account)
 
     def admins(self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> list[str]:
         """Principal ARNs that can administer the whole cluster right now."""
-        return sorted(p["principalArn"] for p in self.access(cluster, region=region, account=account)["principals"] if p["clusterAdmin"])
+        return sorted(
+            p["principalArn"]
+            for p in self.access(cluster, region=region, account=account)["principals"]
+            if p["clusterAdmin"]
+        )
 
     def set_aws_auth(
         self,
@@ -90,7 +103,9 @@ class Emulator:
         body = {"mapRoles": map_roles or [], "mapUsers": map_users or [], "mapAccounts": map_accounts or []}
         return self._call("PUT", "eks/aws-auth", body, cluster=cluster, region=region, account=account)
 
-    def aws_auth(self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+    def aws_auth(
+        self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT
+    ) -> dict[str, Any]:
         return self._call("GET", "eks/aws-auth", cluster=cluster, region=region, account=account)
 
     # --- CloudTrail ------------------------------------------------------------------------------

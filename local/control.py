@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
+
+# One lock for all emulated state: AWS calls into moto and control-API handlers run one at a time.
+STATE_LOCK = threading.RLock()
 
 Handler = Callable[[dict[str, str], dict[str, str], Any], tuple[int, Any]]
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -51,7 +55,8 @@ def dispatch(environ: dict[str, Any], body: bytes) -> tuple[int, dict[str, str],
         match = pattern.match(path)
         if match and route_method == method:
             try:
-                status, result = handler(match.groupdict(), query, payload)
+                with STATE_LOCK:
+                    status, result = handler(match.groupdict(), query, payload)
             except (ValueError, TypeError) as exc:
                 return _json(400, {"message": str(exc)})
             except LookupError as exc:

@@ -110,14 +110,18 @@ def main() -> int:
         say(f"Local AWS on {endpoint} (moto + the EKS access-entry emulator). No AWS account involved.")
 
         alice = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+            region_name=REGION,
         )
         alice.client("eks").create_cluster(
             name=CLUSTER,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
             resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
         )
-        say("1. Alice creates the cluster with the API's defaults (CONFIG_MAP).", who_can_administer(emulator))
+        say(
+            "1. Alice creates the cluster with the API's defaults (CONFIG_MAP).", who_can_administer(emulator)
+        )
 
         path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"{CLUSTER}-baseline.yaml")
         with open(path, "w") as handle:
@@ -135,7 +139,12 @@ def main() -> int:
         applied = run_cli("apply", "--cluster", CLUSTER, "--yes", "--poll-seconds", "0.2")
         say("5. Who can get in now, by the emulator's access oracle:", who_can_administer(emulator))
         again = run_cli("plan", "--cluster", CLUSTER)
-        ok = drift == 2 and applied == 0 and again == 0 and PLATFORM_ROLE in emulator.admins(CLUSTER, region=REGION)
+        ok = (
+            drift == 2
+            and applied == 0
+            and again == 0
+            and PLATFORM_ROLE in emulator.admins(CLUSTER, region=REGION)
+        )
         say("Recovered." if ok else "The demo did not end as expected: see above.")
         return 0 if ok else 1
 

@@ -109,7 +109,11 @@ def error_response(status: int, protocol: str) -> tuple[int, dict[str, str], byt
     if protocol == "json":
         code = _JSON_STYLE[status]
         body = json.dumps({"__type": code, "message": message})
-        return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}, body.encode()
+        return (
+            status,
+            {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id},
+            body.encode(),
+        )
     code = _EKS_STYLE[status]
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": code, "x-amzn-RequestId": request_id}
     return status, headers, json.dumps({"message": message}).encode()

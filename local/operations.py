@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,12 +36,12 @@ def _session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _service_model(service: str) -> Any:
     return _session().get_service_model(service)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], str, int]]:
     routes = []
     model = _service_model(service)
@@ -64,7 +64,9 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], str, int]]:
 _SIGNING_TO_SERVICE = {"events": "events", "monitoring": "cloudwatch", "email": "ses"}
 
 
-def resolve(signing_service: str, method: str, path: str, headers: dict[str, str], body: bytes) -> Operation | None:
+def resolve(
+    signing_service: str, method: str, path: str, headers: dict[str, str], body: bytes
+) -> Operation | None:
     service = _SIGNING_TO_SERVICE.get(signing_service, signing_service)
     try:
         model = _service_model(service)

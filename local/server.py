@@ -94,13 +94,17 @@ class Middleware:
             captured["headers"] = headers
             return lambda data: None
 
-        chunks = self.app(environ, capture)
-        try:
-            response_body = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close:
-                close()
+        # moto's backends are plain dicts and lists, not thread-safe (concurrent CreateRole calls can fail
+        # with "dictionary changed size during iteration"), so calls into moto run one at a time. Injected
+        # latency is slept above, outside the lock, so concurrent clients still overlap their waits.
+        with control.STATE_LOCK:
+            chunks = self.app(environ, capture)
+            try:
+                response_body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()
         status, headers = captured["status"], captured["headers"]
         if call is not None:
             _notify(call, status, dict(headers), response_body)
@@ -114,7 +118,7 @@ class Middleware:
         access_key, region, signing_service = auth
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         method = environ["REQUEST_METHOD"]
-        # PATH_INFO is decoded by the WSGI server; CloudTrail shows path parameters as sent, so use the raw URI.
+        # PATH_INFO arrives decoded; CloudTrail shows path parameters as sent, so use the raw URI.
         raw_path = environ.get("RAW_URI", environ.get("REQUEST_URI", path)).split("?", 1)[0] or path
         operation = resolve(signing_service, method, raw_path, headers, body)
         if operation is None:
@@ -164,7 +168,7 @@ def make_app() -> Middleware:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # a line per call is noise, and slow at bench rates
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # a line per call: noise, and slow
         pass
 
 
