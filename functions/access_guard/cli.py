@@ -202,7 +202,7 @@ class Aws:
         return Reconciler(eks=self.client("eks"), iam=self.client("iam"), **options)
 
 
-def _resolve_region(settings: Settings, fallback: str | None = None) -> str:
+def _resolve_region(settings: Settings) -> str:
     if settings.region:
         return settings.region
     import boto3
@@ -212,7 +212,6 @@ def _resolve_region(settings: Settings, fallback: str | None = None) -> str:
         region = boto3.Session(profile_name=settings.profile).region_name
     except botocore.exceptions.ProfileNotFound as exc:
         raise CliError(str(exc)) from None
-    region = region or fallback
     if not region:
         raise CliError(
             "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION or a profile's region"
@@ -285,7 +284,8 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
     except BaselineError as exc:
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
-    region = _resolve_region(settings, fallback=baseline.region)
+    # A baseline lives in its own region's SSM unless --region says otherwise; plan/apply look there.
+    region = settings.region or baseline.region
     try:
         stored = Aws(settings, region).store().put(text)
     except BaselineError as exc:

@@ -558,6 +558,24 @@ def test_capture_leaves_out_entries_of_deleted_principals(aws: Emulator, tmp_pat
     assert "Left out 1 entry" in err and gone in err
 
 
+def test_ctrl_c_at_the_prompt_exits_130_and_changes_nothing(aws: Emulator, tmp_path, capsys, monkeypatch):
+    cluster()
+    admins = role("admins")
+    push(tmp_path, baseline_text([admin_spec(admins)]))
+
+    class Interrupted(FakeTty):
+        def readline(self, *args: object) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("sys.stdin", Interrupted())
+
+    code, _, err = run(capsys, "apply", "--cluster", CLUSTER)
+
+    assert code == 130
+    assert "Traceback" not in err
+    assert live_entries() == {}
+
+
 # --- options and usage --------------------------------------------------------------------------------------
 
 
@@ -588,3 +606,44 @@ def test_help_exits_0(capsys):
     code, out, _ = run(capsys, "--help")
 
     assert code == 0 and "access-guard" in out and "apply" in out
+
+
+def test_options_may_come_after_the_command(aws: Emulator, tmp_path, capsys):
+    cluster()
+    push(tmp_path, baseline_text([], mode=None))
+
+    code, out, _ = run(capsys, "plan", "--cluster", CLUSTER, "--region", REGION, "--concurrency", "3")
+
+    assert code == 0 and f"in {REGION}" in out
+
+
+def test_push_stores_a_baseline_in_its_own_region_and_plan_looks_there(aws: Emulator, tmp_path, capsys):
+    text = baseline_text([], mode=None).replace(REGION, "eu-west-1")
+
+    code, out, _ = run(capsys, "baseline", "push", write(tmp_path, text))
+
+    assert code == 0 and "(eu-west-1)" in out
+    assert run(capsys, "baseline", "show", CLUSTER, "--region", "eu-west-1")[0] == 0
+    assert run(capsys, "baseline", "show", CLUSTER)[0] == 1  # not in the default region, us-east-1
+
+
+def test_plan_is_coloured_on_a_terminal_unless_told_not_to(aws: Emulator, tmp_path, capsys, monkeypatch):
+    cluster()
+    push(tmp_path, baseline_text([admin_spec(role("admins"))]))
+
+    def plan_on_a_terminal(*extra: str, no_color_env: bool = False) -> str:
+        terminal = FakeTty()
+        with monkeypatch.context() as patch:
+            patch.setattr("sys.stdout", terminal)
+            if no_color_env:
+                patch.setenv("NO_COLOR", "1")
+            assert main(["plan", "--cluster", CLUSTER, *extra]) == 2
+        return terminal.getvalue()
+
+    coloured = plan_on_a_terminal()
+    plain = plan_on_a_terminal("--no-color")
+    plain_by_env = plan_on_a_terminal(no_color_env=True)
+
+    assert "\033[32m  + create access entry" in coloured
+    assert "\033[" not in plain
+    assert "\033[" not in plain_by_env
