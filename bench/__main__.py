@@ -307,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan-runs", type=int, default=25)
     parser.add_argument("--skip-read", action="store_true", help="planning only")
     args = parser.parse_args(argv)
+    # Only ever the local AWS: dummy credentials, never the caller's real ones.
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
     print(
         f"python {sys.version.split()[0]} on {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )

@@ -162,9 +162,28 @@ def _respond(
     return [body]
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, with its host -> backend lookup cached.
+
+    moto answers it by listing its own package directory on disk for every request; the answer for a host
+    never changes while the server runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backend_for_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:
+            return self._backend_for_host[host]
+        except KeyError:
+            backend = self._backend_for_host[host] = super().get_backend_for_host(host)
+            return backend
+
+
 def make_app() -> Middleware:
     install()
-    return Middleware(DomainDispatcherApplication(create_backend_app))
+    return Middleware(_Dispatcher())
 
 
 class _QuietHandler(WSGIRequestHandler):
