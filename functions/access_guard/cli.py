@@ -372,8 +372,21 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         if human:
             io.print(message)
         else:
+            from .reconciler import describe_action
+
+            # The shape of Outcome.to_json(), for an apply that wrote nothing.
+            planned = [describe_action(a) for a in plan.actions]
             doc = render.plan_json(plan, mode=mode)
-            doc.update(applied=False, succeeded=code == EXIT_OK, results=[], notAttempted=[], message=message)
+            doc.update(
+                applied=False,
+                succeeded=code == EXIT_OK,
+                planned=planned,
+                done=[],
+                failed=[],
+                notAttempted=planned,
+                error=None,
+                message=message,
+            )
             io.print(json.dumps(doc, indent=2))
         return code
 

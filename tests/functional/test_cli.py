@@ -470,6 +470,20 @@ def test_apply_in_detect_mode_changes_nothing_and_exits_2(aws: Emulator, tmp_pat
     assert live_entries() == before
 
 
+def test_apply_json_in_detect_mode_writes_nothing(aws: Emulator, tmp_path, capsys):
+    cluster()
+    admins = role("admins")
+    push(tmp_path, baseline_text([admin_spec(admins)], guard={"mode": "detect"}))
+
+    code, out, _ = run(capsys, "apply", "--cluster", CLUSTER, "--yes", "--json")
+
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["mode"] == "detect" and doc["drift"] is True
+    assert doc["applied"] is False and doc["done"] == [] and len(doc["notAttempted"]) == 2
+    assert live_entries() == {}
+
+
 def test_apply_json_reports_the_plan_and_the_outcome(aws: Emulator, tmp_path, capsys):
     cluster()
     admins = role("admins")
