@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 import boto3
 from access_guard import planner
+from access_guard.baseline import default_username
 from access_guard.model import (
     AccessScope,
     Baseline,
@@ -83,7 +84,7 @@ def bench_planning(n: int, runs: int) -> None:
         entries[s.principal_arn] = LiveEntry(
             principal_arn=s.principal_arn,
             type="STANDARD",
-            username=f"arn:aws:sts::{ACCOUNT}:assumed-role/{s.principal_arn.rsplit('/', 1)[-1]}/{{{{SessionName}}}}",
+            username=default_username(s.principal_arn),
             kubernetes_groups=s.kubernetes_groups,
             policies=s.policies,
             created_at=now,
@@ -113,7 +114,8 @@ def bench_planning(n: int, runs: int) -> None:
     assert plan is not None
     print(f"planning, {n} entries with {len(plan.actions)} actions of drift, {runs} runs:")
     print(
-        f"  median {statistics.median(timings):.1f} ms, min {min(timings):.1f} ms, max {max(timings):.1f} ms (target < 50 ms)"
+        f"  median {statistics.median(timings):.1f} ms, min {min(timings):.1f} ms, "
+        f"max {max(timings):.1f} ms (target < 50 ms)"
     )
 
 
@@ -246,7 +248,8 @@ def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> 
         calls = counter.reads()
         ideal = calls * latency_ms / 1000 / used_concurrency
         print(
-            f"reading {len(live.entries)} entries at {latency_ms:.0f} ms per EKS call, concurrency {used_concurrency}:"
+            f"reading {len(live.entries)} entries at {latency_ms:.0f} ms per EKS call, "
+            f"concurrency {used_concurrency}:"
         )
         print(f"  EKS calls: {calls} ({dict(counter.calls)}); 2N + 3 = {2 * n + 3}")
         print(
@@ -278,10 +281,12 @@ def bench_read_and_apply(n: int, latency_ms: float, concurrency: int | None) -> 
         outcome = reconciler.apply(baseline)
         wall = time.perf_counter() - start
         print(
-            f"applying a drift of k = {expected_k} changes (update, re-scope, associate, create + associate, delete):"
+            f"applying a drift of k = {expected_k} changes "
+            "(update, re-scope, associate, create + associate, delete):"
         )
         print(
-            f"  plan actions {len(outcome.plan.actions)}; EKS write calls {counter.writes()} (target k = {expected_k}); "
+            f"  plan actions {len(outcome.plan.actions)}; EKS write calls {counter.writes()} "
+            f"(target k = {expected_k}); "
             f"all succeeded: {outcome.succeeded}; {wall:.2f} s"
         )
         counter.reset()
