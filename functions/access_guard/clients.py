@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # in all, the first attempt included
 
 _lock = threading.Lock()
 _cache: dict[tuple[Any, ...], Any] = {}
@@ -49,7 +49,7 @@ def client(
             session = boto3.Session(profile_name=profile) if profile else boto3.Session()
             _sessions[profile] = session
         config = Config(
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             max_pool_connections=max_pool_connections,
         )
         made = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
