@@ -374,8 +374,8 @@ class Reconciler:
                 except ClientError as exc:
                     if error_code(exc) != "ResourceInUseException":
                         raise
-                    # It exists already (made since we read): compare and update through a fresh plan.
-                    eks.describe_access_entry(clusterName=cluster, principalArn=spec.principal_arn)
+                    # It exists already (made since we read): the fresh read that follows describes it, and
+                    # the fresh plan compares and updates it (one full read: a rare race, not the usual path).
                     return ActionResult(action, True, note="already existed; compared again"), True
             elif isinstance(action, UpdateEntry):
                 eks.update_access_entry(
