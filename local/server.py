@@ -8,6 +8,7 @@ outcome. `install()` swaps our EKS and CloudTrail backends into moto before the 
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import control
 from .faults import FAULTS
@@ -75,6 +75,10 @@ class Middleware:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
+        # moto resolves REST operations on the raw, still URL-encoded path, which it reads from werkzeug's
+        # RAW_URI; waitress calls it REQUEST_URI.
+        if "RAW_URI" not in environ and "REQUEST_URI" in environ:
+            environ["RAW_URI"] = environ["REQUEST_URI"]
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_emulator/"):
             return _respond(start_response, *control.dispatch(environ, body))
@@ -119,7 +123,7 @@ class Middleware:
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         method = environ["REQUEST_METHOD"]
         # PATH_INFO arrives decoded; CloudTrail shows path parameters as sent, so use the raw URI.
-        raw_path = environ.get("RAW_URI", environ.get("REQUEST_URI", path)).split("?", 1)[0] or path
+        raw_path = environ.get("RAW_URI", path).split("?", 1)[0] or path
         operation = resolve(signing_service, method, raw_path, headers, body)
         if operation is None:
             return None
@@ -186,43 +190,61 @@ def make_app() -> Middleware:
     return Middleware(_Dispatcher())
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:  # a line per call: noise, and slow
-        pass
-
-
-def _make_server(host: str, port: int) -> BaseWSGIServer:
-    return make_server(host, port, make_app(), threaded=True, request_handler=_QuietHandler)
+# Worker threads: every in-flight call holds one, also while it sleeps an injected latency, so this bounds
+# how many concurrent clients see latency overlap (benchmarks run 10-32 at once).
+THREADS = 48
 
 
 class LocalAWS:
-    """The local AWS on 127.0.0.1, in a background thread. `port=0` picks a free port."""
+    """The local AWS on 127.0.0.1, in a background thread. `port=0` picks a free port.
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
-        self._host, self._port = host, port
-        self._server: BaseWSGIServer | None = None
+    Served by waitress, which keeps HTTP/1.1 connections alive as AWS endpoints do: SDK connection pools
+    reuse them instead of paying a TCP connect and a thread start per call.
+    """
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", threads: int = THREADS) -> None:
+        self._host, self._port, self._threads = host, port, threads
+        self._server: Any = None
         self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.effective_port}"
+
+    def _create(self) -> Any:
+        from waitress.server import create_server
+
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" under bench load
+        return create_server(
+            make_app(),
+            host=self._host,
+            port=self._port,
+            threads=self._threads,
+            ident="local-aws",
+            connection_limit=512,
+            channel_timeout=60,
+        )
 
     def start(self) -> str:
-        self._server = _make_server(self._host, self._port)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-aws")
+        self._server = self._create()
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name="local-aws")
         self._thread.start()
         return self.endpoint
 
     def serve_forever(self) -> None:
-        self._server = _make_server(self._host, self._port)
-        self._server.serve_forever()
+        self._server = self._create()
+        try:
+            self._server.run()
+        finally:
+            self._server.close()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            # Closing the listener and every open (kept-alive) connection ends waitress's loop.
+            for channel in list(self._server._map.values()):
+                channel.close()
+            self._server.task_dispatcher.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
