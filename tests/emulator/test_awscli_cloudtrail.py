@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,21 +10,9 @@ import pytest
 
 from local.client import Emulator
 
-AWS_CLI = Path(sys.executable).parent / "aws"
+from .helpers import run_aws_cli
+
 TRUST = '{"Version": "2012-10-17", "Statement": []}'
-
-
-def aws_cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    command = [str(AWS_CLI), *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.cli
@@ -37,7 +21,7 @@ def test_lookup_events_by_event_name_finds_the_delete_role(aws: Emulator) -> Non
     iam.create_role(RoleName="ops", Path="/team/", AssumeRolePolicyDocument=TRUST)
     iam.delete_role(RoleName="ops")
 
-    done = aws_cli(
+    done = run_aws_cli(
         aws.endpoint_url,
         "cloudtrail",
         "lookup-events",
@@ -57,7 +41,7 @@ def test_lookup_events_by_event_name_finds_the_delete_role(aws: Emulator) -> Non
 
 @pytest.mark.cli
 def test_lookup_events_with_two_attributes_fails_with_the_aws_error(aws: Emulator) -> None:
-    done = aws_cli(
+    done = run_aws_cli(
         aws.endpoint_url,
         "cloudtrail",
         "lookup-events",

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,9 +11,10 @@ import pytest
 
 from local.client import Emulator
 
+from .helpers import run_aws_cli
+
 pytestmark = pytest.mark.cli
 
-AWS = Path(sys.executable).parent / "aws"
 ACCOUNT = "123456789012"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
 EDIT = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
@@ -25,16 +22,7 @@ ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
 def aws_cli(endpoint: str, *args: str, ok: bool = True) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    command = [str(AWS), *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = run_aws_cli(endpoint, *args, timeout=60)
     if not ok:
         assert done.returncode != 0, done.stdout
         return done.stderr

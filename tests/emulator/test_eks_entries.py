@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from local.client import Emulator
+
+from .helpers import refused
 
 ACCOUNT = "123456789012"
 CLUSTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
 STANDARD_ONLY = 'This operation can only be performed on Access Entries with a type of "STANDARD".'
-
-
-def refused(call: Callable[[], Any]) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as err:
-        call()
-    response = err.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def cluster(name: str = "c", mode: str = "API_AND_CONFIG_MAP", bootstrap: bool = False) -> str:

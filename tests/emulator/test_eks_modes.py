@@ -9,10 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from local.client import Emulator
 from local.eks import settings as eks_settings
+
+from .helpers import refused
 
 ACCOUNT = "123456789012"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
@@ -21,17 +22,6 @@ MODE_MESSAGE = (
     "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] "
     "to perform this operation."
 )
-
-
-def refused(call: Callable[[], Any]) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as err:
-        call()
-    response = err.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def create(eks: Any, name: str = "c", **access_config: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,9 +9,10 @@ import boto3
 import pytest
 from access_guard.policies import KNOWN_POLICY_NAMES
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from local.client import Emulator
+
+from .helpers import refused
 
 ACCOUNT = "123456789012"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
@@ -22,17 +22,6 @@ VIEW, EDIT, ADMIN = (
     PREFIX + "AmazonEKSEditPolicy",
     PREFIX + "AmazonEKSClusterAdminPolicy",
 )
-
-
-def refused(call: Callable[[], Any]) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as err:
-        call()
-    response = err.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
 
 
 def cluster_with_entry(eks: Any, role_name: str = "dev", entry_type: str = "STANDARD") -> str:

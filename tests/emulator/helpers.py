@@ -1,0 +1,42 @@
+"""Helpers shared by the emulator's conformance tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+# The real AWS CLI, installed into the same virtualenv as a test dependency.
+AWS_CLI = Path(sys.executable).parent / "aws"
+
+
+def refused(call: Callable[[], Any]) -> tuple[str, int, str]:
+    """Run `call`, which must fail with an AWS error; return (error code, HTTP status, message)."""
+    with pytest.raises(ClientError) as err:
+        call()
+    response = err.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
+
+
+def run_aws_cli(endpoint: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`aws ARGS --endpoint-url ENDPOINT --region us-east-1 --output json` with dummy credentials only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    command = [str(AWS_CLI), *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
