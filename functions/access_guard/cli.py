@@ -372,10 +372,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         if human:
             io.print(message)
         else:
-            from .reconciler import describe_action
-
             # The shape of Outcome.to_json(), for an apply that wrote nothing.
-            planned = [describe_action(a) for a in plan.actions]
+            planned = [render.action_json(a) for a in plan.actions]
             doc = render.plan_json(plan, mode=mode)
             doc.update(
                 applied=False,

@@ -23,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import planner
 from .live import DEFAULT_CONCURRENCY, LiveReader, error_code
 from .model import (
     STANDARD,
@@ -37,9 +38,10 @@ from .model import (
     UpdateEntry,
     UpgradeMode,
 )
-from .policies import ADMIN_POLICY_ARN
+from .planner import grants_admin
+from .render import action_json
 
-__all__ = ["ActionResult", "ClusterNotFound", "Outcome", "Reconciler", "check_safety", "describe_action"]
+__all__ = ["ActionResult", "ClusterNotFound", "Outcome", "Reconciler", "check_safety"]
 
 MAX_ROUNDS = 6
 
@@ -75,56 +77,18 @@ class Outcome:
             "region": self.plan.region,
             "applied": self.applied,
             "succeeded": self.succeeded,
-            "planned": [describe_action(a) for a in self.plan.actions],
+            "planned": [action_json(a) for a in self.plan.actions],
             "warnings": list(self.plan.warnings),
             "refusals": list(self.plan.refusals),
             "done": [
-                {"action": describe_action(r.action), **({"note": r.note} if r.note else {})}
+                {"action": action_json(r.action), **({"note": r.note} if r.note else {})}
                 for r in self.results
                 if r.ok
             ],
-            "failed": [
-                {"action": describe_action(r.action), "error": r.error} for r in self.results if not r.ok
-            ],
-            "notAttempted": [describe_action(a) for a in self.not_attempted],
+            "failed": [{"action": action_json(r.action), "error": r.error} for r in self.results if not r.ok],
+            "notAttempted": [action_json(a) for a in self.not_attempted],
             "error": self.error,
         }
-
-
-def describe_action(action: Action) -> dict[str, Any]:
-    """A JSON-friendly description of one plan action."""
-    if isinstance(action, UpgradeMode):
-        return {"action": "UpgradeMode", "current": action.current, "target": action.target}
-    if isinstance(action, CreateEntry):
-        spec = action.spec
-        return {
-            "action": "CreateEntry",
-            "principalArn": spec.principal_arn,
-            "type": spec.type,
-            "username": spec.username,
-            "kubernetesGroups": list(spec.kubernetes_groups),
-        }
-    if isinstance(action, UpdateEntry):
-        return {
-            "action": "UpdateEntry",
-            "principalArn": action.principal_arn,
-            "username": action.username,
-            "kubernetesGroups": list(action.kubernetes_groups),
-        }
-    if isinstance(action, AssociatePolicy):
-        return {
-            "action": "AssociatePolicy",
-            "principalArn": action.principal_arn,
-            "policyArn": action.association.policy_arn,
-            "accessScope": action.association.scope.to_api(),
-        }
-    if isinstance(action, DisassociatePolicy):
-        return {
-            "action": "DisassociatePolicy",
-            "principalArn": action.principal_arn,
-            "policyArn": action.policy_arn,
-        }
-    return {"action": "DeleteEntry", "principalArn": action.principal_arn, "reason": action.reason}
 
 
 # --- the safety rules, again (pure) ----------------------------------------------------------------------
@@ -132,10 +96,6 @@ def describe_action(action: Action) -> dict[str, Any]:
 
 def _is_prune(action: Action) -> bool:
     return isinstance(action, DeleteEntry) and action.reason == "not-in-baseline"
-
-
-def _admin_at_cluster(policies: Sequence[Any]) -> bool:
-    return any(p.policy_arn == ADMIN_POLICY_ARN and p.scope.type == "cluster" for p in policies)
 
 
 def check_safety(
@@ -169,7 +129,7 @@ def check_safety(
         elif is_kept is not None and is_kept(action.principal_arn, entry_type):
             reasons.append(f"{action.principal_arn} matches a keep rule")
     baseline_admins = {
-        s.principal_arn for s in baseline.entries if s.type == STANDARD and _admin_at_cluster(s.policies)
+        s.principal_arn for s in baseline.entries if s.type == STANDARD and grants_admin(s.policies)
     }
     if baseline_admins:
         deleted = {a.principal_arn for a in prunes if isinstance(a, DeleteEntry)}
@@ -177,9 +137,7 @@ def check_safety(
         remaining |= {
             arn
             for arn, e in live.entries.items()
-            if arn not in deleted
-            and e.principal_status in ("ok", "unknown")
-            and _admin_at_cluster(e.policies)
+            if arn not in deleted and e.principal_status in ("ok", "unknown") and grants_admin(e.policies)
         }
         if not remaining:
             reasons.append("the deletions would leave no admin path the baseline asks for")
@@ -271,8 +229,6 @@ class Reconciler:
         return self._reader.read(cluster, region)
 
     def _plan_of(self, baseline: Baseline, live: LiveState) -> Plan:
-        from . import planner
-
         plan = (self._plan_fn or planner.plan)(baseline, live)
         rules = baseline.settings.keep
         return check_safety(baseline, live, plan, lambda arn, type_: planner.is_kept(arn, type_, rules))
