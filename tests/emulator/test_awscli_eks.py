@@ -151,8 +151,25 @@ def test_associate_access_policy_with_json_and_shorthand_scopes(
         "type": "namespace",
         "namespaces": ["default"],
     }
+    # The shorthand exactly as AWS's guide writes it, with a bracketed list: it re-scopes the association.
+    rescoped = aws_cli(
+        endpoint,
+        *base,
+        "--principal-arn",
+        editor,
+        "--policy-arn",
+        EDIT,
+        "--access-scope",
+        "type=namespace,namespaces=[default,dev-*]",
+    )
+    assert rescoped["associatedAccessPolicy"]["accessScope"] == {
+        "type": "namespace",
+        "namespaces": ["default", "dev-*"],
+    }
     listed = eks.list_associated_access_policies(clusterName="C", principalArn=editor)[
         "associatedAccessPolicies"
     ]
-    assert [(p["policyArn"], p["accessScope"]["namespaces"]) for p in listed] == [(EDIT, ["default"])]
+    assert [(p["policyArn"], p["accessScope"]["namespaces"]) for p in listed] == [
+        (EDIT, ["default", "dev-*"])
+    ]
     assert admin in aws.admins("C") and editor not in aws.admins("C")
