@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 # The real AWS CLI, installed into the same virtualenv as a test dependency.
@@ -40,3 +46,21 @@ def run_aws_cli(endpoint: str, *args: str, timeout: float = 120) -> subprocess.C
     )
     command = [str(AWS_CLI), *args, "--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def signed(
+    endpoint: str, method: str, path: str, body: bytes = b""
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """A raw SigV4-signed EKS request, for bodies no SDK would send."""
+    request = AWSRequest(
+        method=method, url=endpoint + path, data=body, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(Credentials("testing", "testing"), "eks", "us-east-1").add_auth(request)
+    prepared = urllib.request.Request(
+        endpoint + path, data=body or None, method=method, headers=dict(request.headers)
+    )
+    try:
+        with urllib.request.urlopen(prepared, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")

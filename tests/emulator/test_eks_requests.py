@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from local.client import Emulator
+
+from .helpers import signed
 
 ACCOUNT = "123456789012"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
@@ -28,24 +25,6 @@ def refused(call: Callable[[], Any]) -> tuple[str, int]:
         call()
     response = err.value.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def signed(
-    endpoint: str, method: str, path: str, body: bytes = b""
-) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """A raw SigV4-signed EKS request, for bodies no SDK would send."""
-    request = AWSRequest(
-        method=method, url=endpoint + path, data=body, headers={"Content-Type": "application/json"}
-    )
-    SigV4Auth(Credentials("testing", "testing"), "eks", "us-east-1").add_auth(request)
-    prepared = urllib.request.Request(
-        endpoint + path, data=body or None, method=method, headers=dict(request.headers)
-    )
-    try:
-        with urllib.request.urlopen(prepared, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
 
 
 @pytest.fixture
