@@ -413,7 +413,7 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             io.note("Cancelled. Nothing was changed.")
             return EXIT_ERROR
 
-    outcome = reconciler.apply(baseline)
+    outcome = reconciler.apply(baseline, approved=(live, plan))
     applied_plan = outcome.plan
     ok_actions = [r.action for r in outcome.results if r.ok]
     admins = render.touched_admins(ok_actions, outcome.live if outcome.live is not None else live)

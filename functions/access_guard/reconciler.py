@@ -229,7 +229,10 @@ class Reconciler:
         return self._reader.read(cluster, region)
 
     def _plan_of(self, baseline: Baseline, live: LiveState) -> Plan:
-        plan = (self._plan_fn or planner.plan)(baseline, live)
+        return self._checked(baseline, live, (self._plan_fn or planner.plan)(baseline, live))
+
+    @staticmethod
+    def _checked(baseline: Baseline, live: LiveState, plan: Plan) -> Plan:
         rules = baseline.settings.keep
         return check_safety(baseline, live, plan, lambda arn, type_: planner.is_kept(arn, type_, rules))
 
@@ -238,29 +241,37 @@ class Reconciler:
         return live, self._plan_of(baseline, live)
 
     # --- applying ------------------------------------------------------------------------------------
-    def apply(self, baseline: Baseline) -> Outcome:
-        """Read, plan and apply until nothing is left to do (bounded); in detect mode, write nothing."""
+    def apply(self, baseline: Baseline, approved: tuple[LiveState, Plan] | None = None) -> Outcome:
+        """Read, plan and apply until nothing is left to do (bounded); in detect mode, write nothing.
+
+        `approved` is the (live state, plan) an operator was shown and confirmed (from `plan()`): the first
+        round applies exactly that plan, checked against the safety rules again, instead of reading the
+        cluster a second time. Later rounds (after a mode upgrade, or a 409) read and plan afresh.
+        """
         if baseline.settings.mode == "detect":
-            live, plan = self.plan(baseline)
+            live, plan = approved or self.plan(baseline)
             return Outcome(plan=plan, live=live, applied=False, not_attempted=plan.actions)
         first: tuple[LiveState, Plan] | None = None
         results: list[ActionResult] = []
-        for _ in range(MAX_ROUNDS):
-            live = self.read(baseline)
-            if live.update_in_progress:
-                if not self._wait_active(baseline.cluster):
-                    plan = self._plan_of(baseline, live)
-                    first = first or (live, plan)
-                    return Outcome(
-                        first[1],
-                        first[0],
-                        True,
-                        tuple(results),
-                        plan.actions,
-                        error="an authentication-mode update is still running; nothing done this round",
-                    )
+        for round_ in range(MAX_ROUNDS):
+            if round_ == 0 and approved is not None and not approved[0].update_in_progress:
+                live, plan = approved[0], self._checked(baseline, *approved)
+            else:
                 live = self.read(baseline)
-            plan = self._plan_of(baseline, live)
+                if live.update_in_progress:
+                    if not self._wait_active(baseline.cluster):
+                        plan = self._plan_of(baseline, live)
+                        first = first or (live, plan)
+                        return Outcome(
+                            first[1],
+                            first[0],
+                            True,
+                            tuple(results),
+                            plan.actions,
+                            error="an authentication-mode update is still running; nothing done this round",
+                        )
+                    live = self.read(baseline)
+                plan = self._plan_of(baseline, live)
             if first is None:
                 first = (live, plan)
             if plan.is_empty:

@@ -343,3 +343,37 @@ def test_safety_never_leaves_no_admin_path_the_baseline_asks_for():
     # when / then
     checked = check_safety(guard_baseline(spec), live, prune_plan("other-admin"))
     assert checked.actions == () and "admin" in checked.refusals[-1]
+
+
+def test_an_approved_plan_is_applied_as_shown_without_reading_the_cluster_again(cluster):
+    # given a plan an operator was shown: one rogue entry to remove, one entry to create
+    admins, rogue = role("admins"), role("rogue")
+    add_entry(rogue)
+    wanted = baseline(CLUSTER, [entry(admins, (ADMIN, None))], prune=True)
+    guard, counter = reconciler()
+    live, shown = guard.plan(wanted)
+    reads_to_plan = counter.reads
+    counter.calls.clear()
+    # when it is applied
+    outcome = guard.apply(wanted, approved=(live, shown))
+    # then exactly the plan shown ran, with its writes only and no second read of the cluster
+    assert outcome.succeeded and outcome.plan == shown
+    assert [r.action for r in outcome.results] == list(shown.actions)
+    assert counter.reads == 0 < reads_to_plan
+    assert counter.writes == len(shown.actions) == 3  # create, associate, delete
+
+
+def test_an_approved_plan_still_passes_the_safety_check(cluster):
+    # given a hand-made "approved" plan that deletes an entry the baseline keeps, with pruning off
+    admins = role("admins")
+    add_entry(admins)
+    wanted = baseline(CLUSTER, [entry(admins)])
+    guard, counter = reconciler()
+    live, _ = guard.plan(wanted)
+    forged = Plan(CLUSTER, REGION, (DeleteEntry(admins, "not-in-baseline"),))
+    counter.calls.clear()
+    # when it is applied
+    outcome = guard.apply(wanted, approved=(live, forged))
+    # then the deletion is held back
+    assert counter.writes == 0
+    assert all(not isinstance(r.action, DeleteEntry) for r in outcome.results)
