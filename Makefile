@@ -26,7 +26,7 @@ test: install ## Run the whole test suite (unit, emulator conformance, functiona
 demo: install ## Run the product locally: the lockout-and-recovery story against the local AWS
 	$(PY) -m local demo
 
-serve: install ## Serve the local AWS on 127.0.0.1:$(PORT) until interrupted
+serve: install ## Serve the local AWS on 127.0.0.1:PORT (default 4566) until interrupted
 	$(PY) -m local serve --port $(PORT)
 
 bench: install ## Print performance figures (planning, reading, applying)
