@@ -251,6 +251,16 @@ class _Checker:
             return None
         return value
 
+    def choice(self, path: str, value: object, choices: tuple[str, ...], what: str) -> str | None:
+        """A string that must be one of `choices`; a near miss gets a "did you mean" hint."""
+        checked = self.string(path, value)
+        if checked is not None and checked not in choices:
+            self.add(
+                path, f"{checked!r} is not {what} (one of {_one_of(choices)}){_suggest(checked, choices)}"
+            )
+            return None
+        return checked
+
     def list_(self, path: str, value: object) -> list[Any]:
         if value is None:
             return []
@@ -304,18 +314,12 @@ def _check_access_config(check: _Checker, value: object) -> None:
     if config is None:
         return
     check.fields("accessConfig", config, ACCESS_CONFIG_FIELDS, "accessConfig")
-    mode = config.get("authenticationMode")
-    if mode is not None:
-        if not isinstance(mode, str):
-            check.add("accessConfig.authenticationMode", f"must be a string, got {_kind(mode)}")
-            mode = None
-        elif mode not in MODE_ORDER:
-            check.add(
-                "accessConfig.authenticationMode",
-                f"{mode!r} is not an authentication mode (one of {_one_of(MODE_ORDER)})"
-                f"{_suggest(mode, MODE_ORDER)}",
-            )
-            mode = None
+    mode = check.choice(
+        "accessConfig.authenticationMode",
+        config.get("authenticationMode"),
+        MODE_ORDER,
+        "an authentication mode",
+    )
     entries = check.list_("accessConfig.accessEntries", config.get("accessEntries"))
     if mode == "CONFIG_MAP" and entries:
         check.add(
@@ -382,18 +386,9 @@ def _check_entry(check: _Checker, path: str, value: object) -> str | None:
         principal_kind, problem = _principal_problem(arn)
         if problem is not None:
             check.add(f"{path}.principalARN", problem)
-    entry_type = STANDARD
-    raw_type = entry.get("type")
-    if raw_type is not None:
-        checked = check.string(f"{path}.type", raw_type)
-        if checked is not None and checked not in ENTRY_TYPES:
-            check.add(
-                f"{path}.type",
-                f"{checked!r} is not an access entry type (one of {_one_of(ENTRY_TYPES)})"
-                f"{_suggest(checked, ENTRY_TYPES)}",
-            )
-        elif checked is not None:
-            entry_type = checked
+    entry_type = (
+        check.choice(f"{path}.type", entry.get("type"), ENTRY_TYPES, "an access entry type") or STANDARD
+    )
     if entry_type != STANDARD:
         if principal_kind == "user":
             check.add(f"{path}.principalARN", f"{entry_type} entries need an IAM role ARN, not a user")
@@ -497,14 +492,7 @@ def _check_guard(check: _Checker, value: object) -> None:
     if guard is None:
         return
     check.fields("accessGuard", guard, GUARD_FIELDS, "accessGuard")
-    mode = guard.get("mode")
-    if mode is not None:
-        if not isinstance(mode, str):
-            check.add("accessGuard.mode", f"must be a string, got {_kind(mode)}")
-        elif mode not in GUARD_MODES:
-            check.add(
-                "accessGuard.mode", f"{mode!r} is not a mode (enforce or detect){_suggest(mode, GUARD_MODES)}"
-            )
+    check.choice("accessGuard.mode", guard.get("mode"), GUARD_MODES, "a mode")
     prune = guard.get("prune")
     if prune is not None and not isinstance(prune, bool):
         check.add("accessGuard.prune", f"must be true or false, got {_kind(prune)}")
@@ -521,13 +509,7 @@ def _check_guard(check: _Checker, value: object) -> None:
             continue
         check.fields(path, keep, KEEP_FIELDS, "a keep rule")
         glob = check.string(f"{path}.principalARN", keep.get("principalARN"))
-        entry_type = check.string(f"{path}.type", keep.get("type"))
-        if entry_type is not None and entry_type not in ENTRY_TYPES:
-            check.add(
-                f"{path}.type",
-                f"{entry_type!r} is not an access entry type (one of {_one_of(ENTRY_TYPES)})"
-                f"{_suggest(entry_type, ENTRY_TYPES)}",
-            )
+        check.choice(f"{path}.type", keep.get("type"), ENTRY_TYPES, "an access entry type")
         if keep.get("principalARN") is None and keep.get("type") is None:
             check.add(path, "a keep rule needs principalARN (a glob), type, or both")
         elif glob is not None and not glob.startswith(("arn:", "*")):
