@@ -6,7 +6,6 @@ The event goes straight to the default bus's rules, as AWS's own delivery does: 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import threading
@@ -41,11 +40,10 @@ def unsubscribe(callback: Subscriber) -> None:
 
 def deliver(envelope: dict[str, Any]) -> None:
     """Send `envelope` to its account's and region's default bus, then to every subscriber."""
-    # moto's backends are not thread-safe: touch them under the lock the middleware holds for moto calls
-    # (where there is one). Subscribers run outside it, so they may call the local AWS themselves.
-    state_lock = getattr(control, "STATE_LOCK", None) or contextlib.nullcontext()
+    # moto's backends are not thread-safe: touch them under the lock the middleware holds for moto calls.
+    # Subscribers run outside it, so they may call the local AWS themselves.
     try:
-        with state_lock:
+        with control.STATE_LOCK:
             put_on_default_bus(envelope)
     except Exception:  # delivery is best effort; the API call it reports has already happened
         _log.exception("EventBridge delivery failed for %s", envelope["detail"].get("eventName"))
