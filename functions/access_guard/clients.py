@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 MAX_ATTEMPTS = 8  # in all, the first attempt included
 
@@ -62,3 +63,8 @@ def clear_cache() -> None:
     with _lock:
         _cache.clear()
         _sessions.clear()
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a failed call ("" when the response carries none)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
+from .clients import error_code
 from .model import (
     STANDARD,
     AccessScope,
@@ -37,10 +38,6 @@ PAGE_SIZE = 100
 _MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
 
 T = TypeVar("T")
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def parse_principal(arn: str) -> tuple[str, str] | None:

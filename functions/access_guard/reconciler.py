@@ -24,7 +24,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import planner
-from .live import DEFAULT_CONCURRENCY, LiveReader, error_code
+from .clients import error_code
+from .live import DEFAULT_CONCURRENCY, LiveReader
 from .model import (
     STANDARD,
     Action,

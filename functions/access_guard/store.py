@@ -33,6 +33,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from . import baseline as baseline_mod
+from .clients import error_code
 from .model import Baseline
 
 DEFAULT_PREFIX = "/eks-access-guard/"
@@ -46,10 +47,6 @@ class BaselineNotFound(LookupError):
 
 class BaselineUnreadable(RuntimeError):
     """A baseline is stored but cannot be trusted (incomplete, corrupted or invalid): never apply it."""
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
@@ -185,7 +182,7 @@ class BaselineStore:
         try:
             value = self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         except ClientError as exc:
-            if _error_code(exc) == "ParameterNotFound":
+            if error_code(exc) == "ParameterNotFound":
                 if missing_ok:
                     return None
                 raise BaselineNotFound(
@@ -229,7 +226,7 @@ class BaselineStore:
         try:
             self._ssm.delete_parameter(Name=name)
         except ClientError as exc:
-            if _error_code(exc) != "ParameterNotFound":
+            if error_code(exc) != "ParameterNotFound":
                 raise
             raise BaselineNotFound(f"no baseline stored for cluster {cluster} in {region} ({name})") from exc
         self._delete_names(list(self._names_under(f"{name}/v")))
