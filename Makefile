@@ -20,7 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-test: install ## Run the whole test suite (unit, emulator conformance, functional, CLI)
+test: lint ## Lint (with the import contracts), then run the whole test suite
 	$(PY) -m pytest -n 2 -q
 
 demo: install ## Run the product locally: the lockout-and-recovery story against the local AWS
@@ -32,9 +32,10 @@ serve: install ## Serve the local AWS on 127.0.0.1:PORT (default 4566) until int
 bench: install ## Print performance figures (planning, reading, applying)
 	$(PY) -m bench
 
-lint: install ## ruff check and format check
+lint: install ## ruff check and format check, and the import contracts (the runtime's layers)
 	$(VENV)/bin/ruff check functions local tests bench
 	$(VENV)/bin/ruff format --check functions local tests bench
+	PYTHONPATH=functions:. $(VENV)/bin/lint-imports --no-cache
 
 typecheck: install ## mypy on the runtime package
 	$(VENV)/bin/mypy

@@ -25,9 +25,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import boto3
-from access_guard import planner
-from access_guard.baseline import default_username
-from access_guard.model import (
+from access_guard.core import planner
+from access_guard.core.model import (
     AccessScope,
     Baseline,
     EntrySpec,
@@ -36,7 +35,8 @@ from access_guard.model import (
     LiveState,
     PolicyAssociation,
 )
-from access_guard.policies import POLICY_ARN_PREFIX
+from access_guard.core.policies import POLICY_ARN_PREFIX
+from access_guard.core.principals import default_username
 
 from local.client import Emulator
 
@@ -232,8 +232,8 @@ def process_cpu_seconds(pid: int) -> float:
 def bench_read_and_apply(
     n: int, latency_ms: float, concurrency: int | None, extra_latencies_ms: tuple[float, ...] = ()
 ) -> None:
-    from access_guard.clients import client
-    from access_guard.reconciler import Reconciler
+    from access_guard.adapters.clients import client
+    from access_guard.services.reconcile import Reconciler
 
     with local_aws_process() as (endpoint, server_pid):
         start = time.perf_counter()
@@ -319,7 +319,7 @@ def bench_read_and_apply(
 def _default_concurrency() -> int:
     import inspect
 
-    from access_guard.reconciler import Reconciler
+    from access_guard.services.reconcile import Reconciler
 
     return int(inspect.signature(Reconciler).parameters["concurrency"].default)
 

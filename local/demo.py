@@ -92,7 +92,7 @@ def local_aws() -> Iterator[str]:
 
 
 def run_cli(*args: str) -> int:
-    from access_guard.cli import main as access_guard
+    from access_guard.cli.main import main as access_guard
 
     print(f"  $ access-guard {' '.join(args)}")
     sys.stdout.flush()

@@ -2,7 +2,7 @@
 
 import sys
 
-from access_guard.cli import main
+from access_guard.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from access_guard.policies import ADMIN_POLICY_ARN, KNOWN_POLICY_NAMES, POLICY_ARN_PREFIX
+from access_guard.core.policies import ADMIN_POLICY_ARN, KNOWN_POLICY_NAMES, POLICY_ARN_PREFIX
 
 INVALID_PARAMETER = "InvalidParameterException"
 INVALID_REQUEST = "InvalidRequestException"

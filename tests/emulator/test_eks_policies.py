@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
-from access_guard.policies import KNOWN_POLICY_NAMES
+from access_guard.core.policies import KNOWN_POLICY_NAMES
 from botocore.config import Config
 
 from local.client import Emulator

@@ -7,11 +7,11 @@ from collections import Counter
 from typing import Any
 
 import boto3
-from access_guard import clients
-from access_guard.baseline import load
-from access_guard.model import Baseline
-from access_guard.policies import POLICY_ARN_PREFIX
-from access_guard.reconciler import Reconciler
+from access_guard.adapters import clients
+from access_guard.core.baseline import load
+from access_guard.core.model import Baseline
+from access_guard.core.policies import POLICY_ARN_PREFIX
+from access_guard.services.reconcile import Reconciler
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

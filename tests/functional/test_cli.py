@@ -10,10 +10,10 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from access_guard import baseline as baseline_module
-from access_guard.cli import main
-from access_guard.clients import clear_cache
-from access_guard.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
+from access_guard.adapters.clients import clear_cache
+from access_guard.cli.main import main
+from access_guard.core import baseline as baseline_module
+from access_guard.core.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
 
 from local.client import Emulator
 

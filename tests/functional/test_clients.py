@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from access_guard import clients
+from access_guard.adapters import clients
 
 
 def test_the_same_arguments_give_the_same_client_until_the_cache_is_cleared(aws):

@@ -12,8 +12,8 @@ import json
 import boto3
 import pytest
 import yaml
-from access_guard.cli import main
-from access_guard.store import BaselineStore
+from access_guard.adapters.baseline_store import BaselineStore
+from access_guard.cli.main import main
 from unit.test_baseline import BAD_DOCUMENTS
 
 from local.client import Emulator

@@ -7,8 +7,8 @@ import itertools
 
 import boto3
 import pytest
-from access_guard.baseline import default_username
-from access_guard.model import DeleteEntry
+from access_guard.core.model import DeleteEntry
+from access_guard.core.principals import default_username
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

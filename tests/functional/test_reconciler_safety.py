@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from access_guard import planner
-from access_guard.model import (
+from access_guard.core import planner
+from access_guard.core.model import (
     AccessScope,
     AssociatePolicy,
     Baseline,
@@ -22,8 +22,8 @@ from access_guard.model import (
     PolicyAssociation,
     UpgradeMode,
 )
-from access_guard.policies import POLICY_ARN_PREFIX
-from access_guard.reconciler import check_safety
+from access_guard.core.policies import POLICY_ARN_PREFIX
+from access_guard.services.reconcile import check_safety
 
 from .scenario import (
     ACCOUNT,
@@ -330,8 +330,7 @@ def test_safety_never_prunes_a_kept_or_baseline_entry():
     spec = EntrySpec(f"arn:aws:iam::{ACCOUNT}:role/admin", policies=ADMIN_AT_CLUSTER)
     b = guard_baseline(spec, keep=(KeepRule(type="EC2_LINUX"),))
     live = live_state(live_entry("node", type_="EC2_LINUX"), live_entry("admin", ADMIN_AT_CLUSTER))
-    rules = b.settings.keep
-    checked = check_safety(b, live, prune_plan("node"), lambda arn, t: planner.is_kept(arn, t, rules))
+    checked = check_safety(b, live, prune_plan("node"), b.settings.keeps)
     assert checked.actions == ()
     assert check_safety(b, live, prune_plan("admin")).actions == ()
 

@@ -6,9 +6,9 @@ import json
 
 import boto3
 import pytest
-from access_guard.baseline import load
-from access_guard.model import CreateEntry, DeleteEntry, UpgradeMode
-from access_guard.reconciler import ClusterNotFound
+from access_guard.core.baseline import load
+from access_guard.core.model import CreateEntry, DeleteEntry, UpgradeMode
+from access_guard.services.reconcile import ClusterNotFound
 
 from .scenario import (
     ACCOUNT,

@@ -6,9 +6,14 @@ import json
 
 import boto3
 import pytest
-from access_guard.baseline import BaselineError, load
-from access_guard.policies import POLICY_ARN_PREFIX
-from access_guard.store import CHUNK_CHARS, BaselineNotFound, BaselineStore, BaselineUnreadable
+from access_guard.adapters.baseline_store import (
+    CHUNK_CHARS,
+    BaselineNotFound,
+    BaselineStore,
+    BaselineUnreadable,
+)
+from access_guard.core.baseline import BaselineError, load
+from access_guard.core.policies import POLICY_ARN_PREFIX
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from access_guard.baseline import default_username
-from access_guard.model import (
+from access_guard.core.model import (
     MODE_ORDER,
     STANDARD,
     Action,
@@ -24,6 +23,7 @@ from access_guard.model import (
     UpdateEntry,
     UpgradeMode,
 )
+from access_guard.core.principals import default_username
 
 NODE_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "EC2_LINUX": ("system:node:{{EC2PrivateDNSName}}", ("system:nodes",)),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from access_guard.baseline import default_username, from_document
-from access_guard.model import (
+from access_guard.core.baseline import from_document
+from access_guard.core.model import (
     ENTRY_TYPES,
     MODE_ORDER,
     STANDARD,
@@ -19,7 +19,8 @@ from access_guard.model import (
     LiveState,
     PolicyAssociation,
 )
-from access_guard.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
+from access_guard.core.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
+from access_guard.core.principals import default_username
 from hypothesis import strategies as st
 
 ACCOUNT = "123456789012"

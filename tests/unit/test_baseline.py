@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from access_guard import baseline
-from access_guard.baseline import BaselineError, Problem
-from access_guard.model import (
+from access_guard.core import baseline, principals
+from access_guard.core.baseline import BaselineError, Problem
+from access_guard.core.model import (
     AccessScope,
     Baseline,
     EntrySpec,
@@ -18,8 +18,8 @@ from access_guard.model import (
     LiveState,
     PolicyAssociation,
 )
-from access_guard.planner import plan
-from access_guard.policies import POLICY_ARN_PREFIX
+from access_guard.core.planner import plan
+from access_guard.core.policies import POLICY_ARN_PREFIX
 
 ACCOUNT = "111122223333"
 ADMIN = POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"
@@ -214,10 +214,10 @@ BAD_DOCUMENTS: list[tuple[str, object, str, str]] = [
         "not an IAM role or user ARN",
     ),
     (
-        "root-arn",
-        with_entry(principalARN=f"arn:aws:iam::{ACCOUNT}:root"),
+        "root-node-entry",
+        with_entry(principalARN=f"arn:aws:iam::{ACCOUNT}:root", type="EC2_LINUX"),
         f"{E1}.principalARN",
-        "role or user",
+        "need an IAM role ARN, not a root",
     ),
     ("bad-type", with_entry(type="EC2_LINUXX"), f"{E1}.type", "did you mean EC2_LINUX?"),
     (
@@ -579,25 +579,27 @@ def test_dump_refuses_an_unknown_format() -> None:
 
 def test_default_username_of_a_role_drops_its_path() -> None:
     assert (
-        baseline.default_username(ADMINS_ROLE)
+        principals.default_username(ADMINS_ROLE)
         == f"arn:aws:sts::{ACCOUNT}:assumed-role/platform-admins/{{{{SessionName}}}}"
     )
 
 
 def test_default_username_of_a_user_is_its_arn() -> None:
-    assert baseline.default_username(ALICE) == ALICE
+    assert principals.default_username(ALICE) == ALICE
 
 
 def test_default_username_keeps_the_partition() -> None:
     arn = f"arn:aws-cn:iam::{ACCOUNT}:role/ops"
-    assert baseline.default_username(arn) == f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/ops/{{{{SessionName}}}}"
+    assert (
+        principals.default_username(arn) == f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/ops/{{{{SessionName}}}}"
+    )
 
 
 def live_entry(arn: str, **fields: Any) -> LiveEntry:
     values: dict[str, Any] = {
         "principal_arn": arn,
         "type": "STANDARD",
-        "username": baseline.default_username(arn),
+        "username": principals.default_username(arn),
         "kubernetes_groups": (),
         "policies": (),
         "principal_status": "ok",

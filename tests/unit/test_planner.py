@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from access_guard.baseline import default_username
-from access_guard.model import (
+from access_guard.core.model import (
     AccessScope,
     AssociatePolicy,
     Baseline,
@@ -22,8 +21,9 @@ from access_guard.model import (
     UpdateEntry,
     UpgradeMode,
 )
-from access_guard.planner import grants_admin, is_kept, plan
-from access_guard.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
+from access_guard.core.planner import grants_admin, plan
+from access_guard.core.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
+from access_guard.core.principals import default_username
 
 ACCOUNT = "123456789012"
 VIEW = POLICY_ARN_PREFIX + "AmazonEKSViewPolicy"
@@ -360,17 +360,20 @@ def test_only_admin_deletions_are_held_back_by_the_admin_rule() -> None:
 
 def test_a_keep_rule_with_a_glob_and_a_type_must_match_both() -> None:
     rules = (KeepRule(principal_arn="arn:aws:iam::*:role/karpenter-*", type="EC2_LINUX"),)
-    assert is_kept(NODE_ROLE, "EC2_LINUX", rules)
-    assert not is_kept(NODE_ROLE, "STANDARD", rules)
-    assert not is_kept(DEV_ROLE, "EC2_LINUX", rules)
+    settings = GuardSettings(keep=rules)
+    assert settings.keeps(NODE_ROLE, "EC2_LINUX")
+    assert not settings.keeps(NODE_ROLE, "STANDARD")
+    assert not settings.keeps(DEV_ROLE, "EC2_LINUX")
 
 
 def test_a_glob_matches_across_role_paths() -> None:
-    assert is_kept(ADMIN_ROLE, "STANDARD", (KeepRule(principal_arn="arn:aws:iam::*:role/*admins"),))
+    assert GuardSettings(keep=(KeepRule(principal_arn="arn:aws:iam::*:role/*admins"),)).keeps(
+        ADMIN_ROLE, "STANDARD"
+    )
 
 
 def test_an_empty_keep_rule_matches_nothing() -> None:
-    assert not is_kept(ADMIN_ROLE, "STANDARD", (KeepRule(),))
+    assert not GuardSettings(keep=(KeepRule(),)).keeps(ADMIN_ROLE, "STANDARD")
 
 
 def test_admin_means_the_cluster_admin_policy_at_cluster_scope() -> None:

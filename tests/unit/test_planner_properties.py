@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from access_guard.baseline import default_username, from_document, to_document
-from access_guard.model import (
+from access_guard.core.baseline import from_document, to_document
+from access_guard.core.model import (
     MODE_ORDER,
     STANDARD,
     AssociatePolicy,
@@ -16,7 +16,8 @@ from access_guard.model import (
     UpdateEntry,
     UpgradeMode,
 )
-from access_guard.planner import grants_admin, is_kept, plan
+from access_guard.core.planner import grants_admin, plan
+from access_guard.core.principals import default_username
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,11 +107,10 @@ def test_a_clean_plan_reaches_the_baseline(scenario: Scenario) -> None:
             assert have == {p.policy_arn: p.scope for p in spec.policies}
     # and entries outside the baseline are gone when pruned, untouched otherwise
     wanted = {s.principal_arn for s in baseline.entries}
-    rules = baseline.settings.keep
     for arn, entry in live.entries.items():
         if arn in wanted:
             continue
-        if baseline.settings.prune and baseline.entries and not is_kept(arn, entry.type, rules):
+        if baseline.settings.prune and baseline.entries and not baseline.settings.keeps(arn, entry.type):
             assert arn not in after.entries
         else:
             assert after.entries[arn] == entry
@@ -149,9 +149,7 @@ def test_kept_entries_outside_the_baseline_are_never_touched(scenario: Scenario)
     baseline, live = scenario
     wanted = {s.principal_arn for s in baseline.entries}
     kept = {
-        arn
-        for arn, e in live.entries.items()
-        if arn not in wanted and is_kept(arn, e.type, baseline.settings.keep)
+        arn for arn, e in live.entries.items() if arn not in wanted and baseline.settings.keeps(arn, e.type)
     }
     assert not kept & {arn_of(a) for a in plan(baseline, live).actions}
 

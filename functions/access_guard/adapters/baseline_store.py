@@ -32,9 +32,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import baseline as baseline_mod
+from ..core import baseline as baseline_mod
+from ..core.model import Baseline
 from .clients import error_code
-from .model import Baseline
 
 DEFAULT_PREFIX = "/eks-access-guard/"
 CHUNK_CHARS = 4096

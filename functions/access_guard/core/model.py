@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Literal
 
 AuthenticationMode = Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
@@ -15,8 +17,9 @@ AuthenticationMode = Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
 MODE_ORDER: tuple[AuthenticationMode, ...] = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
 
 STANDARD = "STANDARD"
-ENTRY_TYPES: tuple[str, ...] = (
-    "STANDARD",
+# Entries EKS makes (or users make) for nodes: they carry EKS's own username and groups, take no access
+# policies, and Guard never deletes one the baseline does not name (the next node would be cut off).
+NODE_ENTRY_TYPES: tuple[str, ...] = (
     "EC2_LINUX",
     "EC2_WINDOWS",
     "FARGATE_LINUX",
@@ -24,6 +27,7 @@ ENTRY_TYPES: tuple[str, ...] = (
     "HYBRID_LINUX",
     "HYPERPOD_LINUX",
 )
+ENTRY_TYPES: tuple[str, ...] = (STANDARD, *NODE_ENTRY_TYPES)
 
 GuardMode = Literal["enforce", "detect"]
 
@@ -39,10 +43,21 @@ class AccessScope:
     def of(type_: str, namespaces: list[str] | tuple[str, ...] | None = None) -> AccessScope:
         return AccessScope(type_, tuple(sorted(set(namespaces or ()))))  # type: ignore[arg-type]
 
+    def normal(self) -> AccessScope:
+        """The form scopes are compared in: sorted unique namespaces, none for a cluster scope."""
+        return _normal_scope(self)
+
     def to_api(self) -> dict[str, object]:
         if self.type == "cluster":
             return {"type": "cluster"}
         return {"type": "namespace", "namespaces": list(self.namespaces)}
+
+
+@lru_cache(maxsize=8192)  # a cluster has few distinct scopes; planning 1,000 entries meets them over and over
+def _normal_scope(scope: AccessScope) -> AccessScope:
+    if scope.type == "cluster":
+        return AccessScope()
+    return AccessScope.of(scope.type, scope.namespaces)
 
 
 @dataclass(frozen=True, order=True)
@@ -76,6 +91,15 @@ class KeepRule:
     principal_arn: str | None = None
     type: str | None = None
 
+    def matches(self, principal_arn: str, entry_type: str) -> bool:
+        """Its principalARN glob (fnmatch, case-sensitive) and/or its type match; an empty rule matches
+        nothing (validation refuses one)."""
+        if self.principal_arn is None and self.type is None:
+            return False
+        if self.type is not None and self.type != entry_type:
+            return False
+        return self.principal_arn is None or fnmatchcase(principal_arn, self.principal_arn)
+
 
 @dataclass(frozen=True)
 class GuardSettings:
@@ -83,6 +107,10 @@ class GuardSettings:
     prune: bool = False
     keep: tuple[KeepRule, ...] = ()
     max_deletions: int = 5
+
+    def keeps(self, principal_arn: str, entry_type: str) -> bool:
+        """Guard leaves this entry alone when the baseline does not name it: a keep rule matches it."""
+        return any(r.matches(principal_arn, entry_type) for r in self.keep)
 
 
 @dataclass(frozen=True)
@@ -123,6 +151,9 @@ class LiveState:
     update_in_progress: bool = False
     # Baseline principals that IAM says do not exist (an entry cannot be created for them).
     missing_principals: frozenset[str] = frozenset()
+    # A targeted read covers only these principals' entries (an entry outside them was not looked at, so
+    # its absence here means nothing); None: every entry was read.
+    only_principals: frozenset[str] | None = None
 
 
 # --- The plan: one action is exactly one EKS write call -------------------------------------------------

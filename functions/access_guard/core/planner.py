@@ -15,14 +15,10 @@ Safety rules (held-back actions are listed in `Plan.refusals`):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
-from functools import lru_cache
 
-from access_guard.baseline import default_username
-from access_guard.model import (
+from .model import (
     MODE_ORDER,
     STANDARD,
-    AccessScope,
     Action,
     AssociatePolicy,
     AuthenticationMode,
@@ -31,7 +27,6 @@ from access_guard.model import (
     DeleteEntry,
     DisassociatePolicy,
     EntrySpec,
-    KeepRule,
     LiveEntry,
     LiveState,
     Plan,
@@ -39,39 +34,16 @@ from access_guard.model import (
     UpdateEntry,
     UpgradeMode,
 )
-from access_guard.policies import policy_name
+from .policies import policy_name
+from .principals import default_username
 
 ADMIN_POLICY_NAME = "AmazonEKSClusterAdminPolicy"
 _DEAD = ("missing", "recreated")
 
 
-def is_kept(entry_principal_arn: str, entry_type: str, rules: Iterable[KeepRule]) -> bool:
-    """True when a keep rule matches: its principalARN glob (fnmatch, case-sensitive) and/or its type."""
-    for rule in rules:
-        if rule.principal_arn is None and rule.type is None:
-            continue  # matches nothing: validation refuses such a rule
-        if rule.type is not None and rule.type != entry_type:
-            continue
-        if rule.principal_arn is not None and not fnmatchcase(entry_principal_arn, rule.principal_arn):
-            continue
-        return True
-    return False
-
-
 def grants_admin(policies: Iterable[PolicyAssociation]) -> bool:
     """AmazonEKSClusterAdminPolicy at cluster scope (any partition)."""
     return any(policy_name(p.policy_arn) == ADMIN_POLICY_NAME and p.scope.type == "cluster" for p in policies)
-
-
-_CLUSTER_SCOPE = AccessScope()
-
-
-@lru_cache(maxsize=8192)  # a cluster has few distinct scopes; planning 1,000 entries meets them over and over
-def _scope(scope: AccessScope) -> AccessScope:
-    """Normal form for comparison: sorted unique namespaces, none for a cluster scope."""
-    if scope.type == "cluster":
-        return _CLUSTER_SCOPE
-    return AccessScope.of(scope.type, scope.namespaces)
 
 
 def _mode_steps(current: AuthenticationMode, target: AuthenticationMode) -> list[UpgradeMode]:
@@ -130,7 +102,7 @@ def plan(baseline: Baseline, live: LiveState) -> Plan:
             for assoc in sorted(set(spec.policies)):
                 associates.append(
                     AssociatePolicy(
-                        spec.principal_arn, PolicyAssociation(assoc.policy_arn, _scope(assoc.scope))
+                        spec.principal_arn, PolicyAssociation(assoc.policy_arn, assoc.scope.normal())
                     )
                 )
 
@@ -174,8 +146,8 @@ def plan(baseline: Baseline, live: LiveState) -> Plan:
                     before_groups=tuple(sorted(set(entry.kubernetes_groups))),
                 )
             )
-        have = {p.policy_arn: _scope(p.scope) for p in entry.policies}
-        want = {p.policy_arn: _scope(p.scope) for p in spec.policies}
+        have = {p.policy_arn: p.scope.normal() for p in entry.policies}
+        want = {p.policy_arn: p.scope.normal() for p in spec.policies}
         for policy_arn in sorted(want):
             scope = want[policy_arn]
             if policy_arn not in have:
@@ -196,7 +168,7 @@ def plan(baseline: Baseline, live: LiveState) -> Plan:
         if arn in wanted:
             continue
         entry = live.entries[arn]
-        if settings.prune and not is_kept(arn, entry.type, settings.keep):
+        if settings.prune and not settings.keeps(arn, entry.type):
             candidates.append(entry)
         elif _is_live_admin(entry, live):
             surviving_admin = True

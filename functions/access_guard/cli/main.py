@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
+from ..core import describe
 from . import render
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -173,7 +174,7 @@ class Aws:
         self.region = region
 
     def client(self, service: str) -> Any:
-        from .clients import client
+        from ..adapters.clients import client
 
         return client(
             service,
@@ -184,7 +185,7 @@ class Aws:
         )
 
     def store(self) -> Any:
-        from .store import BaselineStore
+        from ..adapters.baseline_store import BaselineStore
 
         try:
             return BaselineStore(
@@ -194,7 +195,7 @@ class Aws:
             raise CliError(str(exc)) from None
 
     def reconciler(self) -> Any:
-        from .reconciler import Reconciler
+        from ..services.reconcile import Reconciler
 
         options: dict[str, Any] = {"concurrency": self.settings.concurrency}
         if self.settings.poll_seconds is not None:
@@ -248,7 +249,7 @@ def _read_file(path: str, io: Io) -> str:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings, io: Io) -> int:
-    from .baseline import BaselineError, load
+    from ..core.baseline import BaselineError, load
 
     text = _read_file(args.file, io)
     try:
@@ -276,7 +277,7 @@ def _report_invalid(name: str, exc: Any, io: Io) -> None:
 
 
 def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> int:
-    from .baseline import BaselineError, load
+    from ..core.baseline import BaselineError, load
 
     text = _read_file(args.file, io)
     try:
@@ -301,7 +302,7 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
 
 
 def cmd_baseline_show(args: argparse.Namespace, settings: Settings, io: Io) -> int:
-    from .baseline import dump
+    from ..core.baseline import dump
 
     region = _resolve_region(settings)
     baseline = Aws(settings, region).store().get(args.cluster, region)
@@ -312,7 +313,7 @@ def cmd_baseline_show(args: argparse.Namespace, settings: Settings, io: Io) -> i
 def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     import yaml
 
-    from .baseline import capture_document
+    from ..core.baseline import capture_document
 
     region = _resolve_region(settings)
     live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
@@ -351,10 +352,10 @@ def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     _live, plan = aws.reconciler().plan(baseline)
     mode = baseline.settings.mode
     if args.json:
-        io.print(json.dumps(render.plan_json(plan, mode=mode), indent=2))
+        io.print(json.dumps(describe.plan_json(plan, mode=mode), indent=2))
     else:
         io.out.write(render.render_plan(plan, mode=mode, colour=settings.colour))
-    return EXIT_DRIFT if render.has_drift(plan) else EXIT_OK
+    return EXIT_DRIFT if describe.has_drift(plan) else EXIT_OK
 
 
 def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
@@ -373,8 +374,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             io.print(message)
         else:
             # The shape of Outcome.to_json(), for an apply that wrote nothing.
-            planned = [render.action_json(a) for a in plan.actions]
-            doc = render.plan_json(plan, mode=mode)
+            planned = [describe.action_json(a) for a in plan.actions]
+            doc = describe.plan_json(plan, mode=mode)
             doc.update(
                 applied=False,
                 succeeded=code == EXIT_OK,
@@ -416,7 +417,7 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     outcome = reconciler.apply(baseline, approved=(live, plan))
     applied_plan = outcome.plan
     ok_actions = [r.action for r in outcome.results if r.ok]
-    admins = render.touched_admins(ok_actions, outcome.live if outcome.live is not None else live)
+    admins = describe.touched_admins(ok_actions, outcome.live if outcome.live is not None else live)
     if human:
         io.print("")
         if applied_plan.actions != plan.actions:
@@ -431,12 +432,12 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             render.render_apply_summary(outcome.results, outcome.not_attempted, colour=settings.colour)
         )
         if admins:
-            io.print(render.RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + ".")
+            io.print(describe.RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + ".")
     else:
-        doc = render.plan_json(applied_plan, mode=mode)
+        doc = describe.plan_json(applied_plan, mode=mode)
         doc.update(outcome.to_json())
         doc["succeeded"] = outcome.succeeded
-        doc["rbacWarning"] = render.RBAC_NOTE if admins else None
+        doc["rbacWarning"] = describe.RBAC_NOTE if admins else None
         doc["adminEntriesTouched"] = admins
         io.print(json.dumps(doc, indent=2, default=str))
     return EXIT_OK if outcome.succeeded else EXIT_ERROR
@@ -472,9 +473,9 @@ def _describe_error(exc: BaseException) -> str | None:
 
     if isinstance(exc, CliError):
         return str(exc)
-    from .baseline import BaselineError
-    from .reconciler import ClusterNotFound
-    from .store import BaselineNotFound, BaselineUnreadable
+    from ..adapters.baseline_store import BaselineNotFound, BaselineUnreadable
+    from ..adapters.eks_reader import ClusterNotFound
+    from ..core.baseline import BaselineError
 
     if isinstance(exc, BaselineNotFound):
         return f"no baseline stored: {_first_line(exc)} (push one with `access-guard baseline push FILE`)"

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from access_guard.model import (
+from . import principals
+from .model import (
     ENTRY_TYPES,
     MODE_ORDER,
     STANDARD,
@@ -28,7 +29,7 @@ from access_guard.model import (
     LiveState,
     PolicyAssociation,
 )
-from access_guard.policies import KNOWN_POLICY_NAMES, is_well_formed_policy_arn, policy_name
+from .policies import KNOWN_POLICY_NAMES, is_well_formed_policy_arn, policy_name
 
 DOCUMENT = "<document>"
 
@@ -82,15 +83,6 @@ SESSION_PLACEHOLDERS = ("{{SessionName}}", "{{SessionNameRaw}}")
 # EKS cluster names: 1-100 characters, a letter or digit first, then letters, digits, hyphens, underscores.
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_PARTITION = r"aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?"
-_ARN = re.compile(
-    rf"^arn:(?P<partition>{_PARTITION}):(?P<service>[a-z0-9-]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<resource>.+)$"
-)
-_IAM_NAME = r"[\w+=,.@-]{1,128}"
-_IAM_PATH = r"(?:/[\x21-\x7e]*?)?/"  # "/" or "/some/path/"
-_ROLE_RESOURCE = re.compile(rf"^role(?P<path>{_IAM_PATH})(?P<name>{_IAM_NAME})$", re.ASCII)
-_USER_RESOURCE = re.compile(rf"^user(?P<path>{_IAM_PATH})(?P<name>{_IAM_NAME})$", re.ASCII)
-_ACCOUNT = re.compile(r"^\d{12}$")
 # A Kubernetes namespace (DNS-1123 label) or a prefix with a trailing `*` wildcard, as EKS accepts.
 _NAMESPACE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _NAMESPACE_WILDCARD = re.compile(r"^[a-z0-9][-a-z0-9]{0,61}\*$")
@@ -343,55 +335,27 @@ def _check_access_config(check: _Checker, value: object) -> None:
             first_seen[arn] = i
 
 
-def _principal_problem(arn: str) -> tuple[str | None, str | None]:
-    """(kind, problem) for a principal ARN: kind is "role" or "user" when it is acceptable."""
-    match = _ARN.match(arn)
-    if match is None:
-        return (
-            None,
-            f"{arn!r} is not a well-formed ARN (arn:aws:iam::<12-digit account>:role/<name> or user/<name>)",
-        )
-    service, account, resource = match["service"], match["account"], match["resource"]
-    if service == "sts":
-        hint = ""
-        assumed = re.match(r"^assumed-role/([^/]+)/", resource)
-        if assumed and _ACCOUNT.match(account):
-            hint = (
-                f" (arn:{match['partition']}:iam::{account}:role/{assumed[1]}, with its path if it has one)"
-            )
-        return None, f"an STS session ARN is not an IAM principal; use the role ARN{hint}"
-    if service != "iam":
-        return None, f"{arn!r} is not an IAM ARN; principals are IAM roles or users"
-    if match["region"]:
-        return None, f"{arn!r} has a region; IAM ARNs have none (arn:aws:iam::<account>:...)"
-    if not _ACCOUNT.match(account):
-        return None, f"{arn!r}: the account must be 12 digits, got {account!r}"
-    if resource.startswith("role/aws-service-role/"):
-        return None, "service-linked roles (role/aws-service-role/...) cannot have access entries"
-    if _ROLE_RESOURCE.match(resource):
-        return "role", None
-    if _USER_RESOURCE.match(resource):
-        return "user", None
-    return None, f"{arn!r} is not an IAM role or user ARN (role/[path/]name or user/[path/]name)"
-
-
 def _check_entry(check: _Checker, path: str, value: object) -> str | None:
     entry = check.mapping(path, value, required=True)
     if entry is None:
         return None
     check.fields(path, entry, ENTRY_FIELDS, "an access entry")
     arn = check.string(f"{path}.principalARN", entry.get("principalARN"), required=True)
-    principal_kind = None
+    principal = None
     if arn is not None:
-        principal_kind, problem = _principal_problem(arn)
+        problem = principals.problem(arn)
         if problem is not None:
             check.add(f"{path}.principalARN", problem)
+        else:
+            principal = principals.parse(arn)
     entry_type = (
         check.choice(f"{path}.type", entry.get("type"), ENTRY_TYPES, "an access entry type") or STANDARD
     )
     if entry_type != STANDARD:
-        if principal_kind == "user":
-            check.add(f"{path}.principalARN", f"{entry_type} entries need an IAM role ARN, not a user")
+        if principal is not None and principal.kind != "role":
+            check.add(
+                f"{path}.principalARN", f"{entry_type} entries need an IAM role ARN, not a {principal.kind}"
+            )
         for field in ("kubernetesUsername", "kubernetesGroups", "accessPolicies"):
             if entry.get(field) not in (None, "", []):
                 check.add(
@@ -651,27 +615,25 @@ def capture_document(live: LiveState, settings: GuardSettings | None = None) -> 
     them, e.g. with their node group). Usernames equal to what EKS generates are omitted, so the baseline
     keeps meaning "the generated one".
     """
-    from access_guard.planner import is_kept  # the planner imports this module for default_username
-
     settings = settings or GuardSettings()
     specs = []
     for arn in sorted(live.entries):
         entry = live.entries[arn]
         if entry.principal_status in ("missing", "recreated") or arn in live.missing_principals:
             continue
-        if is_kept(arn, entry.type, settings.keep):
+        if settings.keeps(arn, entry.type):
             continue
         if entry.type != STANDARD:
             specs.append(EntrySpec(principal_arn=arn, type=entry.type))
             continue
-        username = None if entry.username == default_username(arn) else entry.username
+        username = None if entry.username == principals.default_username(arn) else entry.username
         specs.append(
             EntrySpec(
                 principal_arn=arn,
                 username=username,
                 kubernetes_groups=tuple(sorted(set(entry.kubernetes_groups))),
                 policies=tuple(
-                    sorted(PolicyAssociation(p.policy_arn, _normal(p.scope)) for p in entry.policies)
+                    sorted(PolicyAssociation(p.policy_arn, p.scope.normal()) for p in entry.policies)
                 ),
             )
         )
@@ -683,23 +645,3 @@ def capture_document(live: LiveState, settings: GuardSettings | None = None) -> 
         settings=settings,
     )
     return to_document(baseline)
-
-
-def _normal(scope: AccessScope) -> AccessScope:
-    return AccessScope.of(scope.type, () if scope.type == "cluster" else scope.namespaces)
-
-
-def default_username(principal_arn: str) -> str:
-    """The username EKS generates: a user's ARN; for a role, its assumed-role ARN with {{SessionName}}.
-
-    The role's path is dropped, as EKS does:
-    arn:aws:iam::1:role/a/b/name -> arn:aws:sts::1:assumed-role/name/{{SessionName}}
-    """
-    match = _ARN.match(principal_arn)
-    if match is None or match["service"] != "iam":
-        return principal_arn
-    resource = match["resource"]
-    if resource.startswith("role/"):
-        name = resource.rsplit("/", 1)[-1]
-        return f"arn:{match['partition']}:sts::{match['account']}:assumed-role/{name}/{{{{SessionName}}}}"
-    return principal_arn

@@ -1,14 +1,14 @@
-"""How the CLI shows a Plan and an Outcome: pure functions from model objects to text and JSON.
+"""Plans and outcomes described for people and machines: one line per action, and one JSON form.
 
-No I/O, no clock, no environment: the caller says whether to colour. One action is one line, in the
-order the plan will apply it, with terraform's signs: `+` adds, `~` changes, `-` removes.
+Pure: the CLI, the break-glass API and the notifications say the same thing the same way. One action is
+one line, in the order the plan applies it, with terraform's signs: `+` adds, `~` changes, `-` removes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .model import (
     STANDARD,
@@ -23,15 +23,9 @@ from .model import (
     UpdateEntry,
     UpgradeMode,
 )
-from .policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX, policy_name
+from .policies import RBAC_WRITING_POLICY_ARNS, policy_name
 
 ADD, CHANGE, REMOVE = "+", "~", "-"
-
-# Policies whose holder can write Kubernetes RBAC (ClusterRoleBindings, service-account tokens, ...).
-_ADMIN_POLICY_ARNS = frozenset({ADMIN_POLICY_ARN, POLICY_ARN_PREFIX + "AmazonEKSAdminPolicy"})
-
-_RESET = "\033[0m"
-_COLOURS = {ADD: "\033[32m", CHANGE: "\033[33m", REMOVE: "\033[31m", "bold": "\033[1m", "dim": "\033[2m"}
 
 _DELETE_REASONS = {
     "not-in-baseline": "not in the baseline",
@@ -44,10 +38,6 @@ RBAC_NOTE = (
     "(ClusterRoleBindings, service-account tokens) that removing or changing an access entry does not undo. "
     "Review the cluster's RBAC."
 )
-
-
-def _paint(text: str, style: str, colour: bool) -> str:
-    return f"{_COLOURS[style]}{text}{_RESET}" if colour else text
 
 
 def _scope(scope: AccessScope) -> str:
@@ -127,30 +117,6 @@ def has_drift(plan: Plan) -> bool:
     return bool(plan.actions or plan.refusals)
 
 
-def render_plan(plan: Plan, *, mode: str = "enforce", colour: bool = False) -> str:
-    """The plan as terraform shows one: header, one line per action, warnings, refusals, summary."""
-    lines = [_paint(f"Cluster {plan.cluster} in {plan.region} (mode: {mode})", "bold", colour)]
-    if mode == "detect":
-        lines.append("Detect mode: Access Guard reports drift on this cluster and changes nothing.")
-    lines.append("")
-    for action in plan.actions:
-        op = op_of(action)
-        lines.append(_paint(f"  {op} {describe(action)}", op, colour))
-    if plan.actions:
-        lines.append("")
-    for warning in plan.warnings:
-        lines.append(_paint(f"Warning: {warning}", CHANGE, colour))
-    for refusal in plan.refusals:
-        lines.append(_paint(f"Refused: {refusal}", REMOVE, colour))
-    if plan.warnings or plan.refusals:
-        lines.append("")
-    if has_drift(plan):
-        lines.append(_paint(str(summarize(plan.actions)), "bold", colour))
-    else:
-        lines.append(_paint(f"No changes. {plan.cluster} matches its baseline.", "bold", colour))
-    return "\n".join(lines) + "\n"
-
-
 def action_json(action: Action) -> dict[str, Any]:
     """One action for machines: its sign, its kind, its fields and the line a human would read."""
     doc: dict[str, Any]
@@ -214,53 +180,12 @@ def plan_json(plan: Plan, *, mode: str = "enforce") -> dict[str, Any]:
     }
 
 
-class _Result(Protocol):
-    """What render needs of reconciler.ActionResult (kept structural so render stays import-light)."""
-
-    @property
-    def action(self) -> Action: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-def render_results(
-    results: Sequence[_Result], not_attempted: Sequence[Action], *, colour: bool = False
-) -> str:
-    """What an apply did, one line per action: `done`, `FAILED: reason` or `not attempted`."""
-    lines = []
-    for result in results:
-        op = op_of(result.action)
-        note = getattr(result, "note", None)
-        if result.ok:
-            status = f"done ({note})" if note else "done"
-        else:
-            status = _paint(f"FAILED: {result.error or 'unknown error'}", REMOVE, colour)
-        lines.append(f"  {_paint(op, op, colour)} {describe(result.action)}: {status}")
-    for action in not_attempted:
-        op = op_of(action)
-        lines.append(
-            f"  {_paint(op, op, colour)} {describe(action)}: {_paint('not attempted', 'dim', colour)}"
-        )
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def render_apply_summary(
-    results: Sequence[_Result], not_attempted: Sequence[Action], *, colour: bool = False
-) -> str:
-    done = sum(1 for r in results if r.ok)
-    failed = sum(1 for r in results if not r.ok)
-    text = f"Apply: {done} done, {failed} failed, {len(not_attempted)} not attempted."
-    return _paint(text, "bold", colour) + "\n"
-
-
 def admin_principals(live: LiveState) -> frozenset[str]:
     """Entries whose access policies let them write Kubernetes RBAC."""
     return frozenset(
         arn
         for arn, entry in live.entries.items()
-        if any(p.policy_arn in _ADMIN_POLICY_ARNS for p in entry.policies)
+        if any(p.policy_arn in RBAC_WRITING_POLICY_ARNS for p in entry.policies)
     )
 
 
@@ -273,7 +198,7 @@ def touched_admins(actions: Iterable[Action], live: LiveState) -> list[str]:
             continue
         if isinstance(action, AssociatePolicy) and action.before_scope is None:
             continue
-        if isinstance(action, DisassociatePolicy) and action.policy_arn in _ADMIN_POLICY_ARNS:
+        if isinstance(action, DisassociatePolicy) and action.policy_arn in RBAC_WRITING_POLICY_ARNS:
             touched.add(action.principal_arn)  # even if the entry was not visible when the plan was made
         if action.principal_arn in admins:
             touched.add(action.principal_arn)

@@ -23,10 +23,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import planner
-from .clients import error_code
-from .live import DEFAULT_CONCURRENCY, LiveReader
-from .model import (
+from ..adapters.clients import error_code
+from ..adapters.eks_reader import DEFAULT_CONCURRENCY, ClusterNotFound, EksReader
+from ..core import planner
+from ..core.describe import action_json
+from ..core.model import (
     STANDARD,
     Action,
     AssociatePolicy,
@@ -39,8 +40,7 @@ from .model import (
     UpdateEntry,
     UpgradeMode,
 )
-from .planner import grants_admin
-from .render import action_json
+from ..core.planner import grants_admin
 
 __all__ = ["ActionResult", "ClusterNotFound", "Outcome", "Reconciler", "check_safety"]
 
@@ -180,10 +180,6 @@ def _describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class ClusterNotFound(LookupError):
-    """EKS has no cluster of this name in this region."""
-
-
 class _Replan(Exception):
     """Internal: the live state moved under the plan; read and plan again."""
 
@@ -205,7 +201,7 @@ class Reconciler:
         plan_fn: PlanFn | None = None,
     ) -> None:
         self._eks = eks
-        self._reader = LiveReader(eks=eks, iam=iam, concurrency=concurrency)
+        self._reader = EksReader(eks=eks, iam=iam, concurrency=concurrency)
         self.concurrency = concurrency
         self.poll_seconds = mode_update_poll_seconds
         self.timeout_seconds = mode_update_timeout_seconds
@@ -234,8 +230,7 @@ class Reconciler:
 
     @staticmethod
     def _checked(baseline: Baseline, live: LiveState, plan: Plan) -> Plan:
-        rules = baseline.settings.keep
-        return check_safety(baseline, live, plan, lambda arn, type_: planner.is_kept(arn, type_, rules))
+        return check_safety(baseline, live, plan, lambda arn, type_: baseline.settings.keeps(arn, type_))
 
     def plan(self, baseline: Baseline) -> tuple[LiveState, Plan]:
         live = self.read(baseline)

@@ -47,3 +47,10 @@ def is_well_formed_policy_arn(arn: str) -> bool:
 
 def policy_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
+
+
+# Policies whose holder can write Kubernetes RBAC (ClusterRoleBindings, service-account tokens, ...): an
+# attacker who held one may have left backdoors that removing the access entry does not undo.
+RBAC_WRITING_POLICY_ARNS: frozenset[str] = frozenset(
+    {ADMIN_POLICY_ARN, POLICY_ARN_PREFIX + "AmazonEKSAdminPolicy"}
+)

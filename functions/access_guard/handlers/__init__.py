@@ -1,0 +1,1 @@
+"""Lambda entry points: Powertools decorators, parse the event at the edge, call one service, report."""
