@@ -33,10 +33,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..core import baseline as baseline_mod
+from ..core.config import DEFAULT_PREFIX
 from ..core.model import Baseline
+from ..core.triggers import baselines_root
 from .clients import error_code
 
-DEFAULT_PREFIX = "/eks-access-guard/"
 CHUNK_CHARS = 4096
 _BATCH = 10  # GetParameters and DeleteParameters take at most 10 names
 
@@ -70,7 +71,7 @@ class BaselineStore:
 
     # --- names -------------------------------------------------------------------------------------------
     def manifest_name(self, cluster: str, region: str) -> str:
-        return f"{self.prefix}clusters/{region}/{cluster}"
+        return f"{baselines_root(self.prefix)}{region}/{cluster}"
 
     def _chunk_name(self, cluster: str, region: str, version: str, index: int) -> str:
         return f"{self.manifest_name(cluster, region)}/v/{version}/{index}"
@@ -211,10 +212,10 @@ class BaselineStore:
 
     def list(self) -> builtins.list[tuple[str, str]]:
         """(cluster, region) of every stored baseline, sorted."""
-        root = f"{self.prefix}clusters"
+        root = baselines_root(self.prefix)
         found = set()
-        for name in self._names_under(root):
-            parts = name[len(root) + 1 :].split("/")
+        for name in self._names_under(root.rstrip("/")):
+            parts = name[len(root) :].split("/")
             if len(parts) == 2 and all(parts):  # a manifest, not a chunk
                 region, cluster = parts
                 found.add((cluster, region))

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from ..core import describe
+from ..core.config import DEFAULT_PREFIX, Env
 from . import render
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEFAULT_PREFIX = "/eks-access-guard/"
 
 
 class CliError(Exception):
@@ -59,7 +59,7 @@ def _common_options() -> _Parser:
     common.add_argument(
         "--prefix",
         default=s,
-        help=f"SSM parameter prefix of the baselines (default: {DEFAULT_PREFIX}, env ACCESS_GUARD_PREFIX)",
+        help=f"SSM parameter prefix of the baselines (default: {DEFAULT_PREFIX}, env {Env.PREFIX})",
     )
     common.add_argument("--kms-key-id", default=s, help="KMS key for baselines pushed to SSM (SecureString)")
     common.add_argument(
@@ -158,7 +158,7 @@ def _settings(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], 
         region=getattr(args, "region", None),
         endpoint_url=getattr(args, "endpoint_url", None),
         profile=getattr(args, "profile", None),
-        prefix=getattr(args, "prefix", None) or env.get("ACCESS_GUARD_PREFIX") or DEFAULT_PREFIX,
+        prefix=getattr(args, "prefix", None) or env.get(Env.PREFIX) or DEFAULT_PREFIX,
         kms_key_id=getattr(args, "kms_key_id", None),
         concurrency=getattr(args, "concurrency", 10),
         colour=is_tty and not no_colour and not getattr(args, "json", False),

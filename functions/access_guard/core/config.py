@@ -1,0 +1,172 @@
+"""The service's settings: their names (environment variables, which the CDK sets) and one parse of them.
+
+Pure: `Config.from_env(mapping)` reads the mapping it is given (handlers pass `os.environ`), never the
+process environment itself. Every problem is reported at once, before any handler does anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import principals
+from .policies import KNOWN_POLICY_NAMES, POLICY_ARN_PREFIX
+
+DEFAULT_PREFIX = "/eks-access-guard/"
+# Every AWS client of the service carries this app id in its user agent (`app/eks-access-guard`), so the
+# service's own calls are recognisable in CloudTrail, beside its roles' ARNs.
+APP_ID = "eks-access-guard"
+SERVICE_NAME = "eks-access-guard"  # Powertools service name (logs, metrics dimension)
+METRICS_NAMESPACE = "EksAccessGuard"
+
+DEFAULT_MAX_GRANT_MINUTES = 60
+DEFAULT_GRANT_POLICIES: tuple[str, ...] = tuple(
+    POLICY_ARN_PREFIX + n
+    for n in (
+        "AmazonEKSClusterAdminPolicy",
+        "AmazonEKSAdminPolicy",
+        "AmazonEKSEditPolicy",
+        "AmazonEKSViewPolicy",
+        "AmazonEKSAdminViewPolicy",
+    )
+)
+DEFAULT_RATE_LIMIT_PER_MINUTE = 10
+DEFAULT_MODE_UPDATE_WAIT_SECONDS = 120.0
+
+
+class Env:
+    """Environment variable names, one place for the runtime and the CDK."""
+
+    PREFIX = "ACCESS_GUARD_PREFIX"  # SSM prefix of the baselines
+    MODE = "ACCESS_GUARD_MODE"  # "detect": all clusters detect-only; "enforce": as each baseline says
+    CLUSTERS = "ACCESS_GUARD_CLUSTERS"  # optional allow-list of managed cluster names (comma-separated)
+    WORK_QUEUE_URL = "ACCESS_GUARD_WORK_QUEUE_URL"  # the FIFO queue of per-cluster work
+    TOPIC_ARN = "ACCESS_GUARD_TOPIC_ARN"  # SNS topic for notifications
+    IDEMPOTENCY_TABLE = "ACCESS_GUARD_IDEMPOTENCY_TABLE"
+    STATE_TABLE = "ACCESS_GUARD_STATE_TABLE"  # per-cluster locks and per-caller rate limits
+    GRANTS_TABLE = "ACCESS_GUARD_GRANTS_TABLE"
+    AUDIT_TABLE = "ACCESS_GUARD_AUDIT_TABLE"
+    ONCALL_PRINCIPALS = "ACCESS_GUARD_ONCALL_PRINCIPALS"  # comma-separated IAM role/user ARNs
+    REQUIRE_MFA = "ACCESS_GUARD_REQUIRE_MFA"  # "true" | "false"
+    SELF_ROLE_ARNS = "ACCESS_GUARD_SELF_ROLE_ARNS"  # the service's own roles: their calls are ours
+    SCHEDULE_GROUP = "ACCESS_GUARD_SCHEDULE_GROUP"  # EventBridge Scheduler group for grant expiries
+    SCHEDULER_ROLE_ARN = "ACCESS_GUARD_SCHEDULER_ROLE_ARN"  # the role the scheduler invokes the expiry with
+    EXPIRY_FUNCTION_ARN = "ACCESS_GUARD_EXPIRY_FUNCTION_ARN"
+    MAX_GRANT_MINUTES = "ACCESS_GUARD_MAX_GRANT_MINUTES"  # ceiling for every cluster
+    GRANT_POLICIES = "ACCESS_GUARD_GRANT_POLICIES"  # access policy ARNs a grant may ask for
+    RATE_LIMIT_PER_MINUTE = "ACCESS_GUARD_RATE_LIMIT_PER_MINUTE"  # break-glass writes per caller
+    MODE_UPDATE_WAIT_SECONDS = "ACCESS_GUARD_MODE_UPDATE_WAIT_SECONDS"  # bounded wait for a mode update
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Config:
+    prefix: str = DEFAULT_PREFIX
+    detect_only: bool = False
+    clusters: frozenset[str] | None = None  # None: every cluster with a baseline is managed
+    work_queue_url: str | None = None
+    topic_arn: str | None = None
+    idempotency_table: str | None = None
+    state_table: str | None = None
+    grants_table: str | None = None
+    audit_table: str | None = None
+    oncall_principals: tuple[str, ...] = ()
+    require_mfa: bool = False
+    self_role_arns: frozenset[str] = frozenset()
+    schedule_group: str | None = None
+    scheduler_role_arn: str | None = None
+    expiry_function_arn: str | None = None
+    max_grant_minutes: int = DEFAULT_MAX_GRANT_MINUTES
+    grant_policies: tuple[str, ...] = DEFAULT_GRANT_POLICIES
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    mode_update_wait_seconds: float = DEFAULT_MODE_UPDATE_WAIT_SECONDS
+
+    def manages(self, cluster: str) -> bool:
+        return self.clusters is None or cluster in self.clusters
+
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> Config:
+        problems: list[str] = []
+
+        def text(name: str) -> str | None:
+            value = (env.get(name) or "").strip()
+            return value or None
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(v.strip() for v in (env.get(name) or "").split(",") if v.strip()))
+
+        def number(name: str, default: float, *, low: float, high: float, whole: bool) -> float:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw) if whole else float(raw)
+            except ValueError:
+                problems.append(f"{name} must be a {'whole ' if whole else ''}number, got {raw!r}")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name} must be between {low:g} and {high:g}, got {raw}")
+                return default
+            return value
+
+        def flag(name: str) -> bool:
+            raw = (text(name) or "false").lower()
+            if raw not in ("true", "false"):
+                problems.append(f"{name} must be true or false, got {raw!r}")
+            return raw == "true"
+
+        prefix = text(Env.PREFIX) or DEFAULT_PREFIX
+        if not prefix.startswith("/"):
+            problems.append(f"{Env.PREFIX} must start with '/', got {prefix!r}")
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        mode = (text(Env.MODE) or "enforce").lower()
+        if mode not in ("enforce", "detect"):
+            problems.append(f"{Env.MODE} must be enforce or detect, got {mode!r}")
+        oncall = listed(Env.ONCALL_PRINCIPALS)
+        for arn in oncall:
+            principal = principals.parse(arn)
+            if principal is None or principal.kind == "root":
+                problems.append(f"{Env.ONCALL_PRINCIPALS}: {arn!r} is not an IAM role or user ARN")
+        grant_policies = listed(Env.GRANT_POLICIES) or DEFAULT_GRANT_POLICIES
+        for arn in grant_policies:
+            if (
+                not arn.startswith(POLICY_ARN_PREFIX)
+                or arn[len(POLICY_ARN_PREFIX) :] not in KNOWN_POLICY_NAMES
+            ):
+                problems.append(f"{Env.GRANT_POLICIES}: {arn!r} is not a known EKS access policy ARN")
+        clusters = listed(Env.CLUSTERS)
+        config = Config(
+            prefix=prefix,
+            detect_only=mode == "detect",
+            clusters=frozenset(clusters) if clusters else None,
+            work_queue_url=text(Env.WORK_QUEUE_URL),
+            topic_arn=text(Env.TOPIC_ARN),
+            idempotency_table=text(Env.IDEMPOTENCY_TABLE),
+            state_table=text(Env.STATE_TABLE),
+            grants_table=text(Env.GRANTS_TABLE),
+            audit_table=text(Env.AUDIT_TABLE),
+            oncall_principals=oncall,
+            require_mfa=flag(Env.REQUIRE_MFA),
+            self_role_arns=frozenset(listed(Env.SELF_ROLE_ARNS)),
+            schedule_group=text(Env.SCHEDULE_GROUP),
+            scheduler_role_arn=text(Env.SCHEDULER_ROLE_ARN),
+            expiry_function_arn=text(Env.EXPIRY_FUNCTION_ARN),
+            max_grant_minutes=int(
+                number(Env.MAX_GRANT_MINUTES, DEFAULT_MAX_GRANT_MINUTES, low=1, high=1440, whole=True)
+            ),
+            grant_policies=grant_policies,
+            rate_limit_per_minute=int(
+                number(Env.RATE_LIMIT_PER_MINUTE, DEFAULT_RATE_LIMIT_PER_MINUTE, low=1, high=1000, whole=True)
+            ),
+            mode_update_wait_seconds=number(
+                Env.MODE_UPDATE_WAIT_SECONDS, DEFAULT_MODE_UPDATE_WAIT_SECONDS, low=0, high=600, whole=False
+            ),
+        )
+        if problems:
+            raise ConfigError(problems)
+        return config

@@ -1,0 +1,76 @@
+"""The events that wake the guard, as EventBridge patterns: defined once, used by the CDK rules, the local
+pipeline and the intake handler's own checks alike.
+
+- EKS access-entry and cluster-config calls, in the cluster's region;
+- IAM principal deletions and creations, which CloudTrail files only in us-east-1 (a forwarding rule there
+  sends them on to each service region's default bus);
+- SSM "Parameter Store Change" under the baseline prefix: a baseline pushed, changed or deleted.
+
+Failed calls are dropped at the rule (`errorCode` must not exist); the intake drops them again, with a log
+line, for whatever reaches it some other way (a replayed event, another rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+SSM_DETAIL_TYPE = "Parameter Store Change"
+
+EKS_SOURCE, IAM_SOURCE, SSM_SOURCE = "aws.eks", "aws.iam", "aws.ssm"
+EKS_EVENT_SOURCE, IAM_EVENT_SOURCE = "eks.amazonaws.com", "iam.amazonaws.com"
+
+EKS_EVENT_NAMES: tuple[str, ...] = (
+    "CreateAccessEntry",
+    "UpdateAccessEntry",
+    "DeleteAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+    "UpdateClusterConfig",
+    "CreateCluster",
+    "DeleteCluster",
+)
+IAM_EVENT_NAMES: tuple[str, ...] = ("DeleteRole", "DeleteUser", "CreateRole", "CreateUser")
+# IAM is global: CloudTrail records its calls in us-east-1, and only that region's default bus gets them.
+IAM_EVENT_REGION = "us-east-1"
+
+
+def _cloudtrail_pattern(source: str, event_source: str, names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "source": [source],
+        "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+        "detail": {
+            "eventSource": [event_source],
+            "eventName": list(names),
+            "errorCode": [{"exists": False}],
+        },
+    }
+
+
+def eks_pattern() -> dict[str, Any]:
+    """EKS writes that can change who has access (rule in each service region)."""
+    return _cloudtrail_pattern(EKS_SOURCE, EKS_EVENT_SOURCE, EKS_EVENT_NAMES)
+
+
+def iam_pattern() -> dict[str, Any]:
+    """IAM role and user deletions and creations (forwarded from us-east-1 to each service region)."""
+    return _cloudtrail_pattern(IAM_SOURCE, IAM_EVENT_SOURCE, IAM_EVENT_NAMES)
+
+
+def baselines_root(prefix: str) -> str:
+    """Where the baselines' SSM parameters live under the prefix (the store's layout starts here)."""
+    return f"{prefix if prefix.endswith('/') else prefix + '/'}clusters/"
+
+
+def baseline_pattern(prefix: str) -> dict[str, Any]:
+    """A baseline parameter created, updated or deleted under the prefix (rule in each service region)."""
+    return {
+        "source": [SSM_SOURCE],
+        "detail-type": [SSM_DETAIL_TYPE],
+        "detail": {"name": [{"prefix": baselines_root(prefix)}]},
+    }
+
+
+def patterns(prefix: str) -> dict[str, dict[str, Any]]:
+    """Every rule the service region needs, by a stable name (the CDK's construct ids, the local rules)."""
+    return {"eks": eks_pattern(), "iam": iam_pattern(), "baseline": baseline_pattern(prefix)}
