@@ -170,3 +170,39 @@ class Config:
         if problems:
             raise ConfigError(problems)
         return config
+
+
+# --- resources the CDK makes and the adapters use: their key attributes and metric names, defined once ---
+
+
+@dataclass(frozen=True)
+class TableKeys:
+    """A DynamoDB table's key schema (all string attributes), its TTL attribute and its global indexes."""
+
+    partition: str
+    sort: str | None = None
+    ttl: str | None = None
+    indexes: tuple[tuple[str, str, str], ...] = ()  # (index name, partition attribute, sort attribute)
+
+
+# Powertools' DynamoDBPersistenceLayer defaults: partition key `id`, TTL attribute `expiration`.
+IDEMPOTENCY_TABLE_KEYS = TableKeys("id", ttl="expiration")
+# Per-cluster locks (`lock#REGION#CLUSTER`) and per-caller rate-limit windows.
+STATE_TABLE_KEYS = TableKeys("pk", ttl="ttl")
+# Grants of one cluster (`REGION#CLUSTER`), each by its id; kept a while after they end, for the record.
+GRANTS_TABLE_KEYS = TableKeys("cluster", "grantId", ttl="ttl")
+# Audit records of one cluster (`REGION#CLUSTER`, or `-` for calls about no cluster), newest last by `at`;
+# the `all` index (one `feed` partition) lists every cluster's records in time order.
+AUDIT_TABLE_KEYS = TableKeys("cluster", "at", ttl="ttl", indexes=(("all", "feed", "at"),))
+
+
+class Metrics:
+    """CloudWatch metric names (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME)."""
+
+    DRIFT_DETECTED = "DriftDetected"  # runs that found the cluster away from its desired state
+    ACTIONS_APPLIED = "ActionsApplied"  # EKS writes that succeeded
+    FAILURES = "RemediationFailures"  # runs with a failed write or an error
+    REFUSED_STEPS = "RefusedSteps"  # steps the safety rules held back
+    REMEDIATION_DELAY = "EventToRemediatedSeconds"  # CloudTrail event time to the end of the run
+    BREAK_GLASS_REQUESTS = "BreakGlassRequests"  # authorized break-glass API calls
+    REVOCATION_FAILURES = "RevocationFailures"  # grant revocations that failed (retried; alarmed)
