@@ -12,6 +12,7 @@ from access_guard.core.baseline import load
 from access_guard.core.model import Baseline
 from access_guard.core.policies import POLICY_ARN_PREFIX
 from access_guard.services.reconcile import Reconciler
+from botocore.config import Config
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -122,13 +123,21 @@ class CallCounter:
         return sum(n for op, n in self.calls.items() if op.startswith(READS))
 
 
-def reconciler(**kwargs: Any) -> tuple[Reconciler, CallCounter]:
-    """A reconciler on the product's own client factory, with short polls, and a counter of its EKS calls."""
+def reconciler(*, max_attempts: int | None = None, **kwargs: Any) -> tuple[Reconciler, CallCounter]:
+    """A reconciler on the product's own client factory, with short polls, and a counter of its EKS calls.
+
+    `max_attempts` gives it clients of its own that try each call that many times in all (tests that make
+    every attempt of a write fail need not wait out eight backoffs)."""
     clients.clear_cache()
-    eks = clients.client("eks", region=REGION)
+    if max_attempts is None:
+        eks, iam = clients.client("eks", region=REGION), clients.client("iam", region=REGION)
+    else:
+        config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts})
+        eks = boto3.client("eks", region_name=REGION, config=config)
+        iam = boto3.client("iam", region_name=REGION, config=config)
     counter = CallCounter(eks)
     options: dict[str, Any] = {"mode_update_poll_seconds": 0.05, **kwargs}
-    return Reconciler(eks=eks, iam=clients.client("iam", region=REGION), **options), counter
+    return Reconciler(eks=eks, iam=iam, **options), counter
 
 
 def granted(access: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -6,9 +6,9 @@ import json
 
 import boto3
 import pytest
+from access_guard.adapters.eks_reader import ClusterNotFound
 from access_guard.core.baseline import load
 from access_guard.core.model import CreateEntry, DeleteEntry, UpgradeMode
-from access_guard.services.reconcile import ClusterNotFound
 
 from .scenario import (
     ACCOUNT,
@@ -114,8 +114,10 @@ def test_a_rogue_admin_entry_is_removed(aws):
 def test_a_rescoped_policy_is_put_back(aws):
     # given the on-call role's namespace-scoped view widened to the whole cluster
     create_cluster(CLUSTER, mode="API_AND_CONFIG_MAP", bootstrap=False)
-    oncall = role("oncall")
-    wanted = baseline(CLUSTER, [entry(oncall, (VIEW, ["payments"]), (EDIT, ["sandbox"]))])
+    oncall, admins = role("oncall"), role("admins")
+    wanted = baseline(
+        CLUSTER, [entry(admins, (ADMIN, None)), entry(oncall, (VIEW, ["payments"]), (EDIT, ["sandbox"]))]
+    )
     guard, counter = reconciler()
     assert guard.apply(wanted).succeeded
     boto3.client("eks", region_name=REGION).associate_access_policy(
@@ -134,8 +136,10 @@ def test_a_rescoped_policy_is_put_back(aws):
 def test_a_recreated_principals_entry_is_deleted_and_created_again(aws):
     # given an entry whose role was deleted and recreated: EKS bound the entry to the old role's id
     create_cluster(CLUSTER, mode="API_AND_CONFIG_MAP", bootstrap=False)
-    deployer = role("deployer", "/ci/")
-    wanted = baseline(CLUSTER, [entry(deployer, (EDIT, ["apps"]), groups=["deployers"])])
+    deployer, admins = role("deployer", "/ci/"), role("admins")
+    wanted = baseline(
+        CLUSTER, [entry(admins, (ADMIN, None)), entry(deployer, (EDIT, ["apps"]), groups=["deployers"])]
+    )
     guard, _ = reconciler()
     assert guard.apply(wanted).succeeded
     recreate_role(deployer)

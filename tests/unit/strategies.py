@@ -201,6 +201,5 @@ def live_states(draw: st.DrawFn, baseline: Baseline) -> LiveState:
         ACCOUNT,
         mode,
         entries,
-        update_in_progress=draw(st.sampled_from((False, False, False, True))),
         missing_principals=missing,
     )

@@ -637,7 +637,7 @@ def test_a_captured_baseline_plans_nothing_against_the_cluster_it_came_from() ->
     result = plan(captured, live)
     assert result.actions == ()
     assert result.warnings == () and result.refusals == ()
-    assert {s.principal_arn for s in captured.entries} == set(live.entries)
+    assert {s.principal_arn for s in captured.entries} == set(live.entries) - {NODE_ROLE}
 
 
 def test_capture_writes_generated_usernames_as_omitted_and_custom_ones_as_set() -> None:
@@ -645,7 +645,13 @@ def test_capture_writes_generated_usernames_as_omitted_and_custom_ones_as_set() 
     by_arn = {e["principalARN"]: e for e in doc["accessConfig"]["accessEntries"]}
     assert "kubernetesUsername" not in by_arn[ADMINS_ROLE]
     assert by_arn[DEV_ROLE]["kubernetesUsername"] == "dev:{{SessionName}}"
-    assert by_arn[NODE_ROLE] == {"principalARN": NODE_ROLE, "type": "EC2_LINUX"}
+
+
+def test_capture_leaves_node_entries_to_eks() -> None:
+    # node entries come and go with their node groups: in a baseline they would be recreated after EKS
+    # removed them, so Guard leaves them alone unless a baseline names them
+    doc = baseline.capture_document(a_live_cluster())
+    assert NODE_ROLE not in {e["principalARN"] for e in doc["accessConfig"]["accessEntries"]}
 
 
 def test_capture_leaves_out_dead_entries_and_kept_ones_and_writes_the_settings() -> None:

@@ -21,9 +21,10 @@ from access_guard.core.model import (
     UpdateEntry,
     UpgradeMode,
 )
-from access_guard.core.planner import grants_admin, plan
+from access_guard.core.planner import plan
 from access_guard.core.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
 from access_guard.core.principals import default_username
+from access_guard.core.safety import grants_admin
 
 ACCOUNT = "123456789012"
 VIEW = POLICY_ARN_PREFIX + "AmazonEKSViewPolicy"
@@ -115,7 +116,7 @@ def test_a_node_entry_is_only_checked_for_existence_and_type() -> None:
 
 def test_a_missing_entry_is_created_then_its_policies_associated() -> None:
     spec = dev_spec(policies=(PolicyAssociation(VIEW, ns("apps")), PolicyAssociation(EDIT, ns("dev"))))
-    result = plan(make_baseline(spec), make_live())
+    result = plan(make_baseline(spec, mode="API"), make_live(mode="API"))
     assert result.actions == (
         CreateEntry(spec),
         AssociatePolicy(DEV_ROLE, PolicyAssociation(EDIT, ns("dev"))),
@@ -162,8 +163,9 @@ def test_a_widened_scope_is_narrowed_back_by_associating_again() -> None:
 
 def test_an_extra_policy_is_disassociated() -> None:
     spec = dev_spec()
-    live = make_live(live_of(spec, policies=(*spec.policies, ADMIN)))
-    assert plan(make_baseline(spec), live).actions == (DisassociatePolicy(DEV_ROLE, ADMIN_POLICY_ARN),)
+    live = make_live(live_of(admin_spec()), live_of(spec, policies=(*spec.policies, ADMIN)))
+    result = plan(make_baseline(admin_spec(), spec), live)
+    assert result.actions == (DisassociatePolicy(DEV_ROLE, ADMIN_POLICY_ARN),)
 
 
 def test_a_removed_policy_is_associated_again() -> None:
@@ -174,8 +176,8 @@ def test_a_removed_policy_is_associated_again() -> None:
 
 def test_an_entry_of_the_wrong_type_is_deleted_and_created_again() -> None:
     spec = EntrySpec(NODE_ROLE, type="EC2_LINUX")
-    live = make_live(LiveEntry(NODE_ROLE, "STANDARD", "x", (), (), principal_status="ok"))
-    assert plan(make_baseline(spec), live).actions == (
+    live = make_live(LiveEntry(NODE_ROLE, "STANDARD", "x", (), (), principal_status="ok"), mode="API")
+    assert plan(make_baseline(spec, mode="API"), live).actions == (
         DeleteEntry(NODE_ROLE, "type-changed", "STANDARD"),
         CreateEntry(spec),
     )
@@ -216,17 +218,17 @@ def test_an_entry_whose_principal_was_deleted_is_reported_not_changed() -> None:
 # --- authentication mode ---------------------------------------------------------------------------------
 
 
-def test_a_config_map_cluster_is_moved_forward_step_by_step_before_any_entry_action() -> None:
+def test_a_config_map_cluster_gets_entries_first_and_api_mode_last() -> None:
     # given the classic lockout: CONFIG_MAP, creator gone
     spec = admin_spec()
     # when
     result = plan(make_baseline(spec, mode="API"), make_live(mode="CONFIG_MAP"))
-    # then
+    # then the move to API (which ends every aws-auth path) comes after the admin it needs
     assert result.actions == (
         UpgradeMode("CONFIG_MAP", "API_AND_CONFIG_MAP"),
-        UpgradeMode("API_AND_CONFIG_MAP", "API"),
         CreateEntry(spec),
         AssociatePolicy(ADMIN_ROLE, ADMIN),
+        UpgradeMode("API_AND_CONFIG_MAP", "API"),
     )
 
 
@@ -245,17 +247,17 @@ def test_no_entry_actions_while_the_cluster_stays_in_config_map() -> None:
     assert "CONFIG_MAP" in result.warnings[0]
 
 
-def test_a_mode_update_in_progress_waits_and_holds_back_entry_actions_it_needs() -> None:
-    result = plan(make_baseline(admin_spec()), make_live(mode="CONFIG_MAP", update_in_progress=True))
-    assert result.actions == ()
-    assert "in progress" in result.warnings[0]
-
-
-def test_a_mode_update_in_progress_does_not_hold_back_entries_when_they_are_possible() -> None:
+def test_an_update_running_on_the_cluster_holds_nothing_back_in_the_plan() -> None:
+    # whether an update blocks the mode step is for EKS to say when it is tried (the reconciler then
+    # waits, bounded, or leaves it to the next run); entry work never waits for it
     spec = admin_spec()
     result = plan(make_baseline(spec, mode="API"), make_live(update_in_progress=True))
-    assert result.actions == (CreateEntry(spec), AssociatePolicy(ADMIN_ROLE, ADMIN))
-    assert len(result.warnings) == 1
+    assert result.actions == (
+        CreateEntry(spec),
+        AssociatePolicy(ADMIN_ROLE, ADMIN),
+        UpgradeMode("API_AND_CONFIG_MAP", "API"),
+    )
+    assert result.warnings == ()
 
 
 # --- pruning and its safety rules ------------------------------------------------------------------------
@@ -286,7 +288,7 @@ def test_nothing_is_pruned_from_an_empty_baseline() -> None:
     result = plan(make_baseline(prune=True), live)
     assert result.actions == ()
     assert result.refusals == (
-        "prune is on but the baseline has no entries: refusing to delete 2 entries from an empty baseline",
+        "not deleting 2 entries: the baseline has no entries, and Guard never prunes from an empty baseline",
     )
 
 
@@ -296,7 +298,9 @@ def test_more_deletions_than_allowed_deletes_none_of_them() -> None:
         make_baseline(admin_spec(), prune=True, max_deletions=2), make_live(live_of(admin_spec()), *extras)
     )
     assert result.actions == ()
-    assert result.refusals[0].startswith("3 entries not in the baseline but maxDeletions is 2: deleting none")
+    assert result.refusals[0].startswith(
+        "not deleting 3 entries not in the baseline: more than maxDeletions (2) in one run, so none"
+    )
 
 
 def test_deletions_up_to_the_limit_all_go_ahead() -> None:
@@ -321,23 +325,25 @@ def test_the_last_admin_is_kept_when_the_baselines_admin_cannot_be_created() -> 
     result = plan(make_baseline(admin_spec(), dev_spec(), prune=True), live)
     # then
     assert not any(isinstance(a, DeleteEntry) for a in result.actions)
-    assert result.refusals == (
-        f"not deleting {ROGUE}: it grants cluster admin and no cluster admin the baseline asks for "
-        "exists or can be created",
-    )
+    assert (
+        f"not deleting {ROGUE} (it holds cluster admin): no baseline admin is verified working now "
+        f"({ADMIN_ROLE} no longer exists in IAM)"
+    ) in result.refusals
 
 
 def test_a_baseline_without_admins_cannot_prune_the_last_admin() -> None:
     result = plan(make_baseline(dev_spec(), prune=True), make_live(live_of(dev_spec()), rogue_admin()))
     assert result.actions == ()
-    assert "the baseline asks for no cluster admin and none would be left" in result.refusals[0]
+    assert "the baseline names no cluster admin" in result.refusals[0]
 
 
-def test_a_baseline_without_admins_may_prune_an_admin_while_a_kept_admin_remains() -> None:
+def test_a_baseline_without_admins_never_removes_an_admin_path_even_with_another_left() -> None:
+    # only a baseline admin verified working licenses removing an admin path: a kept admin is not one
     kept = rogue_admin(f"arn:aws:iam::{ACCOUNT}:role/break-glass")
     baseline = make_baseline(dev_spec(), prune=True, keep=(KeepRule(principal_arn="*:role/break-glass"),))
     result = plan(baseline, make_live(live_of(dev_spec()), rogue_admin(), kept))
-    assert result.actions == (DeleteEntry(ROGUE, "not-in-baseline", "STANDARD"),)
+    assert result.actions == ()
+    assert result.refusals[0].startswith(f"not deleting {ROGUE} (it holds cluster admin)")
 
 
 def test_an_admin_entry_bound_to_a_dead_principal_grants_nothing_and_may_be_pruned() -> None:
@@ -359,11 +365,16 @@ def test_only_admin_deletions_are_held_back_by_the_admin_rule() -> None:
 
 
 def test_a_keep_rule_with_a_glob_and_a_type_must_match_both() -> None:
-    rules = (KeepRule(principal_arn="arn:aws:iam::*:role/karpenter-*", type="EC2_LINUX"),)
-    settings = GuardSettings(keep=rules)
-    assert settings.keeps(NODE_ROLE, "EC2_LINUX")
-    assert not settings.keeps(NODE_ROLE, "STANDARD")
-    assert not settings.keeps(DEV_ROLE, "EC2_LINUX")
+    rule = KeepRule(principal_arn="arn:aws:iam::*:role/karpenter-*", type="EC2_LINUX")
+    assert rule.matches(NODE_ROLE, "EC2_LINUX")
+    assert not rule.matches(NODE_ROLE, "STANDARD")
+    assert not rule.matches(DEV_ROLE, "EC2_LINUX")
+
+
+def test_node_entries_are_kept_without_a_rule() -> None:
+    settings = GuardSettings()
+    assert all(settings.keeps(DEV_ROLE, t) for t in ("EC2_LINUX", "FARGATE_LINUX", "HYBRID_LINUX", "EC2"))
+    assert not settings.keeps(DEV_ROLE, "STANDARD")
 
 
 def test_a_glob_matches_across_role_paths() -> None:

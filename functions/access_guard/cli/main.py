@@ -19,7 +19,9 @@ from ..core import describe
 from ..core.config import DEFAULT_PREFIX, Env
 from . import render
 
-EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
+# held back, a mode update still running, a principal that no longer exists): look, then run again.
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_HELD_BACK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class CliError(Exception):
@@ -97,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="access-guard",
         parents=[common],
         description="Keep Amazon EKS cluster access at its baseline: validate, store, plan and apply.",
-        epilog="Exit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 130 interrupted.",
+        epilog=(
+            "Exit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 3 applied what it "
+            "safely could but the baseline is not reached (apply), 130 interrupted."
+        ),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -285,8 +290,14 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
     except BaselineError as exc:
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
-    # A baseline lives in its own region's SSM unless --region says otherwise; plan/apply look there.
-    region = settings.region or baseline.region
+    # A baseline lives in its cluster's region, where plan, apply and that region's service look for it.
+    if settings.region and settings.region != baseline.region:
+        raise CliError(
+            f"{args.file} is the baseline of {baseline.cluster} in {baseline.region}, but --region is "
+            f"{settings.region}: baselines are stored in their cluster's region (drop --region, or fix "
+            "metadata.region). Nothing was stored."
+        )
+    region = baseline.region
     try:
         stored = Aws(settings, region).store().put(text)
     except BaselineError as exc:
@@ -335,13 +346,18 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
         io.note(f"Wrote the baseline of {live.cluster} ({entries}) to {args.output}.")
     else:
         io.out.write(text)
-    if left_out:
-        # Entries bound to a deleted or recreated IAM principal grant nothing: writing them down would
-        # hand a new identity the old one's access.
-        count = _count(len(left_out), "entry", "entries")
-        io.note(f"Left out {count} whose IAM principal is deleted or recreated:")
-        for arn in left_out:
-            io.note(f"  - {arn}")
+    # Entries bound to a deleted or recreated IAM principal grant nothing: writing them down would hand a
+    # new identity the old one's access. Node entries are Guard's to leave alone unless a baseline names them.
+    dead = [a for a in left_out if live.entries[a].principal_status in ("missing", "recreated")]
+    nodes = [a for a in left_out if a not in dead]
+    for arns, why in (
+        (dead, "whose IAM principal is deleted or recreated"),
+        (nodes, "for nodes (Guard leaves node entries alone unless the baseline names them)"),
+    ):
+        if arns:
+            io.note(f"Left out {_count(len(arns), 'entry', 'entries')} {why}:")
+            for arn in arns:
+                io.note(f"  - {arn}")
     return EXIT_OK
 
 
@@ -379,10 +395,12 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             doc.update(
                 applied=False,
                 succeeded=code == EXIT_OK,
+                reachedBaseline=code == EXIT_OK,
                 planned=planned,
                 done=[],
                 failed=[],
                 notAttempted=planned,
+                inProgress=None,
                 error=None,
                 message=message,
             )
@@ -390,9 +408,10 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         return code
 
     if not plan.actions:
-        if plan.refusals:
+        if plan.refusals or plan.warnings:
             return finish_without_applying(
-                EXIT_OK, "Nothing to apply: the safety rules above held every change back."
+                EXIT_HELD_BACK,
+                "Nothing Guard may apply, and the cluster is not at its baseline: see above.",
             )
         return finish_without_applying(EXIT_OK, "Nothing to apply.")
     if mode == "detect":
@@ -414,33 +433,30 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             io.note("Cancelled. Nothing was changed.")
             return EXIT_ERROR
 
+    # The plan runs only if the cluster still plans the same (the prompt may have waited for hours).
     outcome = reconciler.apply(baseline, approved=(live, plan))
-    applied_plan = outcome.plan
-    ok_actions = [r.action for r in outcome.results if r.ok]
-    admins = describe.touched_admins(ok_actions, outcome.live if outcome.live is not None else live)
+    admins = describe.touched_admins(outcome.written, outcome.live)
+    code = EXIT_OK if outcome.reached_baseline else EXIT_HELD_BACK if outcome.succeeded else EXIT_ERROR
     if human:
         io.print("")
-        if applied_plan.actions != plan.actions:
-            io.print("The cluster changed since the plan above was shown; this is what was done:")
+        if not outcome.applied:
+            io.print(f"Apply refused: {outcome.error}. Nothing was changed.")
+            return code
         io.out.write(render.render_results(outcome.results, outcome.not_attempted, colour=settings.colour))
         io.print("")
-        if outcome.error:
-            io.print(f"Apply stopped: {outcome.error}")
-        if applied_plan.refusals:
-            io.print(f"Held back by the safety rules: {len(applied_plan.refusals)} (see Refused above).")
+        io.out.write(render.render_outcome_notes(outcome, colour=settings.colour))
         io.out.write(
             render.render_apply_summary(outcome.results, outcome.not_attempted, colour=settings.colour)
         )
         if admins:
             io.print(describe.RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + ".")
     else:
-        doc = describe.plan_json(applied_plan, mode=mode)
+        doc = describe.plan_json(outcome.plan, mode=mode)
         doc.update(outcome.to_json())
-        doc["succeeded"] = outcome.succeeded
         doc["rbacWarning"] = describe.RBAC_NOTE if admins else None
         doc["adminEntriesTouched"] = admins
         io.print(json.dumps(doc, indent=2, default=str))
-    return EXIT_OK if outcome.succeeded else EXIT_ERROR
+    return code
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ..core.describe import ADD, CHANGE, REMOVE, describe, has_drift, op_of, summarize
 from ..core.model import Action, Plan
+from ..core.outcome import Outcome
 
 _RESET = "\033[0m"
 _COLOURS = {ADD: "\033[32m", CHANGE: "\033[33m", REMOVE: "\033[31m", "bold": "\033[1m", "dim": "\033[2m"}
@@ -82,3 +83,19 @@ def render_apply_summary(
     failed = sum(1 for r in results if not r.ok)
     text = f"Apply: {done} done, {failed} failed, {len(not_attempted)} not attempted."
     return _paint(text, "bold", colour) + "\n"
+
+
+def render_outcome_notes(outcome: Outcome, *, colour: bool = False) -> str:
+    """Why an apply stopped, what the safety rules held back, what waits for the next run."""
+    lines = []
+    if outcome.error:
+        lines.append(f"Apply stopped: {outcome.error}")
+    for refusal in outcome.refusals:
+        lines.append(_paint(f"Refused: {refusal}", REMOVE, colour))
+    for warning in outcome.warnings:
+        lines.append(_paint(f"Warning: {warning}", CHANGE, colour))
+    if outcome.in_progress:
+        lines.append(f"In progress: {outcome.in_progress}")
+    if outcome.succeeded and not outcome.reached_baseline:
+        lines.append("The cluster is not at its baseline yet: see above.")
+    return "\n".join(lines) + ("\n" if lines else "")

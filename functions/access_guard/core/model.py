@@ -109,8 +109,9 @@ class GuardSettings:
     max_deletions: int = 5
 
     def keeps(self, principal_arn: str, entry_type: str) -> bool:
-        """Guard leaves this entry alone when the baseline does not name it: a keep rule matches it."""
-        return any(r.matches(principal_arn, entry_type) for r in self.keep)
+        """Guard leaves this entry alone when the baseline does not name it: a node entry (EKS makes them for
+        node groups and Fargate profiles; the next node would be cut off), or one a keep rule matches."""
+        return entry_type in NODE_ENTRY_TYPES or any(r.matches(principal_arn, entry_type) for r in self.keep)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,33 @@
-"""The planner: what it takes to bring a live cluster to its baseline, as a pure function.
+"""The planner: what it takes to bring a live cluster to its desired state, as a pure function.
 
-`plan(baseline, live)` reads nothing and writes nothing; the reconciler applies the actions in the order
-given: mode upgrades, deletions that make room for a recreate, creates, updates, associations,
-disassociations, and deletions of entries not in the baseline last of all.
+`diff(desired, live)` lists every EKS write that closes the gap, in the order they must run; `plan` is that
+diff after `safety.review`, which leaves out what the safety rules forbid and says why. The planner orders
+and annotates; the safety module decides.
 
-Safety rules (held-back actions are listed in `Plan.refusals`):
-- prune only when the baseline asks for it and has at least one entry;
-- at most `max_deletions` not-in-baseline deletions per run, all or none;
-- never delete an entry that grants cluster admin unless an admin path survives the plan: one the baseline
-  asks for that exists or can be created, or (if the baseline asks for none) one left in place;
-- the authentication mode only moves forward, one step per action.
+The order (`phases`), chosen so that the admins the baseline asks for are in place first and nothing that
+could remove someone's admin path runs before everything that builds the desired state has run:
+
+  MODE_UP        mode CONFIG_MAP -> API_AND_CONFIG_MAP (removes nothing; entries become possible)
+  RESET          deletions that remove no working path: entries bound to a recreated principal, type
+                 changes of entries that hold no admin (each created again later)
+  CREATE         creates that cannot take an admin path away (entries that grant admin; any entry in API)
+  GRANT          their policies, right after; and admin policies given back to baseline admins
+  UPDATE         username and groups          ASSOCIATE   other associations that add or widen
+  OVERRIDE       creates that may take an aws-auth or creator admin path away (the rest, while aws-auth
+                 counts), then OVERRIDE_ASSOCIATE their policies
+  NARROW         disassociations, and re-scopes that narrow an admin policy
+  RETYPE_DELETE  type changes of entries that may hold admin: the delete, then RETYPE_CREATE the create
+  PRUNE          deletions of entries not in the desired state
+  MODE_API       mode API_AND_CONFIG_MAP -> API (ends every aws-auth and creator path)
+
+A LiveState from a targeted read covers some principals only: the plan then touches only those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 
+from . import safety
 from .model import (
     MODE_ORDER,
     STANDARD,
@@ -34,83 +46,47 @@ from .model import (
     UpdateEntry,
     UpgradeMode,
 )
-from .policies import policy_name
 from .principals import default_username
 
-ADMIN_POLICY_NAME = "AmazonEKSClusterAdminPolicy"
-_DEAD = ("missing", "recreated")
+PlanFn = Callable[[Baseline, LiveState], Plan]
 
 
-def grants_admin(policies: Iterable[PolicyAssociation]) -> bool:
-    """AmazonEKSClusterAdminPolicy at cluster scope (any partition)."""
-    return any(policy_name(p.policy_arn) == ADMIN_POLICY_NAME and p.scope.type == "cluster" for p in policies)
+def plan(desired: Baseline, live: LiveState) -> Plan:
+    """The actions, in apply order, that bring `live` to `desired`, as far as the safety rules allow."""
+    return safety.review(desired, live, diff(desired, live))
 
 
-def _mode_steps(current: AuthenticationMode, target: AuthenticationMode) -> list[UpgradeMode]:
-    at, want = MODE_ORDER.index(current), MODE_ORDER.index(target)
-    return [UpgradeMode(MODE_ORDER[i], MODE_ORDER[i + 1]) for i in range(at, want)]
-
-
-def _principal_gone(arn: str, live: LiveState, entry: LiveEntry | None) -> bool:
-    return arn in live.missing_principals or (entry is not None and entry.principal_status == "missing")
-
-
-def plan(baseline: Baseline, live: LiveState) -> Plan:
-    """The actions, in apply order, that bring `live` to `baseline`; deterministic, no I/O."""
+def diff(desired: Baseline, live: LiveState) -> Plan:
+    """Every action that brings `live` to `desired`, in apply order, before the safety rules; no I/O."""
     warnings: list[str] = []
-    refusals: list[str] = []
-    upgrades: list[Action] = []
+    actions: list[Action] = []
 
-    # 1. Authentication mode: forward only, one step per action.
-    mode_after = live.authentication_mode
-    target = baseline.authentication_mode
+    # Authentication mode: forward only, one step per action.
+    mode_after: AuthenticationMode = live.authentication_mode
+    target = desired.authentication_mode
     if target is not None and MODE_ORDER.index(target) > MODE_ORDER.index(live.authentication_mode):
-        if live.update_in_progress:
-            warnings.append(
-                f"an authentication mode update is in progress: the move from {live.authentication_mode} "
-                f"to {target} waits for the next run"
-            )
-        else:
-            upgrades.extend(_mode_steps(live.authentication_mode, target))
-            mode_after = target
+        at, want = MODE_ORDER.index(live.authentication_mode), MODE_ORDER.index(target)
+        actions.extend(UpgradeMode(MODE_ORDER[i], MODE_ORDER[i + 1]) for i in range(at, want))
+        mode_after = target
 
     if mode_after == "CONFIG_MAP":
         # No access-entry call works in CONFIG_MAP (and there are no entries to look at).
-        if baseline.entries:
+        if desired.entries:
             warnings.append(
                 "the cluster stays in CONFIG_MAP mode, where access entries cannot exist: "
-                f"{_entries(len(baseline.entries))} of the baseline not applied"
+                f"{_entries(len(desired.entries))} of the baseline not applied"
             )
-        return Plan(baseline.cluster, baseline.region, tuple(upgrades), tuple(warnings), tuple(refusals))
-
-    recreate_deletes: list[Action] = []
-    creates: list[Action] = []
-    updates: list[Action] = []
-    associates: list[Action] = []
-    disassociates: list[Action] = []
+        return _ordered(desired, live, actions, warnings)
 
     wanted: dict[str, EntrySpec] = {}
-    for spec in baseline.entries:
-        wanted.setdefault(spec.principal_arn, spec)
+    for spec in desired.entries:
+        if live.only_principals is None or spec.principal_arn in live.only_principals:
+            wanted.setdefault(spec.principal_arn, spec)
 
-    # Baseline admins that will hold after this plan: existing with a live principal, or creatable.
-    viable_admin = False
-
-    def create(spec: EntrySpec) -> None:
-        creates.append(CreateEntry(spec))
-        if spec.type == STANDARD:
-            for assoc in sorted(set(spec.policies)):
-                associates.append(
-                    AssociatePolicy(
-                        spec.principal_arn, PolicyAssociation(assoc.policy_arn, assoc.scope.normal())
-                    )
-                )
-
-    # 2. Entries the baseline wants.
     for arn in sorted(wanted):
         spec = wanted[arn]
         entry = live.entries.get(arn)
-        if _principal_gone(arn, live, entry):
+        if arn in live.missing_principals or (entry is not None and entry.principal_status == "missing"):
             if entry is None:
                 warnings.append(f"cannot create the entry for {arn}: the IAM principal does not exist")
             else:
@@ -119,102 +95,149 @@ def plan(baseline: Baseline, live: LiveState) -> Plan:
                     "it can be restored once the principal exists again"
                 )
             continue
-        if not viable_admin and spec.type == STANDARD and grants_admin(spec.policies):
-            viable_admin = True
         if entry is None:
-            create(spec)
-            continue
-        if entry.principal_status == "recreated":
-            recreate_deletes.append(DeleteEntry(arn, "principal-recreated", entry.type))
-            create(spec)
-            continue
-        if entry.type != spec.type:
-            recreate_deletes.append(DeleteEntry(arn, "type-changed", entry.type))
-            create(spec)
-            continue
-        if spec.type != STANDARD:
-            continue  # for node types only existence and type matter
-        username = spec.username if spec.username is not None else default_username(arn)
-        groups = tuple(sorted(set(spec.kubernetes_groups)))
-        if entry.username != username or set(entry.kubernetes_groups) != set(groups):
-            updates.append(
-                UpdateEntry(
-                    arn,
-                    username,
-                    groups,
-                    before_username=entry.username,
-                    before_groups=tuple(sorted(set(entry.kubernetes_groups))),
-                )
+            actions.extend(_create(spec))
+        elif entry.principal_status == "recreated":
+            actions.append(DeleteEntry(arn, "principal-recreated", entry.type))
+            actions.extend(_create(spec))
+        elif entry.type != spec.type:
+            actions.append(DeleteEntry(arn, "type-changed", entry.type))
+            actions.extend(_create(spec))
+        elif spec.type == STANDARD:
+            actions.extend(_changes(spec, entry))
+        # for node types only existence and type matter
+
+    # Entries not in the desired state: pruned when the baseline asks, unless kept (node entries, keep
+    # rules); the safety rules decide the rest (empty baseline, maxDeletions, admin paths).
+    named = {s.principal_arn for s in desired.entries}
+    if desired.settings.prune:
+        for arn, entry in sorted(live.entries.items()):
+            if arn not in named and not desired.settings.keeps(arn, entry.type):
+                actions.append(DeleteEntry(arn, "not-in-baseline", entry.type))
+    return _ordered(desired, live, actions, warnings)
+
+
+def _create(spec: EntrySpec) -> list[Action]:
+    out: list[Action] = [CreateEntry(spec)]
+    if spec.type == STANDARD:
+        out.extend(
+            AssociatePolicy(spec.principal_arn, PolicyAssociation(p.policy_arn, p.scope.normal()))
+            for p in sorted(set(spec.policies))
+        )
+    return out
+
+
+def _changes(spec: EntrySpec, entry: LiveEntry) -> list[Action]:
+    arn = spec.principal_arn
+    out: list[Action] = []
+    username = spec.username if spec.username is not None else default_username(arn)
+    groups = tuple(sorted(set(spec.kubernetes_groups)))
+    if entry.username != username or set(entry.kubernetes_groups) != set(groups):
+        out.append(
+            UpdateEntry(
+                arn,
+                username,
+                groups,
+                before_username=entry.username,
+                before_groups=tuple(sorted(set(entry.kubernetes_groups))),
             )
-        have = {p.policy_arn: p.scope.normal() for p in entry.policies}
-        want = {p.policy_arn: p.scope.normal() for p in spec.policies}
-        for policy_arn in sorted(want):
-            scope = want[policy_arn]
-            if policy_arn not in have:
-                associates.append(AssociatePolicy(arn, PolicyAssociation(policy_arn, scope)))
-            elif have[policy_arn] != scope:
-                associates.append(
-                    AssociatePolicy(arn, PolicyAssociation(policy_arn, scope), before_scope=have[policy_arn])
-                )
-        for policy_arn in sorted(have):
-            if policy_arn not in want:
-                disassociates.append(DisassociatePolicy(arn, policy_arn))
-
-    # 3. Entries not in the baseline: pruned only when asked, never kept ones, within the limits.
-    settings = baseline.settings
-    candidates: list[LiveEntry] = []
-    surviving_admin = False  # a live admin not in the baseline that this plan leaves in place
-    for arn in sorted(live.entries):
-        if arn in wanted:
-            continue
-        entry = live.entries[arn]
-        if settings.prune and not settings.keeps(arn, entry.type):
-            candidates.append(entry)
-        elif _is_live_admin(entry, live):
-            surviving_admin = True
-
-    prunes: list[Action] = []
-    if candidates and not baseline.entries:
-        refusals.append(
-            "prune is on but the baseline has no entries: refusing to delete "
-            f"{_entries(len(candidates))} from an empty baseline"
         )
-        candidates = []
-    if len(candidates) > settings.max_deletions:
-        refusals.append(
-            f"{_entries(len(candidates))} not in the baseline but maxDeletions is {settings.max_deletions}: "
-            "deleting none of them (add them to the baseline or a keep rule, or raise "
-            "accessGuard.maxDeletions)"
-        )
-        candidates = []
-    admins = [e for e in candidates if _is_live_admin(e, live)]
-    if admins:
-        baseline_wants_admin = any(s.type == STANDARD and grants_admin(s.policies) for s in wanted.values())
-        if baseline_wants_admin:
-            safe = viable_admin
-            why = "no cluster admin the baseline asks for exists or can be created"
-        else:
-            safe = surviving_admin
-            why = "the baseline asks for no cluster admin and none would be left"
-        if not safe:
-            names = ", ".join(e.principal_arn for e in admins)
-            refusals.append(f"not deleting {names}: it grants cluster admin and {why}")
-            candidates = [e for e in candidates if not _is_live_admin(e, live)]
-    for entry in candidates:
-        prunes.append(DeleteEntry(entry.principal_arn, "not-in-baseline", entry.type))
+    have = {p.policy_arn: p.scope.normal() for p in entry.policies}
+    want = {p.policy_arn: p.scope.normal() for p in spec.policies}
+    for policy_arn in sorted(want):
+        scope = want[policy_arn]
+        if policy_arn not in have:
+            out.append(AssociatePolicy(arn, PolicyAssociation(policy_arn, scope)))
+        elif have[policy_arn] != scope:
+            out.append(
+                AssociatePolicy(arn, PolicyAssociation(policy_arn, scope), before_scope=have[policy_arn])
+            )
+    out.extend(DisassociatePolicy(arn, policy_arn) for policy_arn in sorted(have) if policy_arn not in want)
+    return out
 
-    actions = (*upgrades, *recreate_deletes, *creates, *updates, *associates, *disassociates, *prunes)
-    return Plan(baseline.cluster, baseline.region, actions, tuple(warnings), tuple(refusals))
+
+# The phases, in run order.
+(
+    MODE_UP,
+    RESET,
+    CREATE,
+    GRANT,
+    UPDATE,
+    ASSOCIATE,
+    OVERRIDE,
+    OVERRIDE_ASSOCIATE,
+    NARROW,
+    RETYPE_DELETE,
+    RETYPE_CREATE,
+    PRUNE,
+    MODE_API,
+) = range(13)
+
+
+def phase_numbers(actions: Sequence[Action], live: LiveState) -> list[int]:
+    """Each action's phase (see the module's docstring); an association goes with the create it follows."""
+    created: dict[str, int] = {}
+    numbers = []
+    for action in actions:
+        number = _phase(action, live, created)
+        if isinstance(action, CreateEntry):
+            created[action.spec.principal_arn] = number
+        numbers.append(number)
+    return numbers
+
+
+def _phase(action: Action, live: LiveState, created: dict[str, int]) -> int:
+    if isinstance(action, UpgradeMode):
+        return MODE_API if action.target == "API" else MODE_UP
+    if isinstance(action, DeleteEntry):
+        if action.reason == "not-in-baseline":
+            return PRUNE
+        return RETYPE_DELETE if safety.removes_admin_path(action, live) else RESET
+    if isinstance(action, CreateEntry):
+        entry = live.entries.get(action.spec.principal_arn)
+        if entry is not None and entry.type != action.spec.type and safety.may_hold_admin(entry):
+            return RETYPE_CREATE
+        return OVERRIDE if safety.removes_admin_path(action, live) else CREATE
+    if isinstance(action, UpdateEntry):
+        return UPDATE
+    if isinstance(action, AssociatePolicy):
+        if safety.removes_admin_path(action, live):
+            return NARROW
+        after_create = created.get(action.principal_arn)
+        if after_create is not None:
+            return (
+                OVERRIDE_ASSOCIATE
+                if after_create == OVERRIDE
+                else GRANT
+                if after_create == CREATE
+                else after_create
+            )
+        # Giving a baseline admin its admin policy back comes before anything else touches entries.
+        return GRANT if safety.grants_admin((action.association,)) else ASSOCIATE
+    return NARROW  # DisassociatePolicy
+
+
+def phases(actions: Sequence[Action], live: LiveState) -> list[list[Action]]:
+    """The actions grouped by phase, phases in run order, the plan's order kept within a phase."""
+    grouped: dict[int, list[Action]] = {}
+    for action, number in zip(actions, phase_numbers(actions, live), strict=True):
+        grouped.setdefault(number, []).append(action)
+    return [grouped[k] for k in sorted(grouped)]
+
+
+def _ordered(desired: Baseline, live: LiveState, actions: list[Action], warnings: list[str]) -> Plan:
+    """Phase order; within a phase, by kind then principal, so plans are deterministic and readable."""
+    kinds = (UpgradeMode, DeleteEntry, CreateEntry, UpdateEntry, AssociatePolicy, DisassociatePolicy)
+    numbers = phase_numbers(actions, live)
+
+    def key(item: tuple[Action, int]) -> tuple[int, int, str]:
+        action, number = item
+        kind = next(i for i, k in enumerate(kinds) if isinstance(action, k))
+        return (number, kind, safety.target(action) or "")
+
+    ordered = [a for a, _ in sorted(zip(actions, numbers, strict=True), key=key)]  # stable within a key
+    return Plan(desired.cluster, desired.region, tuple(ordered), tuple(warnings))
 
 
 def _entries(n: int) -> str:
     return f"{n} entr{'y' if n == 1 else 'ies'}"
-
-
-def _is_live_admin(entry: LiveEntry, live: LiveState) -> bool:
-    """The entry really grants cluster admin now (its principal is neither deleted nor recreated)."""
-    return (
-        entry.principal_status not in _DEAD
-        and entry.principal_arn not in live.missing_principals
-        and grants_admin(entry.policies)
-    )

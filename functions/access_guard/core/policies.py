@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
-ADMIN_POLICY_ARN = POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"
+ADMIN_POLICY_NAME = "AmazonEKSClusterAdminPolicy"
+ADMIN_POLICY_ARN = POLICY_ARN_PREFIX + ADMIN_POLICY_NAME
 
 KNOWN_POLICY_NAMES: tuple[str, ...] = (
     "AmazonAIOpsAssistantPolicy",
