@@ -15,6 +15,7 @@ from .functions import (
     InvocationError,
     LambdaContext,
 )
+from .sqs import SqsEventSource, SqsPoller
 
 __all__ = [
     "AsyncResult",
@@ -24,4 +25,6 @@ __all__ = [
     "FunctionTimeout",
     "InvocationError",
     "LambdaContext",
+    "SqsEventSource",
+    "SqsPoller",
 ]
