@@ -15,16 +15,19 @@ from .functions import (
     InvocationError,
     LambdaContext,
 )
+from .scheduler import Firing, LocalScheduler
 from .sqs import SqsEventSource, SqsPoller
 
 __all__ = [
     "AsyncResult",
+    "Firing",
     "Function",
     "FunctionNotFound",
     "FunctionRegistry",
     "FunctionTimeout",
     "InvocationError",
     "LambdaContext",
+    "LocalScheduler",
     "SqsEventSource",
     "SqsPoller",
 ]
