@@ -15,6 +15,7 @@ from .functions import (
     InvocationError,
     LambdaContext,
 )
+from .gateway import LocalApiGateway, Route
 from .scheduler import Firing, LocalScheduler
 from .sqs import SqsEventSource, SqsPoller
 
@@ -27,7 +28,9 @@ __all__ = [
     "FunctionTimeout",
     "InvocationError",
     "LambdaContext",
+    "LocalApiGateway",
     "LocalScheduler",
+    "Route",
     "SqsEventSource",
     "SqsPoller",
 ]
