@@ -1,0 +1,1 @@
+"""Tests of the local Lambda runtime (local/runtime): handlers run by SQS pollers, the scheduler, the API."""
