@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from access_guard.policies import ADMIN_POLICY_ARN, KNOWN_POLICY_NAMES, POLICY_ARN_PREFIX
-
 INVALID_PARAMETER = "InvalidParameterException"
 INVALID_REQUEST = "InvalidRequestException"
 NOT_FOUND = "ResourceNotFoundException"
@@ -26,8 +24,40 @@ MODES = (CONFIG_MAP, API_AND_CONFIG_MAP, API)
 API_MODES = (API_AND_CONFIG_MAP, API)
 CONFIG_MAP_MODES = (CONFIG_MAP, API_AND_CONFIG_MAP)
 
+# The access policies EKS offers, from the fact sheet (section 2). Kept here, not imported from the product:
+# the emulator judges the product, so it must not share its tables. AWS adds policies over time; the
+# `extraAccessPolicies` setting adds more at run time.
+POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+ADMIN_POLICY_ARN = POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"
+ACCESS_POLICY_NAMES: tuple[str, ...] = (
+    "AmazonAIOpsAssistantPolicy",
+    "AmazonARCRegionSwitchScalingPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSAdminViewPolicy",
+    "AmazonEKSAutoNodePolicy",
+    "AmazonEKSBlockStorageClusterPolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSClusterInsightsPolicy",
+    "AmazonEKSComputeClusterPolicy",
+    "AmazonEKSComputePolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSHybridPolicy",
+    "AmazonEKSLoadBalancingClusterPolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingClusterPolicy",
+    "AmazonEKSNetworkingPolicy",
+    "AmazonEKSSecretReaderPolicy",
+    "AmazonEKSViewPolicy",
+    "AmazonEMRJobPolicy",
+    "AmazonSagemakerHyperpodClusterPolicy",
+    "AmazonSagemakerHyperpodControllerPolicy",
+    "AmazonSagemakerHyperpodSystemNamespacePolicy",
+)
+
 STANDARD = "STANDARD"
-# type -> (username, kubernetesGroups) that EKS gives a node entry; node entries take neither from the caller.
+# The one table of node-entry types: type -> (username, kubernetesGroups) that EKS gives such an entry (node
+# entries take neither from the caller). ENTRY_TYPES, the type checks and the error texts derive from it.
 NODE_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "EC2_LINUX": ("system:node:{{EC2PrivateDNSName}}", ("system:nodes",)),
     "EC2_WINDOWS": ("system:node:{{EC2PrivateDNSName}}", ("system:nodes", "system:nodes-windows")),
@@ -232,7 +262,7 @@ def create_access_config(access_config: Any) -> tuple[str, bool]:
 
 def policy_arns(extra_names: Iterable[str] = ()) -> dict[str, str]:
     """name -> ARN of every access policy the emulated EKS offers, sorted by name."""
-    names = sorted({*KNOWN_POLICY_NAMES, *extra_names})
+    names = sorted({*ACCESS_POLICY_NAMES, *extra_names})
     return {name: POLICY_ARN_PREFIX + name for name in names}
 
 
