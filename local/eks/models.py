@@ -368,7 +368,9 @@ class EmulatedEKSBackend(EKSBackend):
         tags: dict[str, str],
     ) -> AccessEntry:
         now = self.clock()
-        arn = rules.entry_arn(self.region_name, cluster.name, principal, str(uuid.uuid4()))
+        arn = rules.entry_arn(
+            self.partition, self.region_name, self.account_id, cluster.name, principal, str(uuid.uuid4())
+        )
         return AccessEntry(principal, principal_id, kind, username, groups, tags, arn, now, now)
 
     def _cluster(self, name: str) -> EmulatedCluster:

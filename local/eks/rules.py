@@ -227,9 +227,20 @@ def entry_identity(
     return (username if username is not None else default_username(principal)), check_groups(groups or [])
 
 
-def entry_arn(region: str, cluster: str, principal: Principal, entry_id: str) -> str:
+def entry_arn(
+    partition: str, region: str, cluster_account: str, cluster: str, principal: Principal, entry_id: str
+) -> str:
+    """`arn:<partition>:eks:<region>:<cluster account>:access-entry/<cluster>/<type>/<principal account>/
+    <name>/<uuid>` (fact sheet, section 1): the cluster's account first, the principal's after its type;
+    a role's path is left out.
+
+    The account root (`arn:aws:iam::<account>:root`, whose entry EKS makes when root creates a cluster in an
+    API mode) has no documented form. The emulator gives it the same five segments with type and name both
+    `root` (`.../access-entry/<cluster>/root/<account>/root/<uuid>`), so a parser that splits the ARN on `/`
+    finds every part where it finds a role's or a user's.
+    """
     return (
-        f"arn:{principal.partition}:eks:{region}:{principal.account}:access-entry/{cluster}/"
+        f"arn:{partition}:eks:{region}:{cluster_account}:access-entry/{cluster}/"
         f"{principal.kind}/{principal.account}/{principal.name}/{entry_id}"
     )
 
