@@ -66,15 +66,35 @@ class Emulator:
 
     # --- EKS: settings, the access oracle, aws-auth -----------------------------------------------
     def set_eks_settings(
-        self, *, mode_update_seconds: float | None = None, extra_access_policies: list[str] | None = None
+        self,
+        *,
+        mode_update_seconds: float | None = None,
+        other_update_seconds: float | None = None,
+        fail_mode_updates: int | None = None,
+        extra_access_policies: list[str] | None = None,
     ) -> dict[str, Any]:
-        """How long an authentication-mode update stays InProgress; policy names AWS 'added' since."""
+        """Change the EKS emulator's settings (only those given); returns all of them.
+
+        mode_update_seconds: how long an authentication-mode update stays InProgress.
+        other_update_seconds: how long any other cluster update (UpdateClusterVersion, UpdateClusterConfig
+            logging / resourcesVpcConfig) stays InProgress.
+        fail_mode_updates: the next N authentication-mode updates end Failed (errors set, mode unchanged).
+        extra_access_policies: access-policy names AWS 'added' since the fact sheet.
+        """
         body: dict[str, Any] = {}
         if mode_update_seconds is not None:
             body["modeUpdateSeconds"] = mode_update_seconds
+        if other_update_seconds is not None:
+            body["otherUpdateSeconds"] = other_update_seconds
+        if fail_mode_updates is not None:
+            body["failModeUpdates"] = fail_mode_updates
         if extra_access_policies is not None:
             body["extraAccessPolicies"] = extra_access_policies
         return self._call("PUT", "eks/settings", body)
+
+    def eks_settings(self) -> dict[str, Any]:
+        """The EKS emulator's settings now (failModeUpdates counts down as mode updates fail)."""
+        return self._call("GET", "eks/settings")
 
     def access(
         self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT

@@ -245,13 +245,6 @@ def test_an_access_config_without_a_mode_is_refused(eks: Any) -> None:
     )
 
 
-def test_other_cluster_config_updates_still_reach_moto(eks: Any) -> None:
-    create(eks)
-    logging = {"clusterLogging": [{"types": ["api"], "enabled": True}]}
-    eks.update_cluster_config(name="c", logging=logging)
-    assert eks.describe_cluster(name="c")["cluster"]["logging"] == logging
-
-
 # --- settings ------------------------------------------------------------------------------------
 
 
