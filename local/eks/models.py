@@ -2,8 +2,9 @@
 
 State lives on `EmulatedCluster` (a moto `Cluster`); the rules live in `rules.py`; who really has access is
 `oracle.compute_access`. Updates (authentication mode, version, logging, endpoint access, subnets) are
-asynchronous without threads: an update records when it is due, and every read derives the cluster's
-status, mode, version and configuration from the clock.
+asynchronous without threads: an update records when it is due, every read derives the cluster's status,
+mode, version and configuration from the clock, and what EKS does once when an update ends (the creator's
+entry) is done by the first operation that finds it ended.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class ClusterUpdate:
     created_at: float
     due_at: float
     errors: list[dict[str, Any]] = field(default_factory=list)
+    settled: bool = False  # what EKS does once, when the update ends, has been done
 
     def status(self, now: float) -> str:
         if now < self.due_at:
@@ -359,6 +361,48 @@ class EmulatedEKSBackend(EKSBackend):
         cluster.updates.append(update)
         return update
 
+    def _settle(self, cluster: EmulatedCluster) -> None:
+        """Do, once, what EKS does when an update ends: today, the cluster creator's entry when a cluster
+        created in CONFIG_MAP gains access entries.
+
+        AWS's documentation: "When you enable EKS access entries on clusters created before this feature was
+        introduced [...], EKS automatically creates an access entry that reflects pre-existing permissions.
+        This access entry shows: The IAM identity that originally created the cluster; The administrative
+        permissions granted to that identity during cluster creation. [...] Previously, this administrative
+        access was granted automatically and couldn't be modified. With EKS access entries enabled, you can
+        now view and delete this legacy access configuration."
+        (https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html, "Legacy cluster access
+        configuration"). The API reference says of bootstrapClusterCreatorAdminPermissions, which CONFIG_MAP
+        requires to be true, that it "Specifies whether or not the cluster creator IAM principal was set as a
+        cluster admin access entry during cluster creation time"
+        (https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html).
+
+        Modelled: when CONFIG_MAP -> API_AND_CONFIG_MAP succeeds, EKS creates a STANDARD entry for the creator
+        with AmazonEKSClusterAdminPolicy at cluster scope, bound to the creator's identity at cluster creation
+        (a deleted or recreated creator gets an entry that grants nothing). From then on, in
+        API_AND_CONFIG_MAP and in API, that entry is the creator's only admin access: the invisible admin is
+        gone, and deleting the entry takes the creator's access away.
+
+        The documentation is explicit only for clusters created before access entries existed, and silent on
+        whether any invisible access survives the entry's deletion. The reading modelled is the conservative
+        one: a remediator that prunes the creator's entry (it is in no baseline) locks the creator out.
+        """
+        now = self.clock()
+        for update in cluster.updates:
+            if update.settled or update.status(now) == "InProgress":
+                continue
+            update.settled = True
+            creator = cluster.creator
+            if (
+                update.status(now) == "Successful"
+                and update.changes.get("authentication_mode") == rules.API_AND_CONFIG_MAP
+                and cluster.initial_mode == rules.CONFIG_MAP
+                and cluster.bootstrap_creator_admin
+                and creator is not None
+                and creator.principal.arn not in cluster.entries
+            ):
+                self._add_creator_admin_entry(cluster, creator, update.due_at)
+
     def _add_creator_admin_entry(self, cluster: EmulatedCluster, creator: Creator, at: float) -> None:
         """A STANDARD entry for the creator with the cluster-admin policy at cluster scope, made at `at`."""
         username, groups = rules.entry_identity(rules.STANDARD, creator.principal, None, None)
@@ -514,12 +558,14 @@ class EmulatedEKSBackend(EKSBackend):
         cluster = self.clusters.get(name)
         if not isinstance(cluster, EmulatedCluster):
             raise RuleViolation(rules.NOT_FOUND, CLUSTER_NOT_FOUND_MSG.format(clusterName=name))
+        self._settle(cluster)
         return cluster
 
     def _known_cluster(self, name: str) -> EmulatedCluster:
         cluster = self.clusters.get(name)
         if not isinstance(cluster, EmulatedCluster):
             raise LookupError(f"no cluster {name!r} in {self.account_id}/{self.region_name}")
+        self._settle(cluster)
         return cluster
 
     def _entries_cluster(self, name: str) -> EmulatedCluster:

@@ -138,7 +138,8 @@ def test_applying_the_plan_reaches_the_baseline_and_breaks_no_safety_rule(aws, w
     outcome = guard_.apply(wanted)
     # then it worked, and there is nothing left to do
     assert outcome.succeeded, outcome.to_json()
-    assert guard_.plan(wanted)[1].is_empty
+    final = guard_.plan(wanted)[1]
+    assert final.is_empty
     access = aws.access(cluster)
     if target is not None:
         assert MODES.index(access["authenticationMode"]) >= MODES.index(target)
@@ -166,6 +167,7 @@ def test_applying_the_plan_reaches_the_baseline_and_breaks_no_safety_rule(aws, w
     assert before - after <= {a.principal_arn for a in pruned} | (
         {recreated} - wanted_arns if recreated else set()
     )
-    if guard["prune"] and wanted.entries and not outcome.plan.refusals:
+    # (a refusal can arise after a mode upgrade too, when the creator's entry EKS made comes into view)
+    if guard["prune"] and wanted.entries and not outcome.plan.refusals and not final.refusals:
         kept = {NODE_ARN} if node and guard["keep"] else set()
         assert after == wanted_arns | kept
