@@ -51,15 +51,26 @@ class Emulator:
         throttle: int = 0,
         error_status: int = 0,
         error_count: int = 0,
+        commit_then_error: int = 0,
+        commit_then_drop: int = 0,
     ) -> None:
-        """`operation` is `Name`, `service:Name` or `*`; throttle/error_count fail the next N calls."""
+        """`operation` is `Name`, `service:Name` or `*`. Counted faults apply to the next N matching calls:
+        throttle (429) and error_count (error_status) fail them before they run, changing nothing;
+        commit_then_error lets them run (state changes, CloudTrail records the success) then answers
+        error_status (500 if unset); commit_then_drop lets them run then closes the connection unanswered."""
         body = {
             "latencyMs": latency_ms,
             "throttle": throttle,
             "errorStatus": error_status,
             "errorCount": error_count,
+            "commitThenError": commit_then_error,
+            "commitThenDrop": commit_then_drop,
         }
         self._call("PUT", f"faults/{operation}", body)
+
+    def faults(self) -> dict[str, dict[str, Any]]:
+        """The faults set now, by key, with what is left of their counts."""
+        return self._call("GET", "faults")
 
     def clear_faults(self, operation: str | None = None) -> None:
         self._call("DELETE", f"faults/{operation}" if operation else "faults")
