@@ -143,3 +143,42 @@ class Emulator:
     def cloudtrail_records(self) -> list[dict[str, Any]]:
         """Every CloudTrail record made so far, oldest first (the real LookupEvents API works too)."""
         return self._call("GET", "cloudtrail/records")
+
+    def set_cloudtrail_delivery(
+        self,
+        *,
+        delay_seconds: float | None = None,
+        late_next: int | None = None,
+        late_seconds: float | None = None,
+        twice_next: int | None = None,
+        reverse_next: int | None = None,
+        drop_next: int | None = None,
+    ) -> dict[str, Any]:
+        """How CloudTrail events reach EventBridge (only the settings given change); returns them all, with
+        how many events are `waiting` for their delay and `held` for a reversal.
+
+        delay_seconds: every event is delivered this long after its call (default 0: at once).
+        late_next, late_seconds: the next N events are delivered late_seconds after their call instead.
+        twice_next: the next N events are delivered twice (the same event, the same id).
+        reverse_next: the next N events are held, then delivered newest first when the Nth arrives.
+        drop_next: the next N events are never delivered (CloudTrail, LookupEvents still have them).
+        Reset with the emulator; flush_cloudtrail_delivery() delivers whatever waits, now.
+        """
+        fields = {
+            "delaySeconds": delay_seconds,
+            "lateNext": late_next,
+            "lateSeconds": late_seconds,
+            "twiceNext": twice_next,
+            "reverseNext": reverse_next,
+            "dropNext": drop_next,
+        }
+        return self._call("PUT", "cloudtrail/settings", {k: v for k, v in fields.items() if v is not None})
+
+    def cloudtrail_delivery(self) -> dict[str, Any]:
+        """The delivery settings now, with the counts left and the events `waiting` and `held`."""
+        return self._call("GET", "cloudtrail/settings")
+
+    def flush_cloudtrail_delivery(self) -> int:
+        """Deliver now every event waiting for its delay (in due order), then the held ones newest first;
+        returns how many deliveries were made."""
+        return int(self._call("POST", "cloudtrail/flush")["delivered"])
