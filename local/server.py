@@ -255,11 +255,21 @@ class LocalAWS:
             self._server.close()
 
     def stop(self) -> None:
-        if self._server is not None:
-            # Closing the listener and every open (kept-alive) connection ends waitress's loop.
-            for channel in list(self._server._map.values()):
-                channel.close()
-            self._server.task_dispatcher.shutdown()
+        server = self._server
+        if server is not None:
+            # Closing the listener and every open (kept-alive) connection ends waitress's loop. Done in the
+            # loop's own thread (a trigger thunk): closing a socket under its select() from another thread
+            # made the loop fail with EBADF now and then.
+            def close_all() -> None:
+                for channel in list(server._map.values()):
+                    channel.close()
+
+            running = self._thread is not None and self._thread.is_alive()
+            if running:
+                server.trigger.pull_trigger(close_all)
+                self._thread.join(timeout=5)  # type: ignore[union-attr]
+            close_all()  # whatever is left, if the loop was not running or did not stop
+            server.task_dispatcher.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
