@@ -51,30 +51,61 @@ class Emulator:
         throttle: int = 0,
         error_status: int = 0,
         error_count: int = 0,
+        commit_then_error: int = 0,
+        commit_then_drop: int = 0,
     ) -> None:
-        """`operation` is `Name`, `service:Name` or `*`; throttle/error_count fail the next N calls."""
+        """`operation` is `Name`, `service:Name` or `*`. Counted faults apply to the next N matching calls:
+        throttle (429) and error_count (error_status) fail them before they run, changing nothing;
+        commit_then_error lets them run (state changes, CloudTrail records the success) then answers
+        error_status (500 if unset); commit_then_drop lets them run then closes the connection unanswered."""
         body = {
             "latencyMs": latency_ms,
             "throttle": throttle,
             "errorStatus": error_status,
             "errorCount": error_count,
+            "commitThenError": commit_then_error,
+            "commitThenDrop": commit_then_drop,
         }
         self._call("PUT", f"faults/{operation}", body)
+
+    def faults(self) -> dict[str, dict[str, Any]]:
+        """The faults set now, by key, with what is left of their counts."""
+        return self._call("GET", "faults")
 
     def clear_faults(self, operation: str | None = None) -> None:
         self._call("DELETE", f"faults/{operation}" if operation else "faults")
 
     # --- EKS: settings, the access oracle, aws-auth -----------------------------------------------
     def set_eks_settings(
-        self, *, mode_update_seconds: float | None = None, extra_access_policies: list[str] | None = None
+        self,
+        *,
+        mode_update_seconds: float | None = None,
+        other_update_seconds: float | None = None,
+        fail_mode_updates: int | None = None,
+        extra_access_policies: list[str] | None = None,
     ) -> dict[str, Any]:
-        """How long an authentication-mode update stays InProgress; policy names AWS 'added' since."""
+        """Change the EKS emulator's settings (only those given); returns all of them.
+
+        mode_update_seconds: how long an authentication-mode update stays InProgress.
+        other_update_seconds: how long any other cluster update (UpdateClusterVersion, UpdateClusterConfig
+            logging / resourcesVpcConfig) stays InProgress.
+        fail_mode_updates: the next N authentication-mode updates end Failed (errors set, mode unchanged).
+        extra_access_policies: access-policy names AWS 'added' since the fact sheet.
+        """
         body: dict[str, Any] = {}
         if mode_update_seconds is not None:
             body["modeUpdateSeconds"] = mode_update_seconds
+        if other_update_seconds is not None:
+            body["otherUpdateSeconds"] = other_update_seconds
+        if fail_mode_updates is not None:
+            body["failModeUpdates"] = fail_mode_updates
         if extra_access_policies is not None:
             body["extraAccessPolicies"] = extra_access_policies
         return self._call("PUT", "eks/settings", body)
+
+    def eks_settings(self) -> dict[str, Any]:
+        """The EKS emulator's settings now (failModeUpdates counts down as mode updates fail)."""
+        return self._call("GET", "eks/settings")
 
     def access(
         self, cluster: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT
@@ -112,3 +143,42 @@ class Emulator:
     def cloudtrail_records(self) -> list[dict[str, Any]]:
         """Every CloudTrail record made so far, oldest first (the real LookupEvents API works too)."""
         return self._call("GET", "cloudtrail/records")
+
+    def set_cloudtrail_delivery(
+        self,
+        *,
+        delay_seconds: float | None = None,
+        late_next: int | None = None,
+        late_seconds: float | None = None,
+        twice_next: int | None = None,
+        reverse_next: int | None = None,
+        drop_next: int | None = None,
+    ) -> dict[str, Any]:
+        """How CloudTrail events reach EventBridge (only the settings given change); returns them all, with
+        how many events are `waiting` for their delay and `held` for a reversal.
+
+        delay_seconds: every event is delivered this long after its call (default 0: at once).
+        late_next, late_seconds: the next N events are delivered late_seconds after their call instead.
+        twice_next: the next N events are delivered twice (the same event, the same id).
+        reverse_next: the next N events are held, then delivered newest first when the Nth arrives.
+        drop_next: the next N events are never delivered (CloudTrail, LookupEvents still have them).
+        Reset with the emulator; flush_cloudtrail_delivery() delivers whatever waits, now.
+        """
+        fields = {
+            "delaySeconds": delay_seconds,
+            "lateNext": late_next,
+            "lateSeconds": late_seconds,
+            "twiceNext": twice_next,
+            "reverseNext": reverse_next,
+            "dropNext": drop_next,
+        }
+        return self._call("PUT", "cloudtrail/settings", {k: v for k, v in fields.items() if v is not None})
+
+    def cloudtrail_delivery(self) -> dict[str, Any]:
+        """The delivery settings now, with the counts left and the events `waiting` and `held`."""
+        return self._call("GET", "cloudtrail/settings")
+
+    def flush_cloudtrail_delivery(self) -> int:
+        """Deliver now every event waiting for its delay (in due order), then the held ones newest first;
+        returns how many deliveries were made."""
+        return int(self._call("POST", "cloudtrail/flush")["delivered"])

@@ -15,15 +15,19 @@ from urllib.parse import parse_qs
 STATE_LOCK = threading.RLock()
 
 Handler = Callable[[dict[str, str], dict[str, str], Any], tuple[int, Any]]
-_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+_ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = []
 _RESET_HOOKS: list[Callable[[], None]] = []
 
 
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
-    """Register `handler(path_params, query, json_body) -> (status, json)` for METHOD /_emulator/PATTERN."""
+def route(method: str, pattern: str, *, locked: bool = True) -> Callable[[Handler], Handler]:
+    """Register `handler(path_params, query, json_body) -> (status, json)` for METHOD /_emulator/PATTERN.
+
+    A handler runs under STATE_LOCK unless `locked=False`: then it takes the lock itself where it touches
+    state (one that may make calls back into the local AWS, such as delivering events, must not hold it).
+    """
 
     def register(handler: Handler) -> Handler:
-        _ROUTES.append((method, re.compile(f"^/_emulator/{pattern}/?$"), handler))
+        _ROUTES.append((method, re.compile(f"^/_emulator/{pattern}/?$"), handler, locked))
         return handler
 
     return register
@@ -51,11 +55,14 @@ def dispatch(environ: dict[str, Any], body: bytes) -> tuple[int, dict[str, str],
         payload = json.loads(body) if body.strip() else None
     except ValueError:
         return _json(400, {"message": "request body is not JSON"})
-    for route_method, pattern, handler in _ROUTES:
+    for route_method, pattern, handler, locked in _ROUTES:
         match = pattern.match(path)
         if match and route_method == method:
             try:
-                with STATE_LOCK:
+                if locked:
+                    with STATE_LOCK:
+                        status, result = handler(match.groupdict(), query, payload)
+                else:
                     status, result = handler(match.groupdict(), query, payload)
             except (ValueError, TypeError) as exc:
                 return _json(400, {"message": str(exc)})

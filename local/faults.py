@@ -1,8 +1,15 @@
-"""Fault injection, set per operation at run time: latency, throttling, server errors.
+"""Fault injection, set per operation at run time: latency, throttling, server errors, and failures after
+the call has done its work.
 
 A fault is keyed by operation name (`ListAccessEntries`), optionally qualified by service
 (`eks:ListAccessEntries`), or `*` for every call. Throttles and errors are counted: the next N matching
 calls fail, then the operation recovers, which is what retry logic has to survive.
+
+Throttles and errors fail a call before it reaches the service: nothing changes. The commit-then faults
+let the call run and change state (CloudTrail records it as the successful call it was), then answer a
+server error (`commitThenError`) or close the connection without any answer (`commitThenDrop`): an SDK
+retries a write that already happened, and sees what the service says to the second one (for a create,
+409 ResourceInUseException).
 """
 
 from __future__ import annotations
@@ -21,16 +28,21 @@ _JSON_STYLE = {429: "ThrottlingException", 500: "InternalServerError", 503: "Ser
 _MESSAGES = {429: "Rate exceeded", 500: "Internal failure (injected)", 503: "Service unavailable (injected)"}
 
 
+_FIELDS = ("latencyMs", "throttle", "errorStatus", "errorCount", "commitThenError", "commitThenDrop")
+
+
 @dataclass
 class Fault:
     latency_ms: float = 0.0
     throttle: int = 0  # the next N calls get 429
-    error_status: int = 0  # 500 or 503
+    error_status: int = 0  # 500 or 503 (commitThenError uses it too; 500 if unset)
     error_count: int = 0  # the next N calls (after throttles) get error_status
+    commit_then_error: int = 0  # the next N calls run, then get error_status instead of their answer
+    commit_then_drop: int = 0  # the next N calls run, then the connection closes without an answer
 
     @classmethod
     def from_json(cls, body: dict[str, object]) -> Fault:
-        unknown = set(body) - {"latencyMs", "throttle", "errorStatus", "errorCount"}
+        unknown = set(body) - set(_FIELDS)
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         fault = cls(
@@ -38,10 +50,15 @@ class Fault:
             throttle=int(body.get("throttle", 0) or 0),  # type: ignore[call-overload]
             error_status=int(body.get("errorStatus", 0) or 0),  # type: ignore[call-overload]
             error_count=int(body.get("errorCount", 0) or 0),  # type: ignore[call-overload]
+            commit_then_error=int(body.get("commitThenError", 0) or 0),  # type: ignore[call-overload]
+            commit_then_drop=int(body.get("commitThenDrop", 0) or 0),  # type: ignore[call-overload]
         )
         if fault.error_count and fault.error_status not in (500, 503):
             raise ValueError("errorStatus must be 500 or 503")
-        if min(fault.latency_ms, fault.throttle, fault.error_count) < 0:
+        if fault.commit_then_error and fault.error_status not in (0, 500, 503):
+            raise ValueError("errorStatus must be 500 or 503 (or unset, for 500)")
+        counts = (fault.throttle, fault.error_count, fault.commit_then_error, fault.commit_then_drop)
+        if min(fault.latency_ms, *counts) < 0:
             raise ValueError("fault values must not be negative")
         return fault
 
@@ -51,7 +68,22 @@ class Fault:
             "throttle": self.throttle,
             "errorStatus": self.error_status,
             "errorCount": self.error_count,
+            "commitThenError": self.commit_then_error,
+            "commitThenDrop": self.commit_then_drop,
         }
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What to do to one call: answer instead of the service (`response`), or let the service answer and
+    then replace the answer with a server error (`error_after_commit`) or with a dropped connection."""
+
+    response: tuple[int, dict[str, str], bytes] | None = None
+    error_after_commit: int = 0
+    drop_after_commit: bool = False
+
+
+NO_INJECTION = Injection()
 
 
 class FaultRegistry:
@@ -74,25 +106,39 @@ class FaultRegistry:
         with self._lock:
             return {k: f.to_json() for k, f in self._faults.items()}
 
-    def before_call(self, op: Operation, protocol: str) -> tuple[int, dict[str, str], bytes] | None:
-        """Sleep the injected latency; return an error response if this call is to fail."""
+    def before_call(self, op: Operation, protocol: str) -> Injection:
+        """Sleep the injected latency; say whether (and how) this call is to fail."""
         latency = 0.0
         status = 0
+        after_commit = 0
+        drop = False
         with self._lock:
             for key in (f"{op.service}:{op.name}", op.name, "*"):
                 fault = self._faults.get(key)
                 if fault is None:
                     continue
                 latency = max(latency, fault.latency_ms)
-                if not status and fault.throttle > 0:
+                if status or after_commit or drop:
+                    continue
+                if fault.throttle > 0:
                     fault.throttle -= 1
                     status = 429
-                elif not status and fault.error_count > 0:
+                elif fault.error_count > 0:
                     fault.error_count -= 1
                     status = fault.error_status
+                elif fault.commit_then_error > 0:
+                    fault.commit_then_error -= 1
+                    after_commit = fault.error_status or 500
+                elif fault.commit_then_drop > 0:
+                    fault.commit_then_drop -= 1
+                    drop = True
         if latency:
             time.sleep(latency / 1000.0)
-        return error_response(status, protocol) if status else None
+        if status:
+            return Injection(response=error_response(status, protocol))
+        if after_commit or drop:
+            return Injection(error_after_commit=after_commit, drop_after_commit=drop)
+        return NO_INJECTION
 
 
 def error_response(status: int, protocol: str) -> tuple[int, dict[str, str], bytes]:
@@ -132,7 +178,7 @@ def _register_routes() -> None:
     @control.route("PUT", r"faults/(?P<key>[^/]+)")
     def _set(params: dict[str, str], query: dict[str, str], body: object) -> tuple[int, object]:
         if not isinstance(body, dict):
-            raise ValueError("a fault is a JSON object: latencyMs, throttle, errorStatus, errorCount")
+            raise ValueError("a fault is a JSON object: " + ", ".join(_FIELDS))
         fault = Fault.from_json(body)
         FAULTS.set(params["key"], fault)
         return 200, {params["key"]: fault.to_json()}

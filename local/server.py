@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from waitress.channel import ClientDisconnected
 
 from . import control
-from .faults import FAULTS
+from .faults import FAULTS, NO_INJECTION, error_response
 from .identity import Caller, parse_authorization, resolve_caller
 from .operations import Operation, _service_model, resolve
 
@@ -40,6 +41,14 @@ class Call:
     user_agent: str
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class ConnectionDropped(ClientDisconnected):
+    """Raised by the middleware to close the connection without writing a response (commitThenDrop).
+
+    waitress handles ClientDisconnected raised before any byte of the response is written by closing the
+    connection, so the client sees the server hang up (botocore: ConnectionClosedError) and may retry.
+    """
 
 
 # listener(call, http_status, response_headers, response_body); exceptions are logged, never raised.
@@ -84,12 +93,13 @@ class Middleware:
             return _respond(start_response, *control.dispatch(environ, body))
 
         call = self._describe(environ, path, body)
+        injection, protocol = NO_INJECTION, ""
         if call is not None:
             protocol = _service_model(call.operation.service).metadata.get("protocol", "rest-json")
-            injected = FAULTS.before_call(call.operation, protocol)
-            if injected is not None:
-                _notify(call, *injected)
-                return _respond(start_response, *injected)
+            injection = FAULTS.before_call(call.operation, protocol)
+            if injection.response is not None:
+                _notify(call, *injection.response)
+                return _respond(start_response, *injection.response)
 
         captured: dict[str, Any] = {}
 
@@ -111,7 +121,12 @@ class Middleware:
                     close()
         status, headers = captured["status"], captured["headers"]
         if call is not None:
+            # Listeners (CloudTrail) hear what the service did, also when the client is told otherwise below.
             _notify(call, status, dict(headers), response_body)
+        if injection.drop_after_commit:
+            raise ConnectionDropped(f"{call.operation.name if call else path}: dropped after it committed")
+        if injection.error_after_commit:
+            return _respond(start_response, *error_response(injection.error_after_commit, protocol))
         return _respond(start_response, status, dict(headers), response_body)
 
     @staticmethod
@@ -240,11 +255,21 @@ class LocalAWS:
             self._server.close()
 
     def stop(self) -> None:
-        if self._server is not None:
-            # Closing the listener and every open (kept-alive) connection ends waitress's loop.
-            for channel in list(self._server._map.values()):
-                channel.close()
-            self._server.task_dispatcher.shutdown()
+        server = self._server
+        if server is not None:
+            # Closing the listener and every open (kept-alive) connection ends waitress's loop. Done in the
+            # loop's own thread (a trigger thunk): closing a socket under its select() from another thread
+            # made the loop fail with EBADF now and then.
+            def close_all() -> None:
+                for channel in list(server._map.values()):
+                    channel.close()
+
+            running = self._thread is not None and self._thread.is_alive()
+            if running:
+                server.trigger.pull_trigger(close_all)
+                self._thread.join(timeout=5)  # type: ignore[union-attr]
+            close_all()  # whatever is left, if the loop was not running or did not stop
+            server.task_dispatcher.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
 

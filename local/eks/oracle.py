@@ -135,7 +135,11 @@ def _grant(
 
 def compute_access(cluster: ClusterView, iam: IamView) -> dict[str, Any]:
     """Who can authenticate to the cluster: entries (API modes), the creator's invisible admin (a cluster
-    created in CONFIG_MAP, while not in API mode), aws-auth mappings (ConfigMap modes); first source wins."""
+    still in CONFIG_MAP), aws-auth mappings (ConfigMap modes); first source wins.
+
+    Once a CONFIG_MAP cluster gains access entries, EKS turns the creator's invisible admin into an access
+    entry (see EmulatedEKSBackend._settle, which cites AWS's documentation): from then on the creator is an
+    admin through that entry only, so deleting it takes the creator's access away."""
     granted: dict[tuple[str, str, str], dict[str, Any]] = {}
     inactive: list[dict[str, str]] = []
 
@@ -164,7 +168,7 @@ def compute_access(cluster: ClusterView, iam: IamView) -> dict[str, Any]:
     if (
         creator is not None
         and cluster.created_in_mode == CONFIG_MAP
-        and cluster.mode in CONFIG_MAP_MODES
+        and cluster.mode == CONFIG_MAP
         and creator.principal.key not in granted
         and iam.status(creator.principal, creator.principal_id) is None
     ):

@@ -147,26 +147,52 @@ class EmulatedEKSResponse(EKSResponse):
         except RuleViolation as violation:
             raise eks_error(violation) from None
 
+    # The UpdateClusterConfig fields the emulator runs as asynchronous updates; any other field (e.g.
+    # kubernetesNetworkConfig) still goes to moto, which applies it at once.
+    _UPDATE_FIELDS = ("accessConfig", "logging", "resourcesVpcConfig")
+
     def update_cluster_config(self) -> Any:
         body = self._body_or_error()
-        if "accessConfig" not in body:
-            return super().update_cluster_config()
-        if len(set(body) - {"accessConfig", "clientRequestToken", "name"}) > 0:
-            raise eks_error(rules.invalid("Only one type of update can be allowed."))
         name = self._path("name")
-        return self._run(
-            lambda: {
-                "update": self.eks_backend.update_access_config(name, body["accessConfig"]).to_json(
-                    self._now()
-                )
-            }
-        )
+        asked = [f for f in self._UPDATE_FIELDS if f in body]
+        if not asked:
+            self._run(lambda: self.eks_backend.check_no_update_running(name))
+            return super().update_cluster_config()
+        if len(asked) > 1 or set(body) - {asked[0], "clientRequestToken", "name"}:
+            raise eks_error(rules.invalid(rules.MSG_ONE_UPDATE_TYPE))
+        start = {
+            "accessConfig": self.eks_backend.update_access_config,
+            "logging": self.eks_backend.update_logging,
+            "resourcesVpcConfig": self.eks_backend.update_vpc_config,
+        }[asked[0]]
+        return self._run(lambda: {"update": start(name, body[asked[0]]).to_json(self._now())})
+
+    def update_cluster_version(self) -> tuple[str, dict[str, Any]]:
+        def act() -> dict[str, Any]:
+            body = self._body()
+            name = self._path("name")
+            version = self._string(body, "version", required=True)
+            return {"update": self.eks_backend.update_cluster_version(name, version).to_json(self._now())}
+
+        return self._run(act)
 
     def describe_update(self) -> tuple[str, dict[str, Any]]:
         name, update_id = self._path("name"), self._path("updateId")
         return self._run(
             lambda: {"update": self.eks_backend.describe_update(name, update_id).to_json(self._now())}
         )
+
+    def list_updates(self) -> tuple[str, dict[str, Any]]:
+        def act() -> dict[str, Any]:
+            name = self._path("name")
+            if self._query("nodegroupName") or self._query("addonName") or self._query("capabilityName"):
+                return {"updateIds": []}  # node groups and add-ons are moto's, which keeps no updates
+            ids, token = self.eks_backend.list_updates(
+                name, self._query("maxResults"), self._query("nextToken")
+            )
+            return {"updateIds": ids, **({"nextToken": token} if token else {})}
+
+        return self._run(act)
 
     # --- access entries ----------------------------------------------------------------------------
     def create_access_entry(self) -> tuple[str, dict[str, Any]]:

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from access_guard.core.policies import ADMIN_POLICY_ARN, KNOWN_POLICY_NAMES, POLICY_ARN_PREFIX
-
 INVALID_PARAMETER = "InvalidParameterException"
 INVALID_REQUEST = "InvalidRequestException"
 NOT_FOUND = "ResourceNotFoundException"
@@ -26,8 +24,40 @@ MODES = (CONFIG_MAP, API_AND_CONFIG_MAP, API)
 API_MODES = (API_AND_CONFIG_MAP, API)
 CONFIG_MAP_MODES = (CONFIG_MAP, API_AND_CONFIG_MAP)
 
+# The access policies EKS offers, from the fact sheet (section 2). Kept here, not imported from the product:
+# the emulator judges the product, so it must not share its tables. AWS adds policies over time; the
+# `extraAccessPolicies` setting adds more at run time.
+POLICY_ARN_PREFIX = "arn:aws:eks::aws:cluster-access-policy/"
+ADMIN_POLICY_ARN = POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"
+ACCESS_POLICY_NAMES: tuple[str, ...] = (
+    "AmazonAIOpsAssistantPolicy",
+    "AmazonARCRegionSwitchScalingPolicy",
+    "AmazonEKSAdminPolicy",
+    "AmazonEKSAdminViewPolicy",
+    "AmazonEKSAutoNodePolicy",
+    "AmazonEKSBlockStorageClusterPolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSClusterAdminPolicy",
+    "AmazonEKSClusterInsightsPolicy",
+    "AmazonEKSComputeClusterPolicy",
+    "AmazonEKSComputePolicy",
+    "AmazonEKSEditPolicy",
+    "AmazonEKSHybridPolicy",
+    "AmazonEKSLoadBalancingClusterPolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingClusterPolicy",
+    "AmazonEKSNetworkingPolicy",
+    "AmazonEKSSecretReaderPolicy",
+    "AmazonEKSViewPolicy",
+    "AmazonEMRJobPolicy",
+    "AmazonSagemakerHyperpodClusterPolicy",
+    "AmazonSagemakerHyperpodControllerPolicy",
+    "AmazonSagemakerHyperpodSystemNamespacePolicy",
+)
+
 STANDARD = "STANDARD"
-# type -> (username, kubernetesGroups) that EKS gives a node entry; node entries take neither from the caller.
+# The one table of node-entry types: type -> (username, kubernetesGroups) that EKS gives such an entry (node
+# entries take neither from the caller). ENTRY_TYPES, the type checks and the error texts derive from it.
 NODE_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "EC2_LINUX": ("system:node:{{EC2PrivateDNSName}}", ("system:nodes",)),
     "EC2_WINDOWS": ("system:node:{{EC2PrivateDNSName}}", ("system:nodes", "system:nodes-windows")),
@@ -58,8 +88,10 @@ MSG_BOOTSTRAP_CONFIG_MAP = (
     "bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set to CONFIG_MAP"
 )
 MSG_UPDATE_IN_PROGRESS = (
-    "Cannot update the cluster's authentication mode while another update is in progress."
+    "An update is already in progress on this cluster; only one update can run at a time."
 )
+MSG_ONE_UPDATE_TYPE = "Only one type of update can be allowed."
+MSG_NO_LOGGING_CHANGE = "No changes needed for the logging config provided"
 
 RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 SESSION_PLACEHOLDERS = ("{{SessionName}}", "{{SessionNameRaw}}")
@@ -197,9 +229,20 @@ def entry_identity(
     return (username if username is not None else default_username(principal)), check_groups(groups or [])
 
 
-def entry_arn(region: str, cluster: str, principal: Principal, entry_id: str) -> str:
+def entry_arn(
+    partition: str, region: str, cluster_account: str, cluster: str, principal: Principal, entry_id: str
+) -> str:
+    """`arn:<partition>:eks:<region>:<cluster account>:access-entry/<cluster>/<type>/<principal account>/
+    <name>/<uuid>` (fact sheet, section 1): the cluster's account first, the principal's after its type;
+    a role's path is left out.
+
+    The account root (`arn:aws:iam::<account>:root`, whose entry EKS makes when root creates a cluster in an
+    API mode) has no documented form. The emulator gives it the same five segments with type and name both
+    `root` (`.../access-entry/<cluster>/root/<account>/root/<uuid>`), so a parser that splits the ARN on `/`
+    finds every part where it finds a role's or a user's.
+    """
     return (
-        f"arn:{principal.partition}:eks:{region}:{principal.account}:access-entry/{cluster}/"
+        f"arn:{partition}:eks:{region}:{cluster_account}:access-entry/{cluster}/"
         f"{principal.kind}/{principal.account}/{principal.name}/{entry_id}"
     )
 
@@ -211,6 +254,135 @@ def check_mode_transition(current: str, wanted: Any) -> str:
     if MODES.index(wanted) != MODES.index(current) + 1:
         raise invalid(f"Unsupported authentication mode update from {current} to {wanted}")
     return str(wanted)
+
+
+# --- other cluster updates (UpdateClusterVersion, UpdateClusterConfig logging / resourcesVpcConfig) -------
+
+# botocore's UpdateType and UpdateParamType values.
+ACCESS_CONFIG_UPDATE = "AccessConfigUpdate"
+VERSION_UPDATE = "VersionUpdate"
+LOGGING_UPDATE = "LoggingUpdate"
+ENDPOINT_ACCESS_UPDATE = "EndpointAccessUpdate"
+VPC_CONFIG_UPDATE = "VpcConfigUpdate"
+
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+ENDPOINT_FIELDS = ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs")
+NETWORK_FIELDS = ("subnetIds", "securityGroupIds")
+_MINOR_VERSION = re.compile(r"^1\.(\d{1,3})$")
+NEW_PLATFORM_VERSION = "eks.1"  # a cluster starts every Kubernetes version on its first platform version
+
+Params = list[dict[str, str]]
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def check_version_update(current: str, wanted: Any) -> tuple[str, Params]:
+    """UpdateClusterVersion goes one minor version up at a time: (version, the Update's params)."""
+    if not isinstance(wanted, str) or not _MINOR_VERSION.match(wanted):
+        raise invalid(f"The version {wanted} is not a valid Kubernetes version.")
+    now, then = _MINOR_VERSION.match(current), _MINOR_VERSION.match(wanted)
+    if now is None or then is None or int(then[1]) != int(now[1]) + 1:
+        raise invalid(f"Unsupported Kubernetes minor version update from {current} to {wanted}")
+    return wanted, [
+        {"type": "Version", "value": wanted},
+        {"type": "PlatformVersion", "value": NEW_PLATFORM_VERSION},
+    ]
+
+
+def _log_states(logging: Any) -> dict[str, bool]:
+    states = dict.fromkeys(LOG_TYPES, False)
+    for setup in (logging or {}).get("clusterLogging") or []:
+        for log_type in setup.get("types") or []:
+            states[log_type] = bool(setup.get("enabled"))
+    return states
+
+
+def logging_update(current: Any, wanted: Any) -> tuple[dict[str, Any], Params]:
+    """The cluster's logging once `wanted` is applied (enabled types, then disabled ones, as EKS lists them),
+    and the Update's params; refuses a malformed request and one that changes nothing."""
+    setups = wanted.get("clusterLogging") if isinstance(wanted, dict) else None
+    if not isinstance(setups, list) or set(wanted) - {"clusterLogging"}:
+        raise invalid("logging must be an object with a clusterLogging list.")
+    before = _log_states(current)
+    after = dict(before)
+    for setup in setups:
+        types = setup.get("types") if isinstance(setup, dict) else None
+        enabled = setup.get("enabled") if isinstance(setup, dict) else None
+        if not isinstance(types, list) or not isinstance(enabled, bool) or set(setup) - {"types", "enabled"}:
+            raise invalid("Each clusterLogging item must have a list of types and an enabled boolean.")
+        for log_type in types:
+            if log_type not in LOG_TYPES:
+                raise invalid(
+                    f"The type {log_type} is not a valid log type. Valid types are: {', '.join(LOG_TYPES)}."
+                )
+            after[log_type] = enabled
+    if after == before:
+        raise invalid(MSG_NO_LOGGING_CHANGE)
+    groups = [
+        {"types": [t for t in LOG_TYPES if after[t] is state], "enabled": state} for state in (True, False)
+    ]
+    new = {"clusterLogging": [g for g in groups if g["types"]]}
+    return new, [{"type": "ClusterLogging", "value": _compact(wanted)}]
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise invalid(f"{name} must be a list of strings.")
+    return list(value)
+
+
+def vpc_config_update(current: Any, wanted: Any) -> tuple[str, dict[str, Any], Params]:
+    """(update type, the cluster's resourcesVpcConfig once applied, the Update's params) for a
+    resourcesVpcConfig update: endpoint access (EndpointAccessUpdate) or subnets and security groups
+    (VpcConfigUpdate), one kind per request."""
+    if not isinstance(wanted, dict) or not wanted or set(wanted) - {*ENDPOINT_FIELDS, *NETWORK_FIELDS}:
+        raise invalid(
+            "resourcesVpcConfig must set one or more of: "
+            + ", ".join((*ENDPOINT_FIELDS, *NETWORK_FIELDS))
+            + "."
+        )
+    endpoint = [f for f in ENDPOINT_FIELDS if f in wanted]
+    network = [f for f in NETWORK_FIELDS if f in wanted]
+    if endpoint and network:
+        raise invalid(MSG_ONE_UPDATE_TYPE)
+    config = dict(current or {})
+    if network:
+        params = []
+        for field, param in (("subnetIds", "Subnets"), ("securityGroupIds", "SecurityGroups")):
+            if field in wanted:
+                config[field] = _strings(wanted[field], field)
+                params.append({"type": param, "value": _compact(config[field])})
+        return VPC_CONFIG_UPDATE, config, params
+    public = config.get("endpointPublicAccess", True)
+    private = config.get("endpointPrivateAccess", False)
+    cidrs = config.get("publicAccessCidrs", ["0.0.0.0/0"])
+    for field in ("endpointPublicAccess", "endpointPrivateAccess"):
+        if field in wanted and not isinstance(wanted[field], bool):
+            raise invalid(f"{field} must be a boolean.")
+    new_public = wanted.get("endpointPublicAccess", public)
+    new_private = wanted.get("endpointPrivateAccess", private)
+    new_cidrs = (
+        _strings(wanted["publicAccessCidrs"], "publicAccessCidrs") if "publicAccessCidrs" in wanted else cidrs
+    )
+    if not new_public and not new_private:
+        raise invalid("Public and private endpoint access cannot both be disabled.")
+    if (new_public, new_private, new_cidrs) == (public, private, cidrs):
+        raise invalid(
+            f"Cluster is already at the desired configuration with endpointPrivateAccess: "
+            f"{str(private).lower()} , endpointPublicAccess: {str(public).lower()}, and Public Endpoint "
+            f"Restrictions: [{', '.join(cidrs)}]"
+        )
+    config.update(
+        endpointPublicAccess=new_public, endpointPrivateAccess=new_private, publicAccessCidrs=new_cidrs
+    )
+    params = [
+        {"type": "EndpointPublicAccess", "value": str(new_public).lower()},
+        {"type": "EndpointPrivateAccess", "value": str(new_private).lower()},
+        {"type": "PublicAccessCidrs", "value": _compact(new_cidrs)},
+    ]
+    return ENDPOINT_ACCESS_UPDATE, config, params
 
 
 def create_access_config(access_config: Any) -> tuple[str, bool]:
@@ -232,7 +404,7 @@ def create_access_config(access_config: Any) -> tuple[str, bool]:
 
 def policy_arns(extra_names: Iterable[str] = ()) -> dict[str, str]:
     """name -> ARN of every access policy the emulated EKS offers, sorted by name."""
-    names = sorted({*KNOWN_POLICY_NAMES, *extra_names})
+    names = sorted({*ACCESS_POLICY_NAMES, *extra_names})
     return {name: POLICY_ARN_PREFIX + name for name in names}
 
 
@@ -303,6 +475,21 @@ def decode_token(token: str | None) -> str | None:
     if not isinstance(after, str):
         raise invalid("The nextToken is not valid.")
     return after
+
+
+def paginate_in_order(
+    keys: Sequence[str], max_results: Any, next_token: str | None
+) -> tuple[list[str], str | None]:
+    """One page of `keys` in their own order (ListUpdates lists oldest first), after the token's key."""
+    size = check_max_results(max_results)
+    after = decode_token(next_token)
+    start = 0
+    if after is not None:
+        if after not in keys:
+            raise invalid("The nextToken is not valid.")
+        start = list(keys).index(after) + 1
+    page = list(keys[start : start + size])
+    return page, (encode_token(page[-1]) if start + size < len(keys) else None)
 
 
 def paginate(keys: Iterable[str], max_results: Any, next_token: str | None) -> tuple[list[str], str | None]:

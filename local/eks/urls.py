@@ -17,6 +17,7 @@ _dispatch = EmulatedEKSResponse.dispatch
 url_paths = {path: _dispatch for path in moto_url_paths} | {
     "{0}/clusters/(?P<name>[^/]+)/access-entries$": _dispatch,
     "{0}/clusters/(?P<name>[^/]+)/access-entries/(?P<principalArn>.+)$": _dispatch,
+    "{0}/clusters/(?P<name>[^/]+)/updates$": _dispatch,
     "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": _dispatch,
     "{0}/access-policies$": _dispatch,
 }

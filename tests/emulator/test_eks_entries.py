@@ -77,6 +77,68 @@ def test_a_users_generated_username_is_its_arn(eks: Any) -> None:
     )
 
 
+def in_other_account(account: str) -> boto3.Session:
+    """A session signed for another account (moto resolves the account from the assumed role's keys)."""
+    creds = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name="us-east-1",
+    )
+
+
+def test_an_entry_arn_names_the_clusters_account_first_and_the_principals_after_its_type(eks: Any) -> None:
+    # given a role with a path in another account
+    other = "111122223333"
+    arn = (
+        in_other_account(other)
+        .client("iam")
+        .create_role(RoleName="auditor", Path="/security/", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    )
+    cluster()
+    # when it gets an entry on a cluster of this account
+    created = eks.create_access_entry(clusterName="c", principalArn=arn)["accessEntry"]
+    # then the entry ARN is in the cluster's account and region, and names the principal's account, without
+    # the role's path
+    assert re.fullmatch(
+        rf"arn:aws:eks:us-east-1:{ACCOUNT}:access-entry/c/role/{other}/auditor/[0-9a-f-]{{36}}",
+        created["accessEntryArn"],
+    )
+
+
+def test_an_entry_for_the_account_root_has_type_and_name_root(eks: Any) -> None:
+    # given a cluster created in API mode by the account's root (moto's default credentials sign as root)
+    boto3.client("eks").create_cluster(
+        name="c",
+        roleArn=CLUSTER_ROLE,
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+        accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True},
+    )
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    # when the creator's entry is described
+    entry = eks.describe_access_entry(clusterName="c", principalArn=root)["accessEntry"]
+    # then its ARN keeps the five segments of the documented form, with type and name "root"
+    assert re.fullmatch(
+        rf"arn:aws:eks:us-east-1:{ACCOUNT}:access-entry/c/root/{ACCOUNT}/root/[0-9a-f-]{{36}}",
+        entry["accessEntryArn"],
+    )
+
+
+def test_entry_arns_are_unique_per_entry(eks: Any) -> None:
+    cluster()
+    cluster("d")
+    arn = role("dev")
+    first = eks.create_access_entry(clusterName="c", principalArn=arn)["accessEntry"]["accessEntryArn"]
+    second = eks.create_access_entry(clusterName="d", principalArn=arn)["accessEntry"]["accessEntryArn"]
+    eks.delete_access_entry(clusterName="c", principalArn=arn)
+    again = eks.create_access_entry(clusterName="c", principalArn=arn)["accessEntry"]["accessEntryArn"]
+    assert "/c/role/" in first and "/d/role/" in second
+    assert len({first, second, again}) == 3
+
+
 def test_custom_username_groups_and_tags_are_kept(eks: Any) -> None:
     cluster()
     arn = role("dev")

@@ -67,9 +67,9 @@ ROUTES = [
 
 @pytest.fixture
 def cluster(aws: Emulator) -> Emulator:
-    # A mode update an earlier example started must not finish (by the clock) between one example's
-    # before and after snapshots: make updates complete at once.
-    aws.set_eks_settings(mode_update_seconds=0)
+    # An update an earlier example started must not finish (by the clock) between one example's before and
+    # after snapshots: make updates complete at once.
+    aws.set_eks_settings(mode_update_seconds=0, other_update_seconds=0)
     boto3.client("iam").create_role(RoleName="dev", AssumeRolePolicyDocument="{}")
     boto3.client("iam").create_role(RoleName="eks-cluster", AssumeRolePolicyDocument="{}")
     eks = boto3.client("eks")

@@ -114,12 +114,72 @@ def test_a_recreated_creator_does_not_get_the_invisible_admin_back(aws: Emulator
     assert aws.admins("c") == []
 
 
-def test_the_invisible_admin_survives_api_and_config_map_but_not_api(aws: Emulator, eks: Any) -> None:
+def test_gaining_access_entries_turns_the_creators_invisible_admin_into_an_entry(
+    aws: Emulator, eks: Any
+) -> None:
+    # given a cluster created in CONFIG_MAP by an IAM user
+    alice, alice_arn, _ = signed_as_new_user("alice")
+    create_cluster(alice)
+    # when it moves to API_AND_CONFIG_MAP
+    move_to(eks, "API_AND_CONFIG_MAP")
+    # then EKS has made a STANDARD entry for the creator with cluster-admin at cluster scope
+    assert eks.list_access_entries(clusterName="c")["accessEntries"] == [alice_arn]
+    entry = eks.describe_access_entry(clusterName="c", principalArn=alice_arn)["accessEntry"]
+    assert (entry["type"], entry["username"], entry["kubernetesGroups"]) == ("STANDARD", alice_arn, [])
+    policies = eks.list_associated_access_policies(clusterName="c", principalArn=alice_arn)
+    assert [(p["policyArn"], p["accessScope"]) for p in policies["associatedAccessPolicies"]] == [
+        (ADMIN, {"type": "cluster", "namespaces": []})
+    ]
+    # and the creator is an admin through that entry, no longer invisibly
+    assert aws.admins("c") == [alice_arn]
+    assert by_arn(aws.access("c"))[alice_arn]["source"] == "access-entry"
+
+
+def test_after_the_switch_deleting_the_creators_entry_takes_its_admin_away(aws: Emulator, eks: Any) -> None:
+    # given a CONFIG_MAP-born cluster moved to API_AND_CONFIG_MAP (the creator's entry made by EKS)
     alice, alice_arn, _ = signed_as_new_user("alice")
     create_cluster(alice)
     move_to(eks, "API_AND_CONFIG_MAP")
-    assert aws.admins("c") == [alice_arn]
+    # when that entry is deleted (say, by a remediator that prunes what is not in its baseline)
+    eks.delete_access_entry(clusterName="c", principalArn=alice_arn)
+    # then no invisible admin is left behind: the creator is locked out
+    assert aws.admins("c") == []
+
+
+def test_the_creators_entry_keeps_its_admin_in_api_mode(aws: Emulator, eks: Any) -> None:
+    alice, alice_arn, _ = signed_as_new_user("alice")
+    create_cluster(alice)
+    move_to(eks, "API_AND_CONFIG_MAP")
     move_to(eks, "API")
+    assert eks.list_access_entries(clusterName="c")["accessEntries"] == [alice_arn]
+    assert aws.admins("c") == [alice_arn]
+
+
+def test_a_creator_deleted_before_the_switch_gets_an_entry_that_grants_nothing(
+    aws: Emulator, eks: Any
+) -> None:
+    # given a CONFIG_MAP cluster whose creator was deleted, then recreated under the same name
+    alice, alice_arn, key_id = signed_as_new_user("alice")
+    create_cluster(alice)
+    delete_user("alice", key_id)
+    boto3.client("iam").create_user(UserName="alice")
+    # when the cluster gains access entries
+    move_to(eks, "API_AND_CONFIG_MAP")
+    # then the entry EKS makes is bound to the creator as it was at cluster creation: it grants nothing
+    assert eks.list_access_entries(clusterName="c")["accessEntries"] == [alice_arn]
+    access = aws.access("c")
+    assert access["principals"] == []
+    assert access["inactiveEntries"] == [{"principalArn": alice_arn, "reason": "principal-recreated"}]
+
+
+def test_a_cluster_born_with_access_entries_gets_no_second_creator_entry(aws: Emulator, eks: Any) -> None:
+    # given a cluster created in API_AND_CONFIG_MAP without the creator's admin
+    alice, _, _ = signed_as_new_user("alice")
+    create_cluster(alice, mode="API_AND_CONFIG_MAP", bootstrap=False)
+    # when it moves to API
+    move_to(eks, "API")
+    # then EKS makes no entry for the creator: only a CONFIG_MAP-born cluster's creator had one to show
+    assert eks.list_access_entries(clusterName="c")["accessEntries"] == []
     assert aws.admins("c") == []
 
 

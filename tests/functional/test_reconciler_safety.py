@@ -183,7 +183,8 @@ def test_apply_waits_for_a_running_mode_update_then_carries_on(aws):
     # then
     assert outcome.succeeded, outcome.to_json()
     assert aws.access(CLUSTER)["authenticationMode"] == "API"
-    assert aws.admins(CLUSTER) == [admins]
+    # beside the creator (the account root), whose admin entry EKS made when the cluster gained entries
+    assert aws.admins(CLUSTER) == sorted([admins, f"arn:aws:iam::{ACCOUNT}:root"])
 
 
 def test_throttling_and_server_errors_are_retried(cluster):

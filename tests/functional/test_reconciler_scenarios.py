@@ -61,7 +61,11 @@ def test_the_classic_lockout_is_recovered_by_apply(fast_mode_updates):
         UpgradeMode,
         CreateEntry,
         type(outcome.results[2].action),
+        DeleteEntry,
     ]
+    # the entry EKS made for Alice when the cluster gained access entries grants nothing (she is deleted),
+    # is in no baseline, and is pruned
+    assert outcome.results[3].action == DeleteEntry(f"arn:aws:iam::{ACCOUNT}:user/alice", "not-in-baseline")
     assert aws.access(CLUSTER)["authenticationMode"] == "API_AND_CONFIG_MAP"
     assert aws.admins(CLUSTER) == [platform]
     assert guard.plan(wanted)[1].is_empty

@@ -1,0 +1,37 @@
+"""The emulator is the independent judge of the product: nothing under local/ but the demo imports it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LOCAL = Path(__file__).resolve().parents[2] / "local"
+# The demo drives the product against the local AWS; it is the one module allowed to import it.
+ALLOWED = {LOCAL / "demo.py"}
+EMULATOR_MODULES = sorted(p for p in LOCAL.rglob("*.py") if p not in ALLOWED)
+
+
+def imported_modules(source: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", EMULATOR_MODULES, ids=lambda p: str(p.relative_to(LOCAL)))
+def test_no_emulator_module_imports_the_product(path: Path) -> None:
+    source = path.read_text()
+    imported = imported_modules(source)
+    assert not {m for m in imported if m == "access_guard" or m.startswith("access_guard.")}
+    # nor reaches it by name at run time (importlib, __import__)
+    assert "access_guard" not in source
+
+
+def test_the_check_sees_an_import_of_the_product() -> None:
+    assert "access_guard.policies" in imported_modules("from access_guard.policies import ADMIN_POLICY_ARN")
+    assert "access_guard" in imported_modules("import access_guard")
