@@ -22,6 +22,7 @@ from access_guard.core.model import (
 from access_guard.core.policies import POLICY_ARN_PREFIX
 
 from .scenario import (
+    ACCOUNT,
     ADMIN,
     EDIT,
     REGION,
