@@ -75,7 +75,6 @@ KNOWN_KEYS = frozenset(
         "nodeRoleArns",
         "logRetentionDays",
         "apiThrottle",
-        "apiGatewayAccountLogRole",
     }
 )
 
@@ -117,7 +116,6 @@ class GuardConfig:
     log_retention_days: int
     api_rate_limit: int
     api_burst_limit: int
-    api_gateway_account_log_role: bool
 
     def clusters_in(self, region: str) -> tuple[str, ...] | None:
         """The managed cluster names in `region` (None: chosen by tag)."""
@@ -304,7 +302,6 @@ def parse(raw: Any) -> GuardConfig:
         log_retention_days=retention,
         api_rate_limit=rate if isinstance(rate, int) else 5,
         api_burst_limit=burst if isinstance(burst, int) else 10,
-        api_gateway_account_log_role=flag("apiGatewayAccountLogRole", False),
     )
     # The runtime's own parser judges what the runtime will read (one definition of those rules).
     for region in regions:
