@@ -143,3 +143,20 @@ def test_the_code_asset_is_the_runtime_package_alone(named: Synth) -> None:
     leftovers = [p for p in asset.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
     assert leftovers == []
     assert (asset / "access_guard" / "core" / "triggers.py").is_file()
+
+
+def test_more_than_five_forwarded_regions_are_spread_over_rules_of_five_targets() -> None:
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import build
+    from infra.stacks import FORWARDER_STACK
+
+    regions = ["eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "sa-east-1"]
+    stacks = build(App(), parse({**TAGGED, "regions": regions}))
+    rules = Template.from_stack(stacks[FORWARDER_STACK]).find_resources("AWS::Events::Rule")
+    targets = [t["Arn"] for r in rules.values() for t in r["Properties"]["Targets"]]
+    assert sorted(len(r["Properties"]["Targets"]) for r in rules.values()) == [2, 5]
+    assert sorted(targets) == sorted(
+        f"arn:aws:events:{r}:{TAGGED['account']}:event-bus/default" for r in regions
+    )
