@@ -5,9 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4566
+CDK := node_modules/.bin/cdk
+# jsii (under aws-cdk-lib) prints an end-of-life banner on Node 20, which works: quiet for synth and tests.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Synth talks to no AWS endpoint: no credential lookup on EC2 metadata, no version check, notices, telemetry.
+CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test demo serve bench lint typecheck clean
+.PHONY: help install test demo serve bench lint typecheck synth clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,12 +39,20 @@ bench: install ## Print performance figures (planning, reading, applying)
 	$(PY) -m bench
 
 lint: install ## ruff check and format check, and the import contracts (the runtime's layers)
-	$(VENV)/bin/ruff check functions local tests bench
-	$(VENV)/bin/ruff format --check functions local tests bench
+	$(VENV)/bin/ruff check functions local tests bench infra app.py
+	$(VENV)/bin/ruff format --check functions local tests bench infra app.py
 	PYTHONPATH=functions:. $(VENV)/bin/lint-imports --no-cache
+
+synth: install $(CDK) ## Synthesize every stack into cdk.out with the pinned CDK CLI (no AWS account or network)
+	$(CDK_ENV) $(CDK) synth --quiet --no-notices
+	@$(PY) -m infra.summary cdk.out
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(CDK)
 
 typecheck: install ## mypy on the runtime package
 	$(VENV)/bin/mypy
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache cdk.out node_modules

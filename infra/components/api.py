@@ -1,0 +1,176 @@
+"""The break-glass API: API Gateway REST, AWS_IAM (SigV4) on every method, Lambda proxy to the api handler.
+
+Who may call it is decided three times: IAM signs every request; the resource policy allows only the
+on-call principals (a role's sessions match by `aws:PrincipalArn`) and explicitly denies everyone else,
+since a same-account caller with `execute-api:Invoke` in its own IAM policy would otherwise be allowed;
+and the handler checks the on-call list again. With requireMfa, a session without MFA is denied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from ..nag import acknowledge
+from .function import GuardFunction
+from .pipeline import HANDLERS
+
+# (path, method) of every route the api handler serves.
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/clusters", "GET"),
+    ("/clusters/{cluster}/drift", "GET"),
+    ("/clusters/{cluster}/restore", "POST"),
+    ("/clusters/{cluster}/grants", "GET"),
+    ("/clusters/{cluster}/grants", "POST"),
+    ("/clusters/{cluster}/grants/{id}", "DELETE"),
+    ("/audit", "GET"),
+)
+STAGE = "v1"
+
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "time": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "userArn": "$context.identity.userArn",
+    "accountId": "$context.identity.accountId",
+    "method": "$context.httpMethod",
+    "resource": "$context.resourcePath",
+    "path": "$context.path",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "error": "$context.error.message",
+    "authorizeError": "$context.authorize.error",
+}
+
+
+def resource_policy(*, oncall_principals: Sequence[str], require_mfa: bool) -> iam.PolicyDocument:
+    invoke = "execute-api:Invoke"
+    everything = "execute-api:/*"
+    anyone = iam.AnyPrincipal()
+    statements = [
+        iam.PolicyStatement(
+            sid="OnCallPrincipalsInvoke",
+            principals=[anyone],
+            actions=[invoke],
+            resources=[everything],
+            conditions={"ArnEquals": {"aws:PrincipalArn": list(oncall_principals)}},
+        ),
+        iam.PolicyStatement(
+            sid="DenyEveryoneElse",
+            effect=iam.Effect.DENY,
+            principals=[anyone],
+            actions=[invoke],
+            resources=[everything],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(oncall_principals)}},
+        ),
+    ]
+    if require_mfa:
+        statements.append(
+            iam.PolicyStatement(
+                sid="DenyWithoutMfa",
+                effect=iam.Effect.DENY,
+                principals=[anyone],
+                actions=[invoke],
+                resources=[everything],
+                conditions={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+            )
+        )
+    return iam.PolicyDocument(statements=statements)
+
+
+class BreakGlassApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        environment: Mapping[str, str],
+        layer: lambda_.ILayerVersion,
+        log_retention: logs.RetentionDays,
+        oncall_principals: Sequence[str],
+        require_mfa: bool,
+        rate_limit: int,
+        burst_limit: int,
+    ) -> None:
+        super().__init__(scope, id)
+        self.handler = GuardFunction(
+            self,
+            "Handler",
+            handler=f"{HANDLERS}.api.handler",
+            description="Break-glass API: drift, restore, temporary grants, audit",
+            environment=environment,
+            timeout=Duration.seconds(29),  # API Gateway's integration limit
+            layer=layer,
+            log_retention=log_retention,
+        )
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="EKS Access Guard break-glass API (AWS_IAM)",
+            endpoint_configuration=apigw.EndpointConfiguration(types=[apigw.EndpointType.REGIONAL]),
+            policy=resource_policy(oncall_principals=oncall_principals, require_mfa=require_mfa),
+            cloud_watch_role=False,
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # request bodies (reasons, principals) stay out of the logs
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=rate_limit,
+                throttling_burst_limit=burst_limit,
+            ),
+        )
+        self.validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        # Bodies must be JSON objects; the handler checks their fields (one definition, in the runtime).
+        self.body_model = self.api.add_model(
+            "JsonObject",
+            content_type="application/json",
+            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
+        )
+        integration = apigw.LambdaIntegration(self.handler.function, proxy=True, allow_test_invoke=False)
+        self.methods: dict[tuple[str, str], apigw.Method] = {}
+        for path, verb in ROUTES:
+            resource = self.api.root.resource_for_path(path)
+            params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+            method = resource.add_method(
+                verb,
+                integration,
+                authorization_type=apigw.AuthorizationType.IAM,
+                request_validator=self.validator,
+                request_parameters={f"method.request.path.{p}": True for p in params} or None,
+                request_models={"application/json": self.body_model} if verb == "POST" else None,
+            )
+            acknowledge(
+                method,
+                "COG4",
+                "Callers are IAM principals (on-call roles and users), authorized with AWS_IAM (SigV4) and "
+                "the API's resource policy; there is no Cognito user pool to authorize against.",
+            )
+            self.methods[(path, verb)] = method
+        acknowledge(
+            self.api.deployment_stage,
+            "APIG3",
+            "No WAF web ACL: every request must be SigV4-signed by an on-call principal the resource policy "
+            "allows (everyone else is explicitly denied before the handler), and the stage is throttled.",
+        )
+
+    @property
+    def url(self) -> str:
+        return self.api.url

@@ -1,0 +1,316 @@
+"""The stacks: one service stack per region, and the IAM-event forwarder in us-east-1.
+
+The service stack composes the single-purpose components and wires every permission here, in one place,
+so the grants each function gets can be read top to bottom.
+"""
+
+from __future__ import annotations
+
+from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, Env
+from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
+from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from . import powertools
+from .components.api import BreakGlassApi
+from .components.baseline_store import BaselineKey
+from .components.function import GuardFunction
+from .components.grants import GrantExpiry
+from .components.monitoring import DeadLetterAlarms, Monitoring
+from .components.notifications import Notifications
+from .components.pipeline import RemediationPipeline, RuleTargetDeadLetters, encrypted_queue, event_pattern
+from .components.state import StateTables
+from .components.sweep import Sweep
+from .config import LOG_RETENTION, GuardConfig
+from .eks import EksScope, pass_node_roles
+from .iam import arn
+from .nag import acknowledge
+from .statements import list_without_resources, read_baselines, read_iam_principals
+
+SERVICE_STACK = "EksAccessGuard-{region}"
+FORWARDER_STACK = "EksAccessGuard-IamForwarder"
+MAX_TARGETS_PER_RULE = 5  # EventBridge's limit
+
+RULE_DLQ_REASON = (
+    "This queue is itself the dead-letter queue of EventBridge rule targets (their DeadLetterConfig), "
+    "which cdk-nag does not see as DLQ use; a dead-letter queue of a dead-letter queue would only move the "
+    "problem. Its depth is alarmed."
+)
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """Powertools' public layer for the pinned release, resolved from its public SSM parameter at deploy."""
+    layer_arn = ssm.StringParameter.value_for_string_parameter(scope, powertools.layer_parameter_name())
+    return lambda_.LayerVersion.from_layer_version_arn(scope, "Powertools", layer_arn)
+
+
+class ServiceStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: GuardConfig, region: str) -> None:
+        super().__init__(
+            scope,
+            id,
+            env=Environment(account=config.account, region=region),
+            description=f"EKS Access Guard in {region}: keeps EKS cluster access at its baseline",
+        )
+        clusters = config.clusters_in(region)
+        eks = EksScope(region=region, account=config.account, clusters=clusters, tag=config.cluster_tag)
+        retention = getattr(logs.RetentionDays, LOG_RETENTION[config.log_retention_days])
+        layer = powertools_layer(self)
+        runtime = config.runtime_env(region)
+        remediate_timeout = Duration.seconds(int(DEFAULT_MODE_UPDATE_WAIT_SECONDS) + 60)
+
+        # --- what the guard keeps ------------------------------------------------------------------------
+        self.baseline_key = BaselineKey(self, "BaselineKey")
+        key = self.baseline_key.key
+        self.tables = StateTables(self, "State", key=key)
+        self.notifications = Notifications(self, "Notifications", key=key, emails=config.notification_emails)
+        self.rule_dead_letters = RuleTargetDeadLetters(self, "RuleTargetDeadLetters", key=key)
+        acknowledge(self.rule_dead_letters.queue, "SQS3", RULE_DLQ_REASON)
+
+        tables, topic = self.tables, self.notifications.topic
+        shared = {
+            **runtime,
+            Env.TOPIC_ARN: topic.topic_arn,
+            Env.STATE_TABLE: tables.state.name,
+            Env.GRANTS_TABLE: tables.grants.name,
+        }
+
+        # --- the event path --------------------------------------------------------------------------------
+        self.pipeline = RemediationPipeline(
+            self,
+            "Pipeline",
+            key=key,
+            patterns=patterns(config.prefix),
+            rule_dead_letters=self.rule_dead_letters,
+            layer=layer,
+            log_retention=retention,
+            intake_environment={
+                k: v for k, v in runtime.items() if k in (Env.PREFIX, Env.MODE, Env.CLUSTERS)
+            },
+            remediate_environment={
+                **shared,
+                Env.IDEMPOTENCY_TABLE: tables.idempotency.name,
+                Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS),
+            },
+            remediate_timeout=remediate_timeout,
+        )
+        work_queue_url = self.pipeline.work_queue.queue_url
+        self.pipeline.intake.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
+        self.pipeline.remediate.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
+
+        # --- grants and their expiry -----------------------------------------------------------------------
+        self.grants = GrantExpiry(
+            self,
+            "Grants",
+            environment={**shared, Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS)},
+            layer=layer,
+            log_retention=retention,
+            timeout=remediate_timeout,
+        )
+        schedule_group = self.grants.group.schedule_group_name
+
+        # --- the sweep -------------------------------------------------------------------------------------
+        self.sweep = Sweep(
+            self,
+            "Sweep",
+            interval=Duration.minutes(config.sweep_interval_minutes),
+            environment={
+                **shared,
+                Env.IDEMPOTENCY_TABLE: tables.idempotency.name,
+                Env.WORK_QUEUE_URL: work_queue_url,
+                Env.SCHEDULE_GROUP: schedule_group,
+                Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS),
+            },
+            layer=layer,
+            log_retention=retention,
+            dead_letter_queue=self.rule_dead_letters.queue,
+        )
+        self.rule_dead_letters.allow_rules()
+
+        # --- the break-glass API ---------------------------------------------------------------------------
+        self.api = BreakGlassApi(
+            self,
+            "BreakGlass",
+            environment={
+                **shared,
+                Env.AUDIT_TABLE: tables.audit.name,
+                Env.SCHEDULE_GROUP: schedule_group,
+                Env.SCHEDULER_ROLE_ARN: self.grants.scheduler_role.role_arn,
+                Env.EXPIRY_FUNCTION_ARN: self.grants.expiry.function.function_arn,
+            },
+            layer=layer,
+            log_retention=retention,
+            oncall_principals=config.oncall_principals,
+            require_mfa=config.require_mfa,
+            rate_limit=config.api_rate_limit,
+            burst_limit=config.api_burst_limit,
+        )
+
+        intake, remediate = self.pipeline.intake, self.pipeline.remediate
+        sweep, api, expiry = self.sweep.sweep, self.api.handler, self.grants.expiry
+        self.functions: dict[str, GuardFunction] = {
+            "Intake": intake,
+            "Remediate": remediate,
+            "Sweep": sweep,
+            "Api": api,
+            "Expiry": expiry,
+        }
+        # Each function knows every role of the service, so it recognises its own calls in CloudTrail.
+        self_roles = Fn.join(",", [fn.role_arn for fn in self.functions.values()])
+        for fn in self.functions.values():
+            fn.function.add_environment(Env.SELF_ROLE_ARNS, self_roles)
+
+        # --- permissions, function by function -----------------------------------------------------------
+        baselines = read_baselines(
+            prefix=config.prefix, region=region, account=config.account, clusters=clusters
+        )
+        iam_reads = read_iam_principals(account=config.account)
+        node_roles = pass_node_roles(config.node_role_arns)
+        bk = self.baseline_key
+        decrypt_baselines = bk.use("DecryptBaselines", service="ssm", actions=("kms:Decrypt",))
+        use_queues = bk.use("UseQueueKey", service="sqs", actions=("kms:Decrypt", "kms:GenerateDataKey"))
+        use_topic = bk.use("UseTopicKey", service="sns", actions=("kms:Decrypt", "kms:GenerateDataKey"))
+        use_tables = bk.use(
+            "UseTableKey", service="dynamodb", actions=("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        )
+        publish = self.notifications.grant_publish()
+
+        intake.permissions.add(
+            baselines,
+            decrypt_baselines,
+            eks.read(),
+            self.pipeline.send_work(),
+            use_queues,
+            list_without_resources(ssm=True),
+        )
+        remediate.permissions.add(
+            baselines,
+            decrypt_baselines,
+            eks.read(),
+            eks.write(),
+            node_roles,
+            iam_reads,
+            list_without_resources(eks=True, iam=True, ssm=True),
+            publish,
+            use_topic,
+            tables.idempotency.grant("ReadWriteIdempotencyRecords", write=True),
+            tables.state.grant("ReadWriteState", write=True),
+            tables.grants.grant("ReadGrants", write=False),
+            use_tables,
+            self.pipeline.send_work("SendFollowUpWork"),
+            use_queues,
+        )
+        sweep.permissions.add(
+            baselines,
+            decrypt_baselines,
+            eks.read(),
+            eks.write(),
+            node_roles,
+            iam_reads,
+            list_without_resources(eks=True, iam=True, ssm=True),
+            publish,
+            use_topic,
+            tables.idempotency.grant("ReadWriteIdempotencyRecords", write=True),
+            tables.state.grant("ReadWriteState", write=True),
+            tables.grants.grant("ReadWriteGrants", write=True, scan=True),
+            use_tables,
+            self.pipeline.send_work("SendFollowUpWork"),
+            use_queues,
+            self.grants.manage_schedules("DeleteGrantSchedules", ("scheduler:DeleteSchedule",)),
+        )
+        api.permissions.add(
+            baselines,
+            decrypt_baselines,
+            eks.read(),
+            eks.write(policy_arns=config.grant_policies),
+            iam_reads,
+            list_without_resources(eks=True, iam=True, ssm=True),
+            publish,
+            use_topic,
+            tables.grants.grant("ReadWriteGrants", write=True),
+            tables.audit.grant("ReadWriteAudit", write=True),
+            tables.state.grant("ReadWriteState", write=True),
+            use_tables,
+            self.grants.manage_schedules(
+                "CreateDeleteGrantSchedules", ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
+            ),
+            self.grants.pass_scheduler_role(),
+        )
+        expiry.permissions.add(
+            baselines,
+            decrypt_baselines,
+            eks.read(),
+            eks.write(),
+            node_roles,
+            list_without_resources(eks=True),
+            publish,
+            use_topic,
+            tables.grants.grant("ReadWriteGrants", write=True),
+            tables.state.grant("ReadWriteState", write=True),
+            use_tables,
+        )
+        policies = {name: fn.finish() for name, fn in self.functions.items()}
+        # Lambda checks the role can read the queue when the mapping is made: make it after the policy.
+        self.pipeline.intake_source.node.add_dependency(policies["Intake"])
+        self.pipeline.work_source.node.add_dependency(policies["Remediate"])
+
+        # --- alarms and dashboard --------------------------------------------------------------------------
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            topic=topic,
+            functions=self.functions,
+            dead_letter_queues={
+                **self.pipeline.dead_letter_queues,
+                "RuleTargetDeadLetters": self.rule_dead_letters.queue,
+            },
+            queues={"Intake": self.pipeline.intake_queue, "Work": self.pipeline.work_queue},
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Break-glass API (sign with SigV4)")
+        CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
+        CfnOutput(self, "TopicArn", value=topic.topic_arn, description="Notifications and alarms")
+
+
+class ForwarderStack(Stack):
+    """IAM is global and its CloudTrail events reach only us-east-1's default bus: forward them to the
+    default bus of every other service region (a cross-region EventBridge target)."""
+
+    def __init__(self, scope: Construct, id: str, *, config: GuardConfig, targets_regions: list[str]) -> None:
+        super().__init__(
+            scope,
+            id,
+            env=Environment(account=config.account, region=IAM_EVENT_REGION),
+            description="EKS Access Guard: forwards IAM principal events from us-east-1 to service regions",
+        )
+        self.key = BaselineKey(self, "Key", alias="alias/eks-access-guard-forwarder").key
+        self.dead_letters = encrypted_queue(
+            self, "DeadLetters", key=self.key, retention_period=Duration.days(14)
+        )
+        acknowledge(self.dead_letters, "SQS3", RULE_DLQ_REASON)
+        self.notifications = Notifications(
+            self, "Notifications", key=self.key, emails=config.notification_emails
+        )
+        self.rules: list[events.Rule] = []
+        for start in range(0, len(targets_regions), MAX_TARGETS_PER_RULE):
+            batch = targets_regions[start : start + MAX_TARGETS_PER_RULE]
+            rule = events.Rule(
+                self,
+                "iam" if start == 0 else f"iam{start // MAX_TARGETS_PER_RULE + 1}",
+                description="EKS Access Guard: IAM principal events to the service regions' default buses",
+                event_pattern=event_pattern(iam_pattern()),
+            )
+            for region in batch:
+                bus = events.EventBus.from_event_bus_arn(
+                    self, f"Bus-{region}", arn("events", region, config.account, "event-bus/default")
+                )
+                rule.add_target(targets.EventBus(bus, dead_letter_queue=self.dead_letters))
+            self.rules.append(rule)
+        self.alarms = DeadLetterAlarms(
+            self, "Alarms", queues={"ForwarderDeadLetters": self.dead_letters}, topic=self.notifications.topic
+        )
