@@ -31,6 +31,7 @@ _DELETE_REASONS = {
     "not-in-baseline": "not in the baseline",
     "principal-recreated": "its IAM principal was recreated, so it grants nothing; it is created again",
     "type-changed": "the baseline wants another type, which EKS cannot change; it is created again",
+    "grant-ended": "its temporary access ended",
 }
 
 RBAC_NOTE = (

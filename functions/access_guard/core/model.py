@@ -115,13 +115,29 @@ class GuardSettings:
 
 
 @dataclass(frozen=True)
+class EndingGrant:
+    """Access a grant gave that must go now that no grant gives it: the entry Guard made for it, or (when the
+    entry stays) the policy it associated."""
+
+    principal_arn: str
+    policy_arn: str
+    delete_entry: bool = False
+
+
+@dataclass(frozen=True)
 class Baseline:
+    """A cluster's desired access: as its baseline document says, plus (`core.grants`) its active grants."""
+
     cluster: str
     region: str
     # The least mode the cluster must have; None means the baseline does not care.
     authentication_mode: AuthenticationMode | None
     entries: tuple[EntrySpec, ...]
     settings: GuardSettings = field(default_factory=GuardSettings)
+    # Principals whose entry, or whose cluster admin, comes from a grant only: never a verifier of safety.
+    granted: frozenset[str] = frozenset()
+    # Access of ended grants to take away (grant-made entries to delete, grant-associated policies to remove).
+    ending: tuple[EndingGrant, ...] = ()
 
 
 PrincipalStatus = Literal["ok", "missing", "recreated", "unknown"]
@@ -202,7 +218,7 @@ class DisassociatePolicy:
     policy_arn: str
 
 
-DeleteReason = Literal["not-in-baseline", "principal-recreated", "type-changed"]
+DeleteReason = Literal["not-in-baseline", "principal-recreated", "type-changed", "grant-ended"]
 
 
 @dataclass(frozen=True)
@@ -219,8 +235,8 @@ Action = UpgradeMode | CreateEntry | UpdateEntry | AssociatePolicy | Disassociat
 class Plan:
     """What it takes to bring a cluster to its baseline, in the order it must be applied.
 
-    `warnings` are things the plan cannot fix (a baseline principal deleted from IAM); `refusals` are
-    actions a safety rule held back (more deletions than allowed, pruning that would remove the last admin).
+    `warnings` are things the plan cannot fix (a baseline principal deleted from IAM); `refusals` say, one
+    line each, why the safety rules held back the actions in `held`.
     """
 
     cluster: str
@@ -228,6 +244,7 @@ class Plan:
     actions: tuple[Action, ...] = ()
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()
+    held: tuple[Action, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -27,8 +27,10 @@ class Outcome:
     results: tuple[ActionResult, ...] = ()
     not_attempted: tuple[Action, ...] = ()
     error: str | None = None  # a failure not tied to one action (e.g. "the cluster changed since this plan")
-    # Steps the safety rules held back, each with its one-line reason (from the last plan and every gate).
+    # Steps the safety rules held back, each with its one-line reason (from the last plan and every gate),
+    # and the actions they held.
     refusals: tuple[str, ...] = ()
+    held: tuple[Action, ...] = ()
     # What the last plan could not fix (a baseline principal deleted from IAM, CONFIG_MAP kept).
     warnings: tuple[str, ...] = ()
     # Set when the run ended waiting on an update EKS has not finished: the next run continues.
@@ -50,6 +52,12 @@ class Outcome:
     def written(self) -> tuple[Action, ...]:
         return tuple(r.action for r in self.results if r.ok)
 
+    @property
+    def unfinished(self) -> tuple[Action, ...]:
+        """What the run meant to do and did not: failed, held back, or not attempted."""
+        failed = tuple(r.action for r in self.results if not r.ok)
+        return (*failed, *self.held, *self.not_attempted)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "cluster": self.plan.cluster,
@@ -60,6 +68,7 @@ class Outcome:
             "planned": [action_json(a) for a in self.plan.actions],
             "warnings": list(self.warnings),
             "refusals": list(self.refusals),
+            "held": [action_json(a) for a in self.held],
             "done": [
                 {"action": action_json(r.action), **({"note": r.note} if r.note else {})}
                 for r in self.results

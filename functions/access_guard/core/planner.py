@@ -110,9 +110,22 @@ def diff(desired: Baseline, live: LiveState) -> Plan:
     # Entries not in the desired state: pruned when the baseline asks, unless kept (node entries, keep
     # rules); the safety rules decide the rest (empty baseline, maxDeletions, admin paths).
     named = {s.principal_arn for s in desired.entries}
+    # Access of ended grants: the entry Guard made for them, or the policy they associated (for principals
+    # still named, the diff above already puts their entry back as it should be).
+    ending: set[str] = set()
+    for end in desired.ending:
+        entry = live.entries.get(end.principal_arn)
+        if end.principal_arn in named or entry is None:
+            continue
+        ending.add(end.principal_arn)
+        if end.delete_entry:
+            actions.append(DeleteEntry(end.principal_arn, "grant-ended", entry.type))
+        elif any(p.policy_arn == end.policy_arn for p in entry.policies):
+            actions.append(DisassociatePolicy(end.principal_arn, end.policy_arn))
+    actions = list(dict.fromkeys(actions))  # two ended grants may end one entry
     if desired.settings.prune:
         for arn, entry in sorted(live.entries.items()):
-            if arn not in named and not desired.settings.keeps(arn, entry.type):
+            if arn not in named and arn not in ending and not desired.settings.keeps(arn, entry.type):
                 actions.append(DeleteEntry(arn, "not-in-baseline", entry.type))
     return _ordered(desired, live, actions, warnings)
 
@@ -190,7 +203,7 @@ def _phase(action: Action, live: LiveState, created: dict[str, int]) -> int:
     if isinstance(action, UpgradeMode):
         return MODE_API if action.target == "API" else MODE_UP
     if isinstance(action, DeleteEntry):
-        if action.reason == "not-in-baseline":
+        if action.reason in ("not-in-baseline", "grant-ended"):
             return PRUNE
         return RETYPE_DELETE if safety.removes_admin_path(action, live) else RESET
     if isinstance(action, CreateEntry):

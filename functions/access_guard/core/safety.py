@@ -84,8 +84,12 @@ def may_hold_admin(entry: LiveEntry) -> bool:
 
 
 def baseline_admins(desired: Baseline) -> tuple[EntrySpec, ...]:
-    """The admins the baseline asks for: the paths it asks to keep."""
-    return tuple(s for s in desired.entries if s.type == STANDARD and grants_admin(s.policies))
+    """The admins the baseline asks for: the paths it asks to keep (not those a grant alone makes)."""
+    return tuple(
+        s
+        for s in desired.entries
+        if s.type == STANDARD and grants_admin(s.policies) and s.principal_arn not in desired.granted
+    )
 
 
 def verified_admins(desired: Baseline, live: LiveState) -> frozenset[str]:
@@ -177,12 +181,12 @@ def _is_prune(action: Action) -> bool:
 def _prune_rules(
     desired: Baseline, live: LiveState, actions: tuple[Action, ...]
 ) -> tuple[tuple[Action, ...], list[str]]:
+    actions, refusals = _grant_rule(desired, actions)
     prunes = [a for a in actions if _is_prune(a)]
     if not prunes:
-        return actions, []
+        return actions, refusals
     settings = desired.settings
     wanted = {s.principal_arn for s in desired.entries}
-    refusals: list[str] = []
     held: set[Action] = set()
     if not settings.prune:
         refusals.append(f"not deleting {_entries(len(prunes))} not in the baseline: pruning is off")
@@ -213,6 +217,21 @@ def _prune_rules(
             )
             held.update(left)
     return tuple(a for a in actions if a not in held), refusals
+
+
+def _grant_rule(desired: Baseline, actions: tuple[Action, ...]) -> tuple[tuple[Action, ...], list[str]]:
+    """Only an ended grant's own entry goes as "grant-ended", and never one the desired state names."""
+    named = {s.principal_arn for s in desired.entries}
+    made = {e.principal_arn for e in desired.ending if e.delete_entry}
+    bad = [
+        a
+        for a in actions
+        if isinstance(a, DeleteEntry)
+        and a.reason == "grant-ended"
+        and (a.principal_arn not in made or a.principal_arn in named)
+    ]
+    refusals = [f"not deleting {a.principal_arn}: no ended grant made its entry" for a in bad]
+    return tuple(a for a in actions if a not in bad), refusals
 
 
 def _kept_because(entry_type: str) -> str:

@@ -45,6 +45,7 @@ class _Run:
     results: list[ActionResult] = field(default_factory=list)
     not_attempted: list[Action] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    held: list[Action] = field(default_factory=list)
     replan: bool = False
     mode_moved: bool = False
     in_progress: str | None = None
@@ -116,17 +117,24 @@ class Reconciler:
         if desired.settings.mode == "detect":
             live, plan = self.plan(desired, targets)
             return Outcome(
-                plan, live, False, not_attempted=plan.actions, refusals=plan.refusals, warnings=plan.warnings
+                plan,
+                live,
+                False,
+                not_attempted=plan.actions,
+                refusals=plan.refusals,
+                held=plan.held,
+                warnings=plan.warnings,
             )
         first: tuple[LiveState, Plan] | None = None
         results: list[ActionResult] = []
         refusals: list[str] = []
+        held: list[Action] = []
         last: Plan | None = None
         for round_ in range(MAX_ROUNDS):
             live, plan = self.plan(desired, targets)
             if round_ == 0 and approved is not None:
                 if plan.actions != approved[1].actions:
-                    return Outcome(approved[1], approved[0], False, error=STALE_PLAN, refusals=plan.refusals)
+                    return Outcome(approved[1], approved[0], False, error=STALE_PLAN)
                 first = approved
             first = first or (live, plan)
             last = plan
@@ -135,9 +143,10 @@ class Reconciler:
             run = self._run(desired, live, plan)
             results.extend(run.results)
             refusals.extend(run.refusals)
+            held.extend(run.held)
             if run.stopped or run.in_progress:
                 return self._outcome(
-                    first, results, run.not_attempted, refusals, last, in_progress=run.in_progress
+                    first, results, run.not_attempted, refusals, held, last, in_progress=run.in_progress
                 )
             if run.mode_moved:
                 targets = None  # the cluster looks different now: read all of it
@@ -152,11 +161,12 @@ class Reconciler:
                     results,
                     plan.actions,
                     refusals,
+                    held,
                     plan,
                     error=f"still drifting after {MAX_ROUNDS} rounds",
                 )
         assert first is not None and last is not None
-        return self._outcome(first, results, [], refusals, last)
+        return self._outcome(first, results, [], refusals, held, last)
 
     @staticmethod
     def _outcome(
@@ -164,6 +174,7 @@ class Reconciler:
         results: list[ActionResult],
         not_attempted: list[Action] | tuple[Action, ...],
         refusals: list[str],
+        held: list[Action],
         last: Plan,
         *,
         error: str | None = None,
@@ -177,6 +188,7 @@ class Reconciler:
             not_attempted=tuple(not_attempted),
             error=error,
             refusals=tuple(dict.fromkeys((*last.refusals, *refusals))),
+            held=tuple(dict.fromkeys((*last.held, *held))),
             warnings=last.warnings,
             in_progress=in_progress,
         )
@@ -194,6 +206,7 @@ class Reconciler:
                     live = self._refresh_admins(desired, live)
                 allowed, refused = safety.gate(desired, live, group)
                 run.refusals.extend(refused)
+                run.held.extend(a for a in group if a not in allowed)
                 held.update(safety.target(a) or "" for a in group if a not in allowed)
                 group = list(allowed)
             if not group:

@@ -1,0 +1,123 @@
+"""What the people who own a cluster are told: a short text and a JSON document per note. Pure.
+
+Every detected drift and every remediation is told (cluster, what changed, who did it per CloudTrail, what
+Guard did, what it held back and why), and every alert (a baseline deleted or unreadable, a revocation that
+failed). When an entry that held cluster admin was removed or changed, the note warns that Kubernetes RBAC
+objects its holder may have made (ClusterRoleBindings, service-account tokens) are not undone by that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .describe import RBAC_NOTE, describe, op_of, touched_admins
+from .outcome import Outcome
+
+TRIGGERS = ("event", "baseline", "principal", "sweep", "restore", "expiry", "grant", "revoke", "continue")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a run happens: one human line, and the CloudTrail event behind it when there is one."""
+
+    kind: str  # one of TRIGGERS
+    reason: str
+    event_id: str | None = None
+    event_time: datetime | None = None
+    actor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "reason": self.reason,
+            "eventId": self.event_id,
+            "eventTime": self.event_time.isoformat() if self.event_time else None,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: str  # "remediation" | "drift" | "alert" | "break-glass"
+    cluster: str | None
+    subject: str
+    text: str
+    document: dict[str, Any]
+
+
+def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notification | None:
+    """The note of one run, or None when there was nothing to tell (no drift, nothing held back)."""
+    plan = outcome.plan
+    written = outcome.written
+    if not plan.actions and not plan.refusals and not outcome.refusals and not outcome.error and not written:
+        return None
+    cluster, region = plan.cluster, plan.region
+    admins = touched_admins(written, outcome.live)
+    if detect or not outcome.applied and outcome.error is None:
+        kind, headline = "drift", "drift detected; detect mode changes nothing"
+    elif outcome.reached_baseline:
+        kind, headline = "remediation", "access restored to the baseline"
+    elif not outcome.succeeded:
+        kind, headline = "remediation", "remediation failed"
+    else:
+        kind, headline = "remediation", "remediation incomplete"
+    lines = [f"Cluster {cluster} ({region}): {headline}.", "", f"What happened: {trigger.reason}"]
+    if trigger.event_id:
+        when = f" at {trigger.event_time.isoformat()}" if trigger.event_time else ""
+        lines.append(
+            f"CloudTrail event {trigger.event_id}{when}" + (f", by {trigger.actor}" if trigger.actor else "")
+        )
+    if detect or not outcome.applied:
+        if plan.actions:
+            lines += [
+                "",
+                "Drift (what Guard would do):",
+                *(f"  {op_of(a)} {describe(a)}" for a in plan.actions),
+            ]
+    elif outcome.results:
+        lines += ["", "What Guard did:"]
+        for result in outcome.results:
+            status = "done" if result.ok else f"FAILED: {result.error}"
+            lines.append(f"  {op_of(result.action)} {describe(result.action)}: {status}")
+    for action in outcome.not_attempted if outcome.applied else ():
+        lines.append(f"  {op_of(action)} {describe(action)}: not attempted")
+    if outcome.refusals:
+        lines += ["", "Held back by the safety rules:", *(f"  - {r}" for r in outcome.refusals)]
+    if outcome.warnings:
+        lines += ["", "Cannot be fixed by Guard:", *(f"  - {w}" for w in outcome.warnings)]
+    if outcome.in_progress:
+        lines += ["", f"In progress: {outcome.in_progress}"]
+    if outcome.error:
+        lines += ["", f"Error: {outcome.error}"]
+    if admins:
+        lines += ["", RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + "."]
+    document = {
+        "kind": kind,
+        "cluster": cluster,
+        "region": region,
+        "trigger": trigger.to_json(),
+        "detectOnly": detect,
+        "outcome": outcome.to_json(),
+        "rbacWarning": RBAC_NOTE if admins else None,
+        "adminEntriesTouched": admins,
+    }
+    return Notification(kind, cluster, f"[{cluster}] {headline}", "\n".join(lines) + "\n", document)
+
+
+def alert_note(
+    cluster: str | None, region: str | None, title: str, detail: str, **extra: Any
+) -> Notification:
+    """An alert that needs a person: what is wrong, in one title and a few lines."""
+    where = f"Cluster {cluster} ({region})" if cluster else "EKS Access Guard"
+    text = f"{where}: {title}.\n\n{detail}\n"
+    document = {
+        "kind": "alert",
+        "cluster": cluster,
+        "region": region,
+        "title": title,
+        "detail": detail,
+        **extra,
+    }
+    return Notification("alert", cluster, f"[{cluster or 'guard'}] {title}", text, document)
