@@ -34,3 +34,12 @@ def test_retries_are_botocores_standard_mode_and_the_pool_is_sized(aws):
     assert eks.meta.config.retries["mode"] == "standard"
     assert eks.meta.config.retries["total_max_attempts"] == clients.MAX_ATTEMPTS
     assert eks.meta.config.max_pool_connections == 24
+
+
+def test_every_call_carries_the_guards_app_id_in_the_user_agent_cloudtrail_records(aws):
+    # given a write through the product's client
+    clients.clear_cache()
+    clients.client("iam", region="us-east-1").create_role(RoleName="labelled", AssumeRolePolicyDocument="{}")
+    # then CloudTrail's record of it names the app
+    [record] = [r for r in aws.cloudtrail_records() if r["eventName"] == "CreateRole"]
+    assert "app/eks-access-guard" in record["userAgent"]

@@ -2,7 +2,9 @@
 
 boto3 itself honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) when no endpoint is given, which
 is how the local AWS is reached. Retries are botocore's "standard" mode: exponential backoff with jitter on
-throttling and 5xx errors, so no code in this package hand-writes a retry loop for those.
+throttling and 5xx errors, so no code in this package hand-writes a retry loop for those. Every client
+carries the service's app id in its user agent (`app/eks-access-guard`), so its calls are labelled as the
+guard's in CloudTrail (a label, not proof: the intake trusts only the service's own roles).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from ..core.config import APP_ID
 
 MAX_ATTEMPTS = 8  # in all, the first attempt included
 
@@ -37,9 +41,11 @@ def client(
         endpoint_url,
         profile,
         max_pool_connections,
-        # boto3 reads these at creation time: a client made under another endpoint must not be reused.
+        # boto3 reads these at creation time: a client made under another endpoint or other credentials
+        # (the local runner runs each handler under its role's session) must not be reused.
         os.environ.get("AWS_ENDPOINT_URL"),
         os.environ.get("AWS_DEFAULT_REGION"),
+        os.environ.get("AWS_ACCESS_KEY_ID"),
     )
     with _lock:
         cached = _cache.get(key)
@@ -52,6 +58,7 @@ def client(
         config = Config(
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             max_pool_connections=max_pool_connections,
+            user_agent_appid=APP_ID,
         )
         made = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
         _cache[key] = made

@@ -20,7 +20,8 @@ class Notifier:
 
     def publish(self, note: Notification) -> str:
         """Publish `note`; the message id."""
-        document = json.dumps(note.document, separators=(",", ":"), sort_keys=True, default=str)
+        machine = {**note.document, "subject": note.subject, "text": note.text}
+        document = json.dumps(machine, separators=(",", ":"), sort_keys=True, default=str)
         message = {"default": note.text, "email": note.text, **{p: document for p in _MACHINE_PROTOCOLS}}
         response = self._sns.publish(
             TopicArn=self._topic_arn,

@@ -155,7 +155,10 @@ def review(desired: Baseline, live: LiveState, plan: Plan) -> Plan:
         | _unread_admins(desired, live)
     )
     actions, more = _admin_rule(desired, live, actions, possible)
-    return replace(plan, actions=actions, refusals=(*plan.refusals, *refusals, *more))
+    held = tuple(a for a in plan.actions if a not in actions)
+    return replace(
+        plan, actions=actions, refusals=(*plan.refusals, *refusals, *more), held=(*plan.held, *held)
+    )
 
 
 def gate(

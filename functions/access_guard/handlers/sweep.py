@@ -1,0 +1,26 @@
+"""Sweep: the scheduled Lambda that reconciles every managed cluster (what events missed) and revokes
+temporary access whose end was missed (the fallback for lost expiry schedules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
+from ..services.sweep import sweep
+from . import wiring
+
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    enforcer = wiring.enforcer(holder="sweep", metric=wiring.powertools_metric(metrics))
+    report = sweep(enforcer, wiring.region()).to_json()
+    logger.info("sweep finished", extra={"busy": report["busy"], "errors": report["errors"]})
+    return report
