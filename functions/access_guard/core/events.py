@@ -185,7 +185,14 @@ def _show(value: str) -> str:
 
 
 def _keep(value: object) -> str | None:
-    return value[:_KEPT_CHARS] if isinstance(value, str) and value else None
+    """An informative text of the event (an ARN, an address, a user agent), made safe to log: cut short,
+    with characters that would break a line escaped."""
+    if not isinstance(value, str) or not value:
+        return None
+    value = value[:_KEPT_CHARS]
+    if not value.isprintable():
+        value = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
+    return value
 
 
 def _larger_than(value: object, limit: int) -> bool:

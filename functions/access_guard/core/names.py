@@ -16,5 +16,8 @@ def is_cluster_name(value: object) -> bool:
     return isinstance(value, str) and CLUSTER_NAME.fullmatch(value) is not None
 
 
+MAX_REGION_CHARS = 25  # the longest today is 14 (ap-southeast-5, us-isob-east-1)
+
+
 def is_region(value: object) -> bool:
-    return isinstance(value, str) and REGION.fullmatch(value) is not None
+    return isinstance(value, str) and len(value) <= MAX_REGION_CHARS and REGION.fullmatch(value) is not None
