@@ -361,7 +361,7 @@ def test_the_config_is_read_once_per_cold_start(direct: Pipeline, monkeypatch: p
     intake_handler.handler({"Records": [sqs_record("{}")]}, context())
     monkeypatch.setenv(Env.WORK_QUEUE_URL, "https://elsewhere")
     intake_handler.handler({"Records": [sqs_record("{}")]}, context())
-    assert intake_handler._cold["config"].work_queue_url == direct.work_url
+    assert intake_handler._cold is not None and intake_handler._cold.config.work_queue_url == direct.work_url
 
 
 def test_the_handler_module_imports_no_yaml_and_nothing_of_the_local_aws() -> None:

@@ -9,6 +9,7 @@ reported failed and comes back (partial batch response); the other records of th
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -30,11 +31,23 @@ tracer = Tracer(service=settings.SERVICE_NAME)
 metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=settings.SERVICE_NAME)
 processor = BatchProcessor(event_type=EventType.SQS)
 
-_cold: dict[str, Any] = {}  # what one execution environment reads once: config, account, region, intake
+
+@dataclass(frozen=True)
+class ColdStart:
+    """What one execution environment reads once."""
+
+    config: Config
+    account: str
+    region: str
+    intake: Intake
 
 
-def _setup(context: Any) -> dict[str, Any]:
-    if not _cold:
+_cold: ColdStart | None = None
+
+
+def _setup(context: Any) -> ColdStart:
+    global _cold
+    if _cold is None:
         config = Config.from_env(os.environ)
         if config.work_queue_url is None:
             raise ConfigError([f"{Env.WORK_QUEUE_URL} is not set"])
@@ -44,28 +57,29 @@ def _setup(context: Any) -> dict[str, Any]:
         queue = WorkQueue(clients.client("sqs", region=region), config.work_queue_url)
         eks = clients.client("eks", region=region)
         intake = Intake(store=store, eks=eks, queue=queue, config=config, region=region)
-        _cold.update(config=config, account=account, region=region, intake=intake)
+        _cold = ColdStart(config, account, region, intake)
     return _cold
 
 
 def reset() -> None:
-    """Forget what the cold start read (tests, the local runner between environments)."""
-    _cold.clear()
+    """Forget what the cold start read (tests; the local runner between environments)."""
+    global _cold
+    _cold = None
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    config: Config = _cold["config"]
+    assert _cold is not None  # the handler set it up
     intent = events.parse(
         record.body,
-        account=_cold["account"],
-        region=_cold["region"],
-        prefix=config.prefix,
-        self_roles=config.self_role_arns,
+        account=_cold.account,
+        region=_cold.region,
+        prefix=_cold.config.prefix,
+        self_roles=_cold.config.self_role_arns,
     )
     logger.append_keys(event_id=intent.event_id)
     logger.set_correlation_id(intent.event_id)
-    resolution = _cold["intake"].handle(intent)
+    resolution = _cold.intake.handle(intent)
     if resolution.alert:
         logger.warning(f"alert: {resolution.alert}")
         metrics.add_metric(name=settings.Metrics.BASELINE_DELETED, unit=MetricUnit.Count, value=1)
