@@ -210,6 +210,17 @@ class BaselineStore:
             for parameter in page.get("Parameters", []):
                 yield parameter["Name"]
 
+    def exists(self, cluster: str, region: str) -> bool:
+        """Whether a baseline is stored for the cluster (its manifest exists): one GetParameter, nothing
+        read or checked beyond that (`get` does that)."""
+        try:
+            self._ssm.get_parameter(Name=self.manifest_name(cluster, region))
+        except ClientError as exc:
+            if error_code(exc) == "ParameterNotFound":
+                return False
+            raise
+        return True
+
     def list(self) -> builtins.list[tuple[str, str]]:
         """(cluster, region) of every stored baseline, sorted."""
         root = baselines_root(self.prefix)

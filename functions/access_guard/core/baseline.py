@@ -8,13 +8,12 @@ is wrong, so an operator fixes a document in one pass.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from . import principals
 from .model import (
@@ -29,6 +28,7 @@ from .model import (
     LiveState,
     PolicyAssociation,
 )
+from .names import CLUSTER_NAME, REGION
 from .policies import KNOWN_POLICY_NAMES, is_well_formed_policy_arn, policy_name
 
 DOCUMENT = "<document>"
@@ -80,9 +80,6 @@ SCOPE_TYPES = ("cluster", "namespace")
 RESERVED_USERNAME_PREFIXES = ("system:", "eks:", "aws:", "amazon:", "iam:")
 SESSION_PLACEHOLDERS = ("{{SessionName}}", "{{SessionNameRaw}}")
 
-# EKS cluster names: 1-100 characters, a letter or digit first, then letters, digits, hyphens, underscores.
-_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # A Kubernetes namespace (DNS-1123 label) or a prefix with a trailing `*` wildcard, as EKS accepts.
 _NAMESPACE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _NAMESPACE_WILDCARD = re.compile(r"^[a-z0-9][-a-z0-9]{0,61}\*$")
@@ -115,27 +112,35 @@ class BaselineError(ValueError):
 # --- text in --------------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+@functools.cache
+def _yaml() -> tuple[Any, type[Any]]:
+    """PyYAML and a safe loader that refuses duplicate keys (PyYAML silently keeps the last one).
 
+    Imported on first use: JSON documents (what the store holds, what the event path reads) never need it,
+    and importing it costs a Lambda's cold start.
+    """
+    import yaml
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        try:
-            duplicate = key in seen
-        except TypeError:  # an unhashable key: the generic constructor reports it
-            continue
-        if duplicate:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
-        seen[key] = True
-    return loader.construct_mapping(node, deep=deep)
+    class StrictLoader(yaml.SafeLoader):
+        pass
 
+    def construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        loader.flatten_mapping(node)
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the generic constructor reports it
+                continue
+            if duplicate:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+            seen[key] = True
+        return loader.construct_mapping(node, deep=deep)
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return yaml, StrictLoader
 
 
 def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -158,15 +163,16 @@ def parse_text(text: str) -> object:
             json_error = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         except ValueError as exc:
             raise BaselineError([Problem(DOCUMENT, f"not valid JSON: {exc}")]) from None
+    yaml, loader = _yaml()
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         if json_error is not None:
             raise BaselineError([Problem(DOCUMENT, json_error)]) from None
         raise BaselineError([Problem(DOCUMENT, f"not valid YAML: {_yaml_reason(exc)}")]) from None
 
 
-def _yaml_reason(exc: yaml.YAMLError) -> str:
+def _yaml_reason(exc: Exception) -> str:
     problem = getattr(exc, "problem", None) or str(exc)
     mark = getattr(exc, "problem_mark", None)
     if mark is not None:
@@ -290,14 +296,14 @@ def _check_metadata(check: _Checker, value: object) -> None:
         return
     check.fields("metadata", meta, METADATA_FIELDS, "metadata")
     name = check.string("metadata.name", meta.get("name"), required=True)
-    if name is not None and not _CLUSTER_NAME.match(name):
+    if name is not None and not CLUSTER_NAME.match(name):
         check.add(
             "metadata.name",
             f"{name!r} is not a valid EKS cluster name (1-100 letters, digits, hyphens and underscores, "
             "starting with a letter or digit)",
         )
     region = check.string("metadata.region", meta.get("region"), required=True)
-    if region is not None and not _REGION.match(region):
+    if region is not None and not REGION.match(region):
         check.add("metadata.region", f"{region!r} is not a well-formed AWS region (like us-east-1)")
 
 
@@ -602,6 +608,7 @@ def dump(baseline: Baseline, fmt: str = "yaml") -> str:
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
     if fmt == "yaml":
+        yaml, _ = _yaml()
         return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
     raise ValueError(f"unknown baseline format {fmt!r} (yaml or json)")
 

@@ -56,6 +56,8 @@ class Env:
     GRANT_POLICIES = "ACCESS_GUARD_GRANT_POLICIES"  # access policy ARNs a grant may ask for
     RATE_LIMIT_PER_MINUTE = "ACCESS_GUARD_RATE_LIMIT_PER_MINUTE"  # break-glass writes per caller
     MODE_UPDATE_WAIT_SECONDS = "ACCESS_GUARD_MODE_UPDATE_WAIT_SECONDS"  # bounded wait for a mode update
+    # The service's account; optional: a handler reads it off its own function ARN when unset.
+    ACCOUNT_ID = "ACCESS_GUARD_ACCOUNT_ID"
 
 
 class ConfigError(ValueError):
@@ -206,3 +208,6 @@ class Metrics:
     REMEDIATION_DELAY = "EventToRemediatedSeconds"  # CloudTrail event time to the end of the run
     BREAK_GLASS_REQUESTS = "BreakGlassRequests"  # authorized break-glass API calls
     REVOCATION_FAILURES = "RevocationFailures"  # grant revocations that failed (retried; alarmed)
+    WORK_ITEMS_QUEUED = "WorkItemsQueued"  # per-cluster work items the intake queued
+    EVENTS_DROPPED = "EventsDropped"  # events the intake acknowledged without work (ignored, unmanaged)
+    BASELINE_DELETED = "BaselineDeleted"  # managed baselines deleted (an alert each)

@@ -1,0 +1,166 @@
+"""The intake: an event's intent in, per-cluster work items out on the FIFO work queue.
+
+- An EKS change or a baseline written: work for that cluster, when the guard manages it (a baseline is
+  stored for it in this region, and the configuration's cluster list, if any, names it).
+- A baseline deleted: no work (there is nothing left to reconcile against) but an alert.
+- An IAM principal deleted or created: IAM events carry names, not paths, so every managed cluster of this
+  region is looked at, and each whose baseline names the principal, or that has an entry for it, gets work
+  for those ARNs (matched on account, kind and name: `Principal.key`). A deleted principal also sends every
+  managed CONFIG_MAP cluster to be reconciled whole: its creator's admin access is invisible in that mode,
+  and the creator may be who was deleted.
+
+Nothing here acts on a cluster; the remediate handler reads the live state and decides.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
+from ..adapters.eks_entries import authentication_mode, entry_principal_arns
+from ..adapters.work_queue import WorkQueue
+from ..core import principals
+from ..core.config import Config, Env
+from ..core.events import BaselineChange, EksChange, Ignored, PrincipalChange
+from ..core.work import WorkItem, principal_work, work_for
+
+DEFAULT_CONCURRENCY = 8  # clusters looked at at once for an IAM change
+
+Intent = EksChange | PrincipalChange | BaselineChange | Ignored
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What an intent comes to: the work to queue, or why there is none (`dropped`), and an alert to raise."""
+
+    work: list[WorkItem] = field(default_factory=list)
+    dropped: str | None = None
+    alert: str | None = None
+
+
+class _Whole:
+    """A cluster to reconcile whole."""
+
+
+_WHOLE = _Whole()
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        store: BaselineStore,
+        eks: Any,
+        queue: WorkQueue,
+        config: Config,
+        region: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.store, self.eks, self.queue, self.config = store, eks, queue, config
+        # The service's region: its clusters, its baselines. The EKS client's, unless told.
+        self.region = region or str(eks.meta.region_name)
+        self.concurrency = max(1, concurrency)
+
+    def handle(self, intent: Intent) -> Resolution:
+        """Resolve the intent and queue its work (raises when SQS refuses any of it)."""
+        resolution = self.resolve(intent)
+        if resolution.work:
+            self.queue.send(resolution.work)
+        return resolution
+
+    def resolve(self, intent: Intent) -> Resolution:
+        if isinstance(intent, Ignored):
+            return Resolution(dropped=intent.reason)
+        if isinstance(intent, EksChange):
+            unmanaged = self._unmanaged(intent.cluster, intent.region)
+            return Resolution(dropped=unmanaged) if unmanaged else Resolution(work=work_for(intent))
+        if isinstance(intent, BaselineChange):
+            return self._baseline(intent)
+        if isinstance(intent, PrincipalChange):
+            return self._principal(intent)
+        raise TypeError(f"not an intent: {type(intent).__name__}")
+
+    # --- clusters the guard manages ------------------------------------------------------------------------
+    def _unmanaged(self, cluster: str, region: str) -> str | None:
+        """Why the guard does not manage this cluster, or None when it does."""
+        if region != self.region:
+            return f"unmanaged cluster {cluster}: it is in {region}, this service in {self.region}"
+        if not self.config.manages(cluster):
+            return f"unmanaged cluster {cluster}: not in the configured list ({Env.CLUSTERS})"
+        if not self.store.exists(cluster, region):
+            return f"unmanaged cluster {cluster}: no baseline stored for it in {region}"
+        return None
+
+    def _managed_clusters(self) -> list[str]:
+        return [c for c, r in self.store.list() if r == self.region and self.config.manages(c)]
+
+    # --- baselines -----------------------------------------------------------------------------------------
+    def _baseline(self, change: BaselineChange) -> Resolution:
+        if change.operation == "Delete":
+            if change.region != self.region or not self.config.manages(change.cluster):
+                return Resolution(dropped=f"unmanaged cluster {change.cluster}: its baseline was deleted")
+            return Resolution(
+                dropped=f"baseline of {change.cluster} deleted: nothing changed; an alert is raised",
+                alert=(
+                    f"The baseline of cluster {change.cluster} ({change.region}) was deleted "
+                    f"({change.parameter}). The guard no longer keeps its access; nothing was changed on "
+                    "the cluster. Push a baseline again to resume."
+                ),
+            )
+        unmanaged = self._unmanaged(change.cluster, change.region)
+        return Resolution(dropped=unmanaged) if unmanaged else Resolution(work=work_for(change))
+
+    # --- IAM principals ------------------------------------------------------------------------------------
+    def _principal(self, change: PrincipalChange) -> Resolution:
+        who = f"{change.kind} {change.name}"
+        clusters = self._managed_clusters()
+        if not clusters:
+            return Resolution(dropped=f"{change.event_name} of {who}: no managed cluster in {self.region}")
+        key = (change.account, change.kind, change.name)
+        workers = min(self.concurrency, len(clusters))
+        with ThreadPoolExecutor(workers, thread_name_prefix="intake") as pool:
+            found = list(pool.map(lambda cluster: self._references(cluster, key, change.deleted), clusters))
+        work = [
+            principal_work(
+                change,
+                cluster=cluster,
+                region=self.region,
+                principal_arns=None if arns is _WHOLE else arns,  # type: ignore[arg-type]
+            )
+            for cluster, arns in zip(clusters, found, strict=True)
+            if arns
+        ]
+        if not work:
+            also = " and none is in CONFIG_MAP mode" if change.deleted else ""
+            none = f"no managed cluster in {self.region} references it{also}"
+            return Resolution(dropped=f"{change.event_name} of {who}: {none}")
+        return Resolution(work=work)
+
+    def _references(
+        self, cluster: str, key: tuple[str, str, str], deleted: bool
+    ) -> tuple[str, ...] | _Whole | None:
+        """The ARNs of the principal (any path) that the cluster's baseline or entries hold; _WHOLE for a
+        CONFIG_MAP cluster when the principal was deleted; None when the cluster does not concern it."""
+        mode = authentication_mode(self.eks, cluster)
+        if mode is None:
+            return None  # the cluster is gone: nothing to reconcile
+        if deleted and mode == "CONFIG_MAP":
+            return _WHOLE
+        arns: set[str] = set()
+        try:
+            baseline = self.store.get(cluster, self.region)
+            arns.update(e.principal_arn for e in baseline.entries if _is(e.principal_arn, key))
+        except BaselineNotFound:
+            return None  # deleted since it was listed
+        except BaselineUnreadable:
+            pass  # its entries still say; the remediator reports the baseline itself
+        if mode != "CONFIG_MAP":
+            arns.update(arn for arn in entry_principal_arns(self.eks, cluster) if _is(arn, key))
+        return tuple(sorted(arns)) or None
+
+
+def _is(arn: str, key: tuple[str, str, str]) -> bool:
+    principal = principals.parse(arn)
+    return principal is not None and principal.key == key
