@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from .. import control
@@ -295,7 +296,7 @@ def _put_on_bus(
             continue
         # moto's targets (and its pattern matcher) expect epoch seconds here and format the time themselves.
         message = copy.deepcopy(envelope)
-        message["time"] = event_time(envelope["detail"]).timestamp()
+        message["time"] = _time(envelope).timestamp()
         message["ingestion-time"] = time.time()
         if not rule.event_pattern.matches_event(message):
             continue
@@ -312,6 +313,14 @@ def _put_on_bus(
             rule_for_moto.targets = moto_targets
             rule_for_moto.send_to_targets(message)
     return matched
+
+
+def _time(envelope: dict[str, Any]) -> datetime:
+    """When the event happened: a CloudTrail record's eventTime, else (a native event) the envelope's time."""
+    detail = envelope.get("detail") or {}
+    if "eventTime" in detail:
+        return event_time(detail)
+    return datetime.fromisoformat(str(envelope["time"]).replace("Z", "+00:00"))
 
 
 def _send(target: dict[str, Any], envelope: dict[str, Any], *, may_forward: bool) -> bool:

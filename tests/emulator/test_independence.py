@@ -1,4 +1,5 @@
-"""The emulator is the independent judge of the product: nothing under local/ but the demo imports it."""
+"""The emulator is the independent judge of the product: nothing under local/ imports it but the modules that
+drive the product against it (the demo, the pipeline runner, `python -m local`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
-# The demo drives the product against the local AWS; it is the one module allowed to import it.
-ALLOWED = {LOCAL / "demo.py"}
+# The drivers run the product against the local AWS; they are the modules allowed to import it.
+ALLOWED = {LOCAL / "demo.py", LOCAL / "runner.py", LOCAL / "__main__.py"}
 EMULATOR_MODULES = sorted(p for p in LOCAL.rglob("*.py") if p not in ALLOWED)
 
 
