@@ -138,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--cluster", required=True)
     apply.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     apply.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    replay = commands.add_parser(
+        "replay",
+        parents=[common],
+        help="run the remediation's decision on one event: which cluster, ignored and why, what it writes",
+    )
+    replay.add_argument(
+        "file", metavar="EVENT", help="an EventBridge event or a bare CloudTrail record (JSON)"
+    )
+    replay.add_argument("--dry-run", action="store_true", help="show what it would write, and write nothing")
+    replay.add_argument("--json", action="store_true", help="one JSON document on stdout")
     return parser
 
 
@@ -459,6 +470,92 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     return code
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    """The event path's decision on one event, made here: parse, resolve to clusters, reconcile (or plan).
+
+    It writes what the remediation would write (not with --dry-run) through the same safety module, but
+    publishes no notification. The service's settings (its own roles, its tables) come from the same
+    environment variables the Lambdas read, when they are set.
+    """
+    from ..core.config import Config, ConfigError
+    from ..core.events import Ignored, parse
+    from ..core.report import Trigger
+    from ..services.enforce import Enforcer
+    from ..services.intake import Intake
+
+    text = _read_file(args.file, io)
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{args.file} is not JSON: {exc}") from None
+    try:
+        config = Config.from_env({**os.environ, Env.PREFIX: settings.prefix})
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    region = _resolve_region(settings)
+    aws = Aws(settings, region)
+    account = aws.client("sts").get_caller_identity()["Account"]
+    intent = parse(
+        event, account=account, region=region, prefix=config.prefix, self_roles=config.self_role_arns
+    )
+    doc: dict[str, Any] = {"event": args.file, "decision": None, "work": []}
+    if isinstance(intent, Ignored):
+        doc["decision"] = f"ignored: {intent.reason}"
+        io.print(json.dumps(doc, indent=2) if args.json else f"Ignored: {intent.reason}")
+        return EXIT_OK
+    resolution = Intake(
+        store=aws.store(), eks=aws.client("eks"), queue=None, config=config, region=region
+    ).resolve(intent)
+    if not resolution.work:
+        doc["decision"] = f"dropped: {resolution.dropped}"
+        if args.json:
+            io.print(json.dumps({**doc, "alert": resolution.alert}, indent=2))
+        else:
+            io.print(
+                f"Dropped: {resolution.dropped}"
+                + (f"\nAlert: {resolution.alert}" if resolution.alert else "")
+            )
+        return EXIT_OK
+    enforcer = Enforcer(store=aws.store(), reconciler=aws.reconciler(), config=config)
+    doc["decision"] = f"{len(resolution.work)} cluster(s) to reconcile"
+    failed = False
+    for item in resolution.work:
+        scope = "whole cluster" if item.principals is None else "principals " + ", ".join(item.principals)
+        trigger = Trigger(item.trigger, item.reason, item.event_id, None, item.actor)
+        report = enforcer.run(
+            item.cluster, item.region, trigger=trigger, principals=item.principals, dry_run=args.dry_run
+        )
+        doc["work"].append(
+            {
+                "cluster": item.cluster,
+                "region": item.region,
+                "scope": scope,
+                "reason": item.reason,
+                "skipped": report.skipped,
+                "outcome": report.outcome.to_json() if report.outcome else None,
+            }
+        )
+        if args.json:
+            continue
+        io.print(f"Cluster {item.cluster} ({item.region}), {scope}: {item.reason}")
+        if report.outcome is None:
+            io.print(f"  skipped: {report.skipped}")
+            continue
+        outcome = report.outcome
+        if args.dry_run:
+            io.out.write(render.render_plan(outcome.plan, mode="detect", colour=settings.colour))
+            io.print("Dry run: nothing was written.")
+        else:
+            io.out.write(
+                render.render_results(outcome.results, outcome.not_attempted, colour=settings.colour)
+            )
+            io.out.write(render.render_outcome_notes(outcome, colour=settings.colour))
+            failed = failed or not outcome.succeeded
+    if args.json:
+        io.print(json.dumps(doc, indent=2, default=str))
+    return EXIT_ERROR if failed else EXIT_OK
+
+
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -477,6 +574,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("baseline", "capture"): cmd_baseline_capture,
     ("plan", None): cmd_plan,
     ("apply", None): cmd_apply,
+    ("replay", None): cmd_replay,
 }
 
 

@@ -53,7 +53,7 @@ class Intake:
         *,
         store: BaselineStore,
         eks: Any,
-        queue: WorkQueue,
+        queue: WorkQueue | None,
         config: Config,
         region: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -67,6 +67,8 @@ class Intake:
         """Resolve the intent and queue its work (raises when SQS refuses any of it)."""
         resolution = self.resolve(intent)
         if resolution.work:
+            if self.queue is None:
+                raise RuntimeError("this intake has no work queue to send to (resolve only)")
             self.queue.send(resolution.work)
         return resolution
 
