@@ -1,21 +1,31 @@
-"""`make demo`: the classic EKS lockout and its recovery, told against the local AWS in a few lines.
+"""`make demo`: EKS Access Guard at work, unattended, against the local AWS (no AWS account).
 
-1. Alice creates a cluster the way the API, SDKs and CloudFormation default to: CONFIG_MAP mode, where her
-   admin access is invisible (no aws-auth mapping, no access entry).
-2. The platform team records the access it wants in a baseline (SSM Parameter Store).
-3. Alice leaves and her IAM user is deleted: nobody can administer the cluster any more.
-4. `access-guard apply` shows the drift as a plan, moves the cluster to API_AND_CONFIG_MAP and creates the
-   baseline's entries (the recovery AWS documents); the emulator's access oracle then proves that the
-   platform role really can get in again, and `access-guard plan` finds nothing left to do.
+The local AWS runs in this process with the guard's event pipeline on top (the same Lambda handlers as in
+AWS, local/runner.py). People act as they would, with their own credentials, through the `aws` CLI and
+`access-guard`; the guard hears of each change through CloudTrail and EventBridge and answers on its own. The
+emulator's access oracle says, before and after each step, who can really administer the cluster.
+
+1. Alice creates the cluster with the API's defaults (CONFIG_MAP); she leaves, her IAM user is deleted:
+   nobody can administer it.
+2. The platform team stores the baseline: the guard moves the cluster to API_AND_CONFIG_MAP and creates the
+   baseline's entries.
+3. Bob grants himself cluster admin; someone disassociates the on-call viewers' policy; someone deletes the
+   platform admins' entry by mistake. Each is put back, and the owners are told who did what.
+4. A timeline of the whole story.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -26,7 +36,11 @@ CLUSTER = "payments"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PLATFORM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/platform/platform-admins"
-ONCALL_ROLE = f"arn:aws:iam::{ACCOUNT}:role/oncall-readers"
+ONCALL_ROLE = f"arn:aws:iam::{ACCOUNT}:role/oncall-viewers"
+VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+DELIVERY_DELAY = 0.5  # CloudTrail -> EventBridge takes seconds on AWS; shorter here
+WAIT = 30.0
 
 BASELINE = f"""\
 # An eksctl ClusterConfig is a valid baseline; accessGuard holds Guard's own settings.
@@ -40,12 +54,12 @@ accessConfig:
   accessEntries:
     - principalARN: {PLATFORM_ROLE}
       accessPolicies:
-        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy
+        - policyARN: {ADMIN}
           accessScope: {{type: cluster}}
     - principalARN: {ONCALL_ROLE}
       kubernetesGroups: [oncall]
       accessPolicies:
-        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
+        - policyARN: {VIEW}
           accessScope: {{type: namespace, namespaces: [payments, "payments-*"]}}
 accessGuard:
   mode: enforce
@@ -54,16 +68,69 @@ accessGuard:
 
 
 def say(step: str, text: str = "") -> None:
-    print(f"\n\033[1m{step}\033[0m" if sys.stdout.isatty() else f"\n{step}")
+    print(f"\n\033[1m{step}\033[0m" if sys.stdout.isatty() else f"\n{step}", flush=True)
     if text:
-        print(textwrap.indent(text.rstrip(), "  "))
+        print(textwrap.indent(text.rstrip(), "  "), flush=True)
 
 
-def who_can_administer(emulator: Emulator) -> str:
-    access = emulator.access(CLUSTER, region=REGION)
-    admins = [f"{p['principalArn']} (via {p['source']})" for p in access["principals"] if p["clusterAdmin"]]
-    mode = access["authenticationMode"]
-    return f"mode {mode}; cluster admins: " + (", ".join(admins) if admins else "NOBODY - locked out")
+@dataclass
+class Story:
+    endpoint: str
+    emulator: Emulator
+    pipeline: Any
+    started: float
+    timeline: list[tuple[str, str, float, str]]
+
+    def who_can_administer(self) -> str:
+        access = self.emulator.access(CLUSTER, region=REGION)
+        admins = [
+            f"{p['principalArn']} (via {p['source']})" for p in access["principals"] if p["clusterAdmin"]
+        ]
+        return f"mode {access['authenticationMode']}; cluster admins: " + (
+            ", ".join(admins) if admins else "NOBODY - locked out"
+        )
+
+    def env(self, key: dict[str, str] | None = None) -> dict[str, str]:
+        """A terminal of its own for a person: the local endpoint and their own keys."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+            AWS_ACCESS_KEY_ID=(key or {}).get("AccessKeyId", "platform-team"),
+            AWS_SECRET_ACCESS_KEY=(key or {}).get("SecretAccessKey", "platform-team"),
+        )
+        return env
+
+    def shell(self, *argv: str, key: dict[str, str] | None = None, show: str | None = None) -> int:
+        """Run a command as a person would in their terminal, and show it."""
+        print(f"  $ {show or ' '.join(argv)}", flush=True)
+        done = subprocess.run(list(argv), env=self.env(key), capture_output=True, text=True, check=False)
+        for line in (done.stdout + done.stderr).strip().splitlines():
+            print(f"    {line}", flush=True)
+        return done.returncode
+
+    def aws(self, key: dict[str, str], *args: str) -> int:
+        return self.shell(sys.executable, "-m", "awscli", *args, key=key, show="aws " + " ".join(args))
+
+    def guard_answer(self, what: str, since: float) -> None:
+        """Wait for the guard's note about a change, show it, and add it to the timeline."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            for note in self.pipeline.notifications(wait_seconds=1.0):
+                document = note["document"]
+                after = time.monotonic() - since
+                outcome = document.get("outcome") or {}
+                done = [d["action"]["description"] for d in outcome.get("done", [])]
+                self.timeline.append(
+                    (what, document.get("trigger", {}).get("reason", ""), after, "; ".join(done))
+                )
+                lines = [f"[{after:4.1f} s later] {note['subject']}"]
+                lines += [f"  {line}" for line in document["text"].splitlines()[2:] if line.strip()]
+                say("  The guard, on its own:", "\n".join(lines))
+                return
+        say("  (no answer from the guard in time)")
 
 
 @contextmanager
@@ -91,63 +158,136 @@ def local_aws() -> Iterator[str]:
         os.environ.update(saved)
 
 
-def run_cli(*args: str) -> int:
-    from access_guard.cli.main import main as access_guard
-
-    print(f"  $ access-guard {' '.join(args)}")
-    sys.stdout.flush()
-    return access_guard(["--region", REGION, "--no-color", *args])
+def person(iam: Any, name: str) -> dict[str, str]:
+    iam.create_user(UserName=name)
+    return iam.create_access_key(UserName=name)["AccessKey"]  # type: ignore[no-any-return]
 
 
 def main() -> int:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    started = time.monotonic()
     with local_aws() as endpoint:
+        from .runner import Pipeline
+
         emulator = Emulator(endpoint)
         emulator.set_eks_settings(mode_update_seconds=1.0)
+        emulator.set_cloudtrail_delivery(delay_seconds=DELIVERY_DELAY)
+        # The handlers' logs and metrics go to CloudWatch in AWS; here they would drown the story.
+        quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+        pipeline = Pipeline.create(endpoint, region=REGION, environment=quiet)
         iam = boto3.client("iam", region_name=REGION)
         trust = '{"Version":"2012-10-17","Statement":[]}'
         iam.create_role(RoleName="platform-admins", Path="/platform/", AssumeRolePolicyDocument=trust)
-        iam.create_role(RoleName="oncall-readers", AssumeRolePolicyDocument=trust)
+        iam.create_role(RoleName="oncall-viewers", AssumeRolePolicyDocument=trust)
         iam.create_role(RoleName="eks-cluster", AssumeRolePolicyDocument=trust)
-        iam.create_user(UserName="alice")
-        key = iam.create_access_key(UserName="alice")["AccessKey"]
+        alice, bob = person(iam, "alice"), person(iam, "bob")
+        story = Story(endpoint, emulator, pipeline, started, [])
+        pipeline.start()
+        try:
+            say(
+                f"Local AWS on {endpoint}: moto, the EKS access-entry emulator, and the guard's event "
+                "pipeline (the same Lambda handlers as in AWS). No AWS account involved."
+            )
+            say("1. Alice creates the cluster with the API's defaults (CONFIG_MAP).")
+            story.aws(
+                alice, "eks", "create-cluster", "--name", CLUSTER,
+                "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
+                "--resources-vpc-config", "subnetIds=subnet-1,subnet-2", "--query", "cluster.status",
+            )  # fmt: skip
+            say("   Who can get in (the emulator's access oracle):", story.who_can_administer())
+            iam.delete_access_key(UserName="alice", AccessKeyId=alice["AccessKeyId"])
+            iam.delete_user(UserName="alice")
+            pipeline.wait_quiet()  # (the guard hears of it, but manages no cluster yet)
+            say("   Alice leaves; her IAM user is deleted.", story.who_can_administer())
 
-        say(f"Local AWS on {endpoint} (moto + the EKS access-entry emulator). No AWS account involved.")
+            say("2. The platform team stores the baseline of the access it wants, in SSM.")
+            path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"{CLUSTER}-baseline.yaml")
+            with open(path, "w") as handle:
+                handle.write(BASELINE)
+            since = time.monotonic()
+            story.shell(
+                sys.executable,
+                "-m",
+                "access_guard",
+                "baseline",
+                "push",
+                path,
+                show=f"access-guard baseline push {path}",
+            )
+            story.guard_answer("baseline stored", since)
+            say("   Who can get in now:", story.who_can_administer())
 
-        alice = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"],
-            aws_secret_access_key=key["SecretAccessKey"],
-            region_name=REGION,
-        )
-        alice.client("eks").create_cluster(
-            name=CLUSTER,
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
-            resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
-        )
-        say(
-            "1. Alice creates the cluster with the API's defaults (CONFIG_MAP).", who_can_administer(emulator)
-        )
+            bob_arn = f"arn:aws:iam::{ACCOUNT}:user/bob"
+            say("3. Bob, who may call EKS, grants himself cluster admin.")
+            since = time.monotonic()
+            story.aws(
+                bob,
+                "eks",
+                "create-access-entry",
+                "--cluster-name",
+                CLUSTER,
+                "--principal-arn",
+                bob_arn,
+                "--query",
+                "accessEntry.principalArn",
+            )
+            story.aws(
+                bob, "eks", "associate-access-policy", "--cluster-name", CLUSTER, "--principal-arn", bob_arn,
+                "--policy-arn", ADMIN, "--access-scope", "type=cluster",
+                "--query", "associatedAccessPolicy.policyArn",
+            )  # fmt: skip
+            story.guard_answer("rogue admin", since)
+            say("   Who can get in now:", story.who_can_administer())
 
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"{CLUSTER}-baseline.yaml")
-        with open(path, "w") as handle:
-            handle.write(BASELINE)
-        say("2. The platform team stores the access it wants as a baseline in SSM.")
-        run_cli("baseline", "push", path)
+            say("4. Someone disassociates the on-call viewers' policy.")
+            since = time.monotonic()
+            story.aws(
+                bob, "eks", "disassociate-access-policy", "--cluster-name", CLUSTER,
+                "--principal-arn", ONCALL_ROLE, "--policy-arn", VIEW,
+            )  # fmt: skip
+            story.guard_answer("policy disassociated", since)
 
-        iam.delete_access_key(UserName="alice", AccessKeyId=key["AccessKeyId"])
-        iam.delete_user(UserName="alice")
-        say("3. Alice leaves; her IAM user is deleted.", who_can_administer(emulator))
+            say("5. Someone deletes the platform admins' entry by mistake.")
+            since = time.monotonic()
+            story.aws(
+                bob, "eks", "delete-access-entry", "--cluster-name", CLUSTER, "--principal-arn", PLATFORM_ROLE
+            )
+            say("   Who can get in right after:", story.who_can_administer())
+            story.guard_answer("entry deleted", since)
+            say("   Who can get in now:", story.who_can_administer())
 
-        say("4. Access Guard shows the drift from the baseline and restores it.")
-        applied = run_cli("apply", "--cluster", CLUSTER, "--yes", "--poll-seconds", "0.2")
-        say("5. Who can get in now, by the emulator's access oracle:", who_can_administer(emulator))
-        again = run_cli("plan", "--cluster", CLUSTER)
-        admins = emulator.admins(CLUSTER, region=REGION)
-        ok = applied == 0 and again == 0 and PLATFORM_ROLE in admins
-        say("Recovered." if ok else "The demo did not end as expected: see above.")
-        return 0 if ok else 1
+            say("6. Timeline (each change, and how long until the guard had put it back):")
+            for what, reason, after, done in story.timeline:
+                print(
+                    f"  {what:<22} {after:5.1f} s  {reason}"
+                    + (f"\n  {'':<22}         -> {done}" if done else "")
+                )
+            drift = story.shell(
+                sys.executable,
+                "-m",
+                "access_guard",
+                "plan",
+                "--cluster",
+                CLUSTER,
+                show=f"access-guard plan --cluster {CLUSTER}",
+            )
+            admins = emulator.admins(CLUSTER, region=REGION)
+            ok = drift == 0 and admins == [PLATFORM_ROLE] and len(story.timeline) == 4
+            elapsed = time.monotonic() - started
+            say(
+                f"The baseline holds; the guard did all of it on its own ({elapsed:.0f} s in all)."
+                if ok
+                else "The demo did not end as expected: see above."
+            )
+            return 0 if ok else 1
+        finally:
+            pipeline.stop()
+            print(
+                json.dumps({"deadLetters": pipeline.dead_letters()}) if os.environ.get("DEMO_DEBUG") else "",
+                end="",
+            )
 
 
 if __name__ == "__main__":

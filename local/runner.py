@@ -233,6 +233,25 @@ class Pipeline:
         """Process what waits on the queues until all are empty and nothing is in flight; the count."""
         return SqsPoller(self.sources).run_until_idle(timeout)
 
+    def wait_quiet(self, timeout: float = 30.0) -> None:
+        """While the pipeline runs in the background: wait until no event waits for delivery and no queue
+        has work, for a few checks in a row."""
+        from .client import Emulator
+
+        emulator = Emulator(self.endpoint)
+        deadline, quiet = time.monotonic() + timeout, 0
+        while quiet < 3:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the pipeline did not go quiet")
+            delivery = emulator.cloudtrail_delivery()
+            busy = (
+                delivery.get("waiting", 0)
+                or delivery.get("held", 0)
+                or not all(s.idle() for s in self.sources)
+            )
+            quiet = 0 if busy else quiet + 1
+            time.sleep(0.1)
+
     def sweep(self) -> Any:
         return self.registry.invoke("sweep", {"source": "local.runner", "detail-type": "Scheduled Event"})
 

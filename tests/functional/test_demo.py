@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_recovers_the_locked_out_cluster() -> None:
+def test_the_demo_runs_the_whole_story_unattended_and_ends_with_the_baseline_restored() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     done = subprocess.run(
         [sys.executable, "-m", "local", "demo"],
@@ -22,7 +22,10 @@ def test_the_demo_recovers_the_locked_out_cluster() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    # The oracle's verdict at each step, not just the CLI's word for it.
+    # The oracle's verdict at each step, not just the guard's word for it.
     assert "cluster admins: NOBODY - locked out" in done.stdout
     assert "role/platform/platform-admins (via access-entry)" in done.stdout
-    assert done.stdout.rstrip().endswith("Recovered.")
+    # every change was answered by the guard on its own, and the baseline holds at the end
+    assert done.stdout.count("The guard, on its own:") == 4
+    assert "No changes. payments matches its baseline." in done.stdout
+    assert "The baseline holds; the guard did all of it on its own" in done.stdout

@@ -23,7 +23,7 @@ MAX_ATTEMPTS = 8  # in all, the first attempt included
 
 _lock = threading.Lock()
 _cache: dict[tuple[Any, ...], Any] = {}
-_sessions: dict[str | None, boto3.Session] = {}
+_sessions: dict[tuple[str | None, str | None], boto3.Session] = {}
 
 
 def client(
@@ -51,10 +51,12 @@ def client(
         cached = _cache.get(key)
         if cached is not None:
             return cached
-        session = _sessions.get(profile)
+        # A session keeps the credentials it first resolves: one per profile and access key.
+        session_key = (profile, os.environ.get("AWS_ACCESS_KEY_ID"))
+        session = _sessions.get(session_key)
         if session is None:
             session = boto3.Session(profile_name=profile) if profile else boto3.Session()
-            _sessions[profile] = session
+            _sessions[session_key] = session
         config = Config(
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             max_pool_connections=max_pool_connections,
