@@ -133,7 +133,7 @@ def local_aws_process() -> Iterator[tuple[str, int]]:
     port = free_port()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local", "serve", "--port", str(port)],
+        [sys.executable, "-m", "local", "serve", "--port", str(port), "--emulator-only"],
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

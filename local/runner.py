@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -68,6 +69,7 @@ class Pipeline:
     _poller: SqsPoller | None = None
     _sweeper: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _client: Any = None
 
     # --- building ----------------------------------------------------------------------------------
     @classmethod
@@ -96,6 +98,10 @@ class Pipeline:
         from access_guard.core.triggers import IAM_EVENT_REGION, patterns
 
         prefix = prefix or DEFAULT_PREFIX
+        # A new deployment runs in new Lambda containers: the handlers' modules (and what they made when
+        # imported, such as clients bound to an endpoint) are imported afresh for this pipeline.
+        for module in [m for m in sys.modules if m.startswith("access_guard.handlers")]:
+            del sys.modules[module]
 
         def client(service: str, in_region: str = region) -> Any:
             return boto3.client(service, region_name=in_region, endpoint_url=endpoint)
@@ -255,8 +261,10 @@ class Pipeline:
     def sweep(self) -> Any:
         return self.registry.invoke("sweep", {"source": "local.runner", "detail-type": "Scheduled Event"})
 
-    def start(self, *, sweep_seconds: float | None = None) -> None:
-        self._poller = SqsPoller(self.sources)
+    def start(self, *, sweep_seconds: float | None = None, poll_interval: float = 0.02) -> None:
+        """Run the event source mappings in the background (an idle queue is polled every `poll_interval`
+        seconds: Lambda long-polls, so its wait is near zero), and the sweep every `sweep_seconds`."""
+        self._poller = SqsPoller(self.sources, poll_interval=poll_interval)
         self._poller.start()
         if sweep_seconds:
             self._sweeper = threading.Thread(target=self._sweep_every, args=(sweep_seconds,), daemon=True)
@@ -276,9 +284,14 @@ class Pipeline:
             self._sweeper.join(timeout=5)
 
     # --- reading what the guard said ------------------------------------------------------------------
+    def _sqs(self) -> Any:
+        if self._client is None:
+            self._client = boto3.client("sqs", region_name=self.region, endpoint_url=self.endpoint)
+        return self._client
+
     def notifications(self, *, wait_seconds: float = 0.0) -> list[dict[str, Any]]:
         """The notes published since the last call: {subject, text, document} each (SNS's SQS delivery)."""
-        sqs = boto3.client("sqs", region_name=self.region, endpoint_url=self.endpoint)
+        sqs = self._sqs()
         notes: list[dict[str, Any]] = []
         deadline = time.monotonic() + wait_seconds
         while True:
@@ -304,7 +317,7 @@ class Pipeline:
             time.sleep(0.1)
 
     def dead_letters(self) -> dict[str, int]:
-        sqs = boto3.client("sqs", region_name=self.region, endpoint_url=self.endpoint)
+        sqs = self._sqs()
         return {
             name: int(
                 sqs.get_queue_attributes(

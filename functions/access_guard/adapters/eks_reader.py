@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
@@ -112,15 +113,55 @@ class EksReader:
         mode = (described.get("accessConfig") or {}).get("authenticationMode") or "CONFIG_MAP"
         if mode not in MODE_ORDER:
             raise ValueError(f"cluster {cluster} reports an unknown authentication mode {mode!r}")
-        interest = tuple(principals_of_interest)
-        targeted = tuple(sorted(set(only))) if only is not None else None
+        targeted = frozenset(only) if only is not None else None
+        entries, missing = self._gather(cluster, account, mode, tuple(principals_of_interest), targeted)
+        return LiveState(
+            cluster=cluster,
+            region=region,
+            account_id=account,
+            authentication_mode=cast(AuthenticationMode, mode),
+            entries=dict(sorted(entries.items())),
+            update_in_progress=described.get("status") == "UPDATING",
+            missing_principals=missing,
+            only_principals=targeted,
+        )
+
+    def reread(self, live: LiveState, arns: Iterable[str]) -> LiveState:
+        """`live` with these principals' entries (and IAM's word on them) read again, the rest kept.
+
+        No DescribeCluster: the cluster's mode only ever moves forward, and the older view of it is the
+        more cautious one for every safety rule that reads it.
+        """
+        targets = frozenset(arns)
+        fresh, missing = self._gather(
+            live.cluster, live.account_id, live.authentication_mode, tuple(targets), targets
+        )
+        entries = {arn: e for arn, e in live.entries.items() if arn not in targets}
+        entries.update(fresh)
+        return replace(
+            live,
+            entries=dict(sorted(entries.items())),
+            missing_principals=(live.missing_principals - targets) | missing,
+            only_principals=None if live.only_principals is None else live.only_principals | targets,
+        )
+
+    def _gather(
+        self,
+        cluster: str,
+        account: str,
+        mode: str,
+        interest: tuple[str, ...],
+        targeted: frozenset[str] | None,
+    ) -> tuple[dict[str, LiveEntry], frozenset[str]]:
+        """The entries (all, or the targeted ones) with their principals' status, and which principals of
+        interest IAM says do not exist."""
         semaphore = threading.BoundedSemaphore(self.concurrency)
 
         def call(fn: Callable[..., T], **kwargs: Any) -> T:
             with semaphore:
                 return fn(**kwargs)
 
-        few = targeted is not None and len(set(interest) | set(targeted)) <= TARGETED_IAM_LIMIT
+        few = targeted is not None and len(set(interest) | targeted) <= TARGETED_IAM_LIMIT
         with (
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="eks-read") as pool,
             ThreadPoolExecutor(2, thread_name_prefix="iam-read") as iam_pool,
@@ -129,38 +170,22 @@ class EksReader:
             index.want_all(interest)
             futures: list[Future[LiveEntry | None]] = []
             if mode != "CONFIG_MAP":
-                arns = targeted if targeted is not None else self._list_entries(cluster, semaphore)
+                arns = sorted(targeted) if targeted is not None else self._list_entries(cluster, semaphore)
                 for arn in arns:
                     index.want(arn)
                     futures.append(pool.submit(self._read_entry, call, cluster, arn))
-            entries = [e for e in (f.result() for f in futures) if e is not None]
+            read = [e for e in (f.result() for f in futures) if e is not None]
             iam_created = index.result()
-
-        live_entries = {
-            e.principal_arn: LiveEntry(
-                principal_arn=e.principal_arn,
-                type=e.type,
-                username=e.username,
-                kubernetes_groups=e.kubernetes_groups,
-                policies=e.policies,
-                created_at=e.created_at,
-                principal_status=principals.status(e.principal_arn, e.created_at, account, iam_created),
+        entries = {
+            e.principal_arn: replace(
+                e, principal_status=principals.status(e.principal_arn, e.created_at, account, iam_created)
             )
-            for e in entries
+            for e in read
         }
         missing = frozenset(
             arn for arn in interest if principals.status(arn, None, account, iam_created) == "missing"
         )
-        return LiveState(
-            cluster=cluster,
-            region=region,
-            account_id=account,
-            authentication_mode=cast(AuthenticationMode, mode),
-            entries=dict(sorted(live_entries.items())),
-            update_in_progress=described.get("status") == "UPDATING",
-            missing_principals=missing,
-            only_principals=frozenset(targeted) if targeted is not None else None,
-        )
+        return entries, missing
 
     def _list_entries(self, cluster: str, semaphore: threading.BoundedSemaphore) -> Iterator[str]:
         """Entry ARNs page by page (each page fetched under the shared limit), as they arrive."""

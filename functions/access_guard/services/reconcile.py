@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.eks_reader import DEFAULT_CONCURRENCY, EksReader
@@ -234,20 +234,8 @@ class Reconciler:
 
     def _refresh_admins(self, desired: Baseline, live: LiveState) -> LiveState:
         """`live` with the baseline admins' entries read again (a targeted read: a few calls)."""
-        admins = frozenset(s.principal_arn for s in safety.baseline_admins(desired))
-        if not admins:
-            return live
-        fresh = self._reader.read(desired.cluster, desired.region, admins, only=admins)
-        entries = {arn: e for arn, e in live.entries.items() if arn not in admins}
-        entries.update(fresh.entries)
-        return replace(
-            live,
-            authentication_mode=fresh.authentication_mode,
-            update_in_progress=fresh.update_in_progress,
-            entries=dict(sorted(entries.items())),
-            missing_principals=(live.missing_principals - admins) | fresh.missing_principals,
-            only_principals=None if live.only_principals is None else live.only_principals | admins,
-        )
+        admins = [s.principal_arn for s in safety.baseline_admins(desired)]
+        return self._reader.reread(live, admins) if admins else live
 
     def _run_phase(self, cluster: str, group: list[Action]) -> list[tuple[ActionResult, bool]]:
         if len(group) == 1 or self.concurrency == 1:

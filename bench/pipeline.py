@@ -1,0 +1,310 @@
+"""The event path's figures (issue 7), measured and printed, never asserted.
+
+    python -m bench.pipeline [--skip SECTION ...]
+
+- targeted: the EKS calls of a targeted remediation of a one-entry drift, on a 1-entry and a 1,000-entry
+  cluster (target: the same number, at most 6);
+- latency: event-to-restored in the local pipeline at 20 ms of emulated EKS latency, over 100 drifts, with
+  no CloudTrail delivery delay (targets: p50 under 0.5 s, p99 under 1 s);
+- burst: 1,000 events for one cluster (target: write calls equal to the drift, no errors, no duplicates);
+- sweep: 50 clusters of 200 entries in one sweep at 20 ms (target: within one Lambda run, 15 minutes).
+
+The local AWS runs in its own process (`python -m local serve --emulator-only`); the guard's pipeline runs
+here, against it, with the same handlers as in AWS (local/runner.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from bench.__main__ import ACCOUNT, ADMIN, REGION, VIEW, CallCounter, local_aws_process
+from local.client import Emulator
+
+TRUST = '{"Version":"2012-10-17","Statement":[]}'
+EKS_OPERATIONS = (
+    "DescribeCluster",
+    "ListAccessEntries",
+    "DescribeAccessEntry",
+    "ListAssociatedAccessPolicies",
+    "CreateAccessEntry",
+    "DeleteAccessEntry",
+    "UpdateAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+)
+
+
+def clients(endpoint: str) -> tuple[Any, Any, Any]:
+    config = Config(max_pool_connections=32, retries={"mode": "standard", "total_max_attempts": 8})
+    return tuple(  # type: ignore[return-value]
+        boto3.client(s, region_name=REGION, endpoint_url=endpoint, config=config)
+        for s in ("iam", "eks", "ssm")
+    )
+
+
+def make_cluster(endpoint: str, name: str, roles: list[str], *, admin: str) -> None:
+    """A cluster whose entries are `roles` (viewers) plus `admin` (cluster admin), at its stored baseline."""
+    from access_guard.adapters.baseline_store import BaselineStore
+
+    iam, eks, ssm = clients(endpoint)
+    eks.create_cluster(
+        name=name,
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+        accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
+    )
+
+    def policy(arn: str) -> tuple[str, dict[str, Any]]:
+        if arn == admin:
+            return ADMIN, {"type": "cluster"}
+        return VIEW, {"type": "namespace", "namespaces": ["apps"]}
+
+    def one(arn: str) -> None:
+        eks.create_access_entry(clusterName=name, principalArn=arn)
+        arn_policy, scope = policy(arn)
+        eks.associate_access_policy(
+            clusterName=name, principalArn=arn, policyArn=arn_policy, accessScope=scope
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, [admin, *roles]))
+    entries = [
+        {
+            "principalARN": arn,
+            "accessPolicies": [{"policyARN": policy(arn)[0], "accessScope": policy(arn)[1]}],
+        }
+        for arn in [admin, *roles]
+    ]
+    doc = {
+        "apiVersion": "eksctl.io/v1alpha5",
+        "kind": "ClusterConfig",
+        "metadata": {"name": name, "region": REGION},
+        "accessConfig": {"authenticationMode": "API", "accessEntries": entries},
+        "accessGuard": {"prune": True, "maxDeletions": 10},
+    }
+    BaselineStore(ssm).put(json.dumps(doc))
+
+
+def make_roles(endpoint: str, names: list[str]) -> list[str]:
+    iam, _, _ = clients(endpoint)
+    with ThreadPoolExecutor(8) as pool:
+        return list(
+            pool.map(
+                lambda n: iam.create_role(RoleName=n, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"], names
+            )
+        )
+
+
+def latency(endpoint: str, ms: float) -> None:
+    emulator = Emulator(endpoint)
+    for operation in EKS_OPERATIONS:
+        emulator.set_fault(f"eks:{operation}", latency_ms=ms)
+
+
+# --- targeted remediation ----------------------------------------------------------------------------------
+
+
+def bench_targeted() -> None:
+    from access_guard.services.reconcile import Reconciler
+
+    print("\ntargeted remediation of a one-entry drift (EKS calls, reads and writes):")
+    with local_aws_process() as (endpoint, _):
+        make_roles(endpoint, ["eks-cluster"])
+        roles = make_roles(endpoint, [f"team-{i:04d}" for i in range(1000)] + ["admins", "rogue"])
+        admin, rogue, team = roles[-2], roles[-1], roles[:-2]
+        make_cluster(endpoint, "small", [], admin=admin)
+        make_cluster(endpoint, "large", team[:999], admin=admin)
+        _, eks, ssm = clients(endpoint)
+        iam = clients(endpoint)[0]
+        from access_guard.adapters.baseline_store import BaselineStore
+
+        store = BaselineStore(ssm)
+        for cluster, size in (("small", 1), ("large", 1000)):
+            desired = store.get(cluster, REGION)
+
+            def rogue_admin(c: str) -> None:
+                eks.create_access_entry(clusterName=c, principalArn=rogue)
+                eks.associate_access_policy(
+                    clusterName=c, principalArn=rogue, policyArn=ADMIN, accessScope={"type": "cluster"}
+                )
+
+            def disassociated(c: str) -> None:
+                eks.disassociate_access_policy(clusterName=c, principalArn=admin, policyArn=ADMIN)
+
+            cases = {
+                "entry deleted": (
+                    admin,
+                    lambda c: eks.delete_access_entry(clusterName=c, principalArn=admin),
+                ),
+                "policy disassociated": (admin, disassociated),
+                "rogue admin created": (rogue, rogue_admin),
+            }
+            for name, (principal, drift) in cases.items():
+                drift(cluster)
+                guard_eks = boto3.client("eks", region_name=REGION, endpoint_url=endpoint)
+                counter = CallCounter(guard_eks)
+                outcome = Reconciler(eks=guard_eks, iam=iam).apply(desired, only={principal})
+                print(
+                    f"  {name:<21} on a {size:>4}-entry cluster: {sum(counter.calls.values())} EKS calls "
+                    f"({dict(counter.calls)}); baseline reached: {outcome.reached_baseline}"
+                )
+
+
+# --- event to restored -------------------------------------------------------------------------------------
+
+
+def pipeline_over(endpoint: str) -> Any:
+    from local.runner import Pipeline
+
+    os.environ.update(AWS_ENDPOINT_URL=endpoint)
+    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    return Pipeline.create(endpoint, region=REGION, environment=quiet)
+
+
+def bench_latency(drifts: int, ms: float) -> None:
+    print(
+        f"\nevent to restored, local pipeline, {ms:.0f} ms per EKS call, no delivery delay, {drifts} drifts:"
+    )
+    with local_aws_process() as (endpoint, _):
+        make_roles(endpoint, ["eks-cluster"])
+        admin, viewer = make_roles(endpoint, ["admins", "viewer"])
+        make_cluster(endpoint, "payments", [viewer], admin=admin)
+        user = boto3.client("iam", region_name=REGION, endpoint_url=endpoint)
+        user.create_user(UserName="bob")
+        key = user.create_access_key(UserName="bob")["AccessKey"]
+        bob = boto3.client(
+            "eks", region_name=REGION, endpoint_url=endpoint,
+            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+        )  # fmt: skip
+        pipeline = pipeline_over(endpoint)
+        latency(endpoint, ms)
+        pipeline.start()
+        try:
+            pipeline.wait_quiet()
+            pipeline.notifications()
+            seconds = []
+            for _ in range(drifts):
+                start = time.perf_counter()
+                bob.delete_access_entry(clusterName="payments", principalArn=viewer)
+                while not pipeline.notifications(wait_seconds=0):
+                    time.sleep(0.005)
+                seconds.append(time.perf_counter() - start)
+        finally:
+            pipeline.stop()
+        seconds.sort()
+        p99 = seconds[max(0, int(len(seconds) * 0.99) - 1)]
+        print(
+            f"  p50 {statistics.median(seconds):.3f} s (target < 0.5), p99 {p99:.3f} s (target < 1), "
+            f"max {seconds[-1]:.3f} s; from bob's DeleteAccessEntry returning to the guard's note after "
+            "the entry and its policy were back"
+        )
+
+
+# --- a burst ---------------------------------------------------------------------------------------------
+
+
+def bench_burst(events: int) -> None:
+    print(f"\na burst of {events} events for one cluster:")
+    with local_aws_process() as (endpoint, _):
+        make_roles(endpoint, ["eks-cluster"])
+        admin, viewer = make_roles(endpoint, ["admins", "viewer"])
+        make_cluster(endpoint, "payments", [viewer], admin=admin)
+        pipeline = pipeline_over(endpoint)
+        _, eks, _ = clients(endpoint)
+        writes_before = guard_writes(endpoint)
+        start = time.perf_counter()
+        for i in range(events):  # the same entry's groups, changed again and again: a drift of 1 in the end
+            eks.update_access_entry(
+                clusterName="payments", principalArn=viewer, kubernetesGroups=[f"g{i % 7}"]
+            )
+        made = time.perf_counter() - start
+        start = time.perf_counter()
+        handled = pipeline.drain(timeout=600)
+        took = time.perf_counter() - start
+        writes = guard_writes(endpoint)[len(writes_before) :]
+        print(
+            f"  {events} UpdateAccessEntry calls in {made:.1f} s, then the pipeline handled {handled} messages "
+            f"in {took:.1f} s ({handled / took:.0f} a second)"
+        )
+        print(
+            f"  the guard's EKS writes: {len(writes)} {sorted(set(writes))} (the drift: 1 update); "
+            f"dead letters: {pipeline.dead_letters()}"
+        )
+
+
+def guard_writes(endpoint: str) -> list[str]:
+    return [
+        r["eventName"]
+        for r in Emulator(endpoint).cloudtrail_records()
+        if r["eventSource"] == "eks.amazonaws.com" and "eks-access-guard" in r["userIdentity"].get("arn", "")
+    ]
+
+
+# --- the sweep ---------------------------------------------------------------------------------------------
+
+
+def bench_sweep(clusters: int, entries: int, ms: float) -> None:
+    from access_guard.adapters.baseline_store import BaselineStore
+    from access_guard.core.config import Config
+    from access_guard.services.enforce import Enforcer
+    from access_guard.services.reconcile import Reconciler
+    from access_guard.services.sweep import sweep
+
+    print(f"\nthe sweep: {clusters} clusters of {entries} entries at {ms:.0f} ms per EKS call:")
+    with local_aws_process() as (endpoint, _):
+        start = time.perf_counter()
+        make_roles(endpoint, ["eks-cluster"])
+        roles = make_roles(endpoint, [f"team-{i:04d}" for i in range(entries - 1)] + ["admins"])
+        for c in range(clusters):
+            make_cluster(endpoint, f"c{c:02d}", roles[:-1], admin=roles[-1])
+        print(f"  (set-up: {clusters * entries} entries in {time.perf_counter() - start:.0f} s)")
+        latency(endpoint, ms)
+        iam, eks, ssm = clients(endpoint)
+        counter = CallCounter(eks)
+        enforcer = Enforcer(
+            store=BaselineStore(ssm), reconciler=Reconciler(eks=eks, iam=iam), config=Config()
+        )
+        start = time.perf_counter()
+        report = sweep(enforcer, REGION)
+        took = time.perf_counter() - start
+        print(
+            f"  {len(report.runs)} clusters reconciled in {took:.1f} s (target: within one Lambda run, 900 s); "
+            f"{sum(counter.calls.values())} EKS calls; busy {len(report.busy)}, errors {len(report.errors)}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--skip", nargs="*", default=[], choices=("targeted", "latency", "burst", "sweep"))
+    parser.add_argument("--drifts", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--clusters", type=int, default=50)
+    parser.add_argument("--cluster-entries", type=int, default=200)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
+    if "targeted" not in args.skip:
+        bench_targeted()
+    if "latency" not in args.skip:
+        bench_latency(args.drifts, args.latency_ms)
+    if "burst" not in args.skip:
+        bench_burst(args.burst)
+    if "sweep" not in args.skip:
+        bench_sweep(args.clusters, args.cluster_entries, args.latency_ms)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
