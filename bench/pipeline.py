@@ -233,8 +233,8 @@ def bench_burst(events: int) -> None:
         took = time.perf_counter() - start
         writes = guard_writes(endpoint)[len(writes_before) :]
         print(
-            f"  {events} UpdateAccessEntry calls in {made:.1f} s, then the pipeline handled {handled} messages "
-            f"in {took:.1f} s ({handled / took:.0f} a second)"
+            f"  {events} UpdateAccessEntry calls in {made:.1f} s, then the pipeline handled {handled} "
+            f"messages in {took:.1f} s ({handled / took:.0f} a second)"
         )
         print(
             f"  the guard's EKS writes: {len(writes)} {sorted(set(writes))} (the drift: 1 update); "
@@ -278,8 +278,9 @@ def bench_sweep(clusters: int, entries: int, ms: float) -> None:
         report = sweep(enforcer, REGION)
         took = time.perf_counter() - start
         print(
-            f"  {len(report.runs)} clusters reconciled in {took:.1f} s (target: within one Lambda run, 900 s); "
-            f"{sum(counter.calls.values())} EKS calls; busy {len(report.busy)}, errors {len(report.errors)}"
+            f"  {len(report.runs)} clusters reconciled in {took:.1f} s (target: within one Lambda run, "
+            f"900 s); {sum(counter.calls.values())} EKS calls; busy {len(report.busy)}, "
+            f"errors {len(report.errors)}"
         )
 
 
