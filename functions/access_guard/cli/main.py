@@ -1,4 +1,5 @@
-"""`access-guard`: the operator CLI (validate, baseline push/show/capture, plan, apply).
+"""`access-guard`: the operator CLI (validate, baseline push/show/capture, plan, apply) and the on-call
+`breakglass` commands (`cli/breakglass.py`, through the break-glass API).
 
 A thin shell: it parses arguments, builds clients, calls the store and the reconciler, and hands model
 objects to `render`. Exit codes: 0 success / no drift, 1 error or failure, 2 drift (plan, and apply in
@@ -17,7 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from ..core import describe
 from ..core.config import DEFAULT_PREFIX, Env
-from . import render
+from . import breakglass, render
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--cluster", required=True)
     apply.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     apply.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    breakglass.add_parser(commands, common, _Parser)
     return parser
 
 
@@ -477,6 +480,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("baseline", "capture"): cmd_baseline_capture,
     ("plan", None): cmd_plan,
     ("apply", None): cmd_apply,
+    ("breakglass", None): lambda args, settings, io: breakglass.run(args, settings, io),
 }
 
 
