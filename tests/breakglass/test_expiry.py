@@ -182,3 +182,29 @@ def test_a_grant_whose_end_cannot_be_scheduled_is_taken_back(
     assert "its end could not be scheduled" in answer.message
     assert ONCALL not in world.access()
     assert state(world, answer.body["grantId"])["state"] == "failed"
+
+
+def test_an_expiry_whose_revocation_fails_raises_and_counts_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from access_guard.core.config import Metrics
+    from access_guard.services.breakglass import RevocationFailed, from_env
+
+    grant_id = world.grant(minutes=10).body["grant"]["grantId"]
+    no_retries(monkeypatch, world)
+    world.aws.set_fault("eks:DeleteAccessEntry", error_status=500, error_count=100)
+    counted: list[tuple[str, float, str]] = []
+    service = from_env(
+        world.environment,
+        region=REGION,
+        holder="expiry",
+        clock=world.clock,
+        metric=lambda name, value, unit: counted.append((name, value, unit)),
+    )
+    world.clock.advance(minutes=11)
+
+    with pytest.raises(RevocationFailed, match=f"grant {grant_id} is not revoked yet"):
+        service.expire(CLUSTER, REGION, grant_id)
+
+    assert (Metrics.REVOCATION_FAILURES, 1, "Count") in counted
+    assert ONCALL in world.admins()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
@@ -279,6 +279,6 @@ def _scope(g: Mapping[str, Any]) -> str:
     return "cluster" if scope["type"] == "cluster" else "namespaces " + ",".join(scope.get("namespaces", []))
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)

@@ -225,8 +225,9 @@ class BreakGlass:
         baseline = baseline or self._baseline(cluster)
         return desired_state(baseline, self.grants.for_cluster(cluster, self.region), self.clock())
 
-    def _mode(self, desired: Desired) -> str:
-        return "detect" if self.config.detect_only else desired.baseline.settings.mode
+    def _mode(self, desired: Desired | Baseline) -> str:
+        baseline = desired.baseline if isinstance(desired, Desired) else desired
+        return "detect" if self.config.detect_only else baseline.settings.mode
 
     def clusters(self, caller: Caller, _: object = None) -> Reply:
         names = sorted(
@@ -299,8 +300,7 @@ class BreakGlass:
 
     # --- restore -------------------------------------------------------------------------------------------
     def restore(self, caller: Caller, cluster: str, request: RestoreRequest) -> Reply:
-        desired = self._desired(cluster)
-        mode = self._mode(desired)
+        mode = self._mode(self._baseline(cluster))
         if mode == "detect" and not request.dry_run:
             raise Conflict(
                 f"{cluster} is in detect mode: Guard changes nothing on it (dryRun shows the drift)"
