@@ -208,3 +208,25 @@ def test_an_expiry_whose_revocation_fails_raises_and_counts_it(
 
     assert (Metrics.REVOCATION_FAILURES, 1, "Count") in counted
     assert ONCALL in world.admins()
+
+
+def test_a_grant_on_a_cluster_another_run_holds_is_refused_and_leaves_nothing(world: World) -> None:
+    from access_guard.adapters.state_table import StateTable
+    from access_guard.core.breakglass import Caller, Conflict, GrantRequest
+    from access_guard.core.model import AccessScope
+    from access_guard.services.breakglass import from_env
+
+    service = from_env(world.environment, region=REGION, holder="api", clock=world.clock, lock_wait_seconds=0)
+    locks = StateTable(boto3.client("dynamodb", region_name=REGION), NAMES.state_table)
+    request = GrantRequest(ADMIN, AccessScope(), 15, "INC-5")
+    caller = Caller(ONCALL, f"arn:aws:sts::{ACCOUNT}:assumed-role/oncall/alice")
+
+    with locks.lock(CLUSTER, REGION, holder="remediation", seconds=60), pytest.raises(Conflict) as refused:
+        service.grant(caller, CLUSTER, request)
+
+    assert "being changed by another run" in refused.value.message
+    assert ONCALL not in world.access()
+    grant_id = refused.value.grant_id
+    assert state(world, grant_id)["state"] == "ending"  # ended at once; the next run settles it
+    assert service.expire_due().revoked == [grant_id]
+    assert state(world, grant_id)["state"] == "failed" and ONCALL not in world.access()

@@ -122,6 +122,7 @@ class BreakGlass:
         clock: Callable[[], datetime] = _utcnow,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         logger: Any = None,
+        lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
     ) -> None:
         if enforcer.notifier is not None:
             raise ValueError("BreakGlass tells its own notes: give it an Enforcer without a notifier")
@@ -137,6 +138,7 @@ class BreakGlass:
         self.clock = clock
         self._new_id = new_id
         self.log = logger or logging.getLogger("access_guard.breakglass")
+        self.lock_wait_seconds = lock_wait_seconds  # how long a write waits for another run's lock
 
     # --- every call ---------------------------------------------------------------------------------------
     def serve(self, call: Call, request: object, act: Action) -> Answer:
@@ -380,8 +382,10 @@ class BreakGlass:
         trigger = Trigger("grant", f"break-glass grant by {caller.arn}: {request.reason}", actor=caller.arn)
         try:
             report = self._run(cluster, trigger, principals=[principal])
-        except Conflict as busy:
-            raise self._fail(grant, str(busy.message), Conflict) from None
+        except ApiError as exc:  # the cluster busy, or gone
+            raise self._fail(grant, exc.message, type(exc)) from None
+        except Exception as exc:  # an AWS failure: the recorded grant must not outlive it
+            raise self._fail(grant, _describe(exc), Failed) from exc
         problem = _why_not_given(report, principal)
         if problem is not None:
             kind: type[ApiError] = Conflict if any(principal in r for r in _refusals(report)) else Failed
@@ -526,7 +530,7 @@ class BreakGlass:
         *,
         principals: list[str] | None = None,
         dry_run: bool = False,
-        wait: float = API_LOCK_WAIT_SECONDS,
+        wait: float | None = None,
     ) -> RunReport:
         try:
             report = self.enforcer.run(
@@ -535,7 +539,7 @@ class BreakGlass:
                 trigger=trigger,
                 principals=principals,
                 dry_run=dry_run,
-                lock_wait_seconds=wait,
+                lock_wait_seconds=self.lock_wait_seconds if wait is None else wait,
             )
         except ClusterBusy as exc:
             raise Conflict(f"{exc}") from None
@@ -703,6 +707,7 @@ def from_env(
     clock: Callable[[], datetime] = _utcnow,
     metric: MetricFn | None = None,
     logger: Any = None,
+    lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
 ) -> BreakGlass:
     """The service built from the environment the CDK sets (`core.config.Env`): tables, topic, schedule
     group, scheduler role and expiry function. What is not set is not used (the expiry has no audit table
@@ -747,4 +752,5 @@ def from_env(
         metric=metric,
         clock=clock,
         logger=logger,
+        lock_wait_seconds=lock_wait_seconds,
     )
