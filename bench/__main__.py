@@ -3,7 +3,10 @@
 - planning a 1,000-entry cluster (target: under 50 ms);
 - reading a 1,000-entry cluster with 20 ms of emulated latency on every EKS call (targets: at most 2N + 3 EKS
   calls; wall time within 1.3 x calls x latency / concurrency at the default concurrency);
-- applying a drift of k changes (target: k write calls).
+- applying a drift of k changes (target: k write calls);
+- break glass (issue 8): the restore round trip through the local API (SigV4 HTTP, the local API Gateway, the
+  handler) for a 100-entry cluster at 20 ms per EKS call (target: under 1 s), and the delay between a grant's
+  end and its revocation under the local scheduler (with its tick interval).
 
 The local AWS runs in a separate process (`python -m local serve`) so that the server's work does not share
 this process's GIL with the client being measured.
@@ -316,6 +319,182 @@ def bench_read_and_apply(
         )
 
 
+# --- 4. break glass ----------------------------------------------------------------------------------------
+
+EKS_OPERATIONS = (
+    *EKS_READS,
+    "CreateAccessEntry",
+    "UpdateAccessEntry",
+    "DeleteAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+)
+ONCALL_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/identity-center/oncall"
+
+
+class ShiftedClock:
+    """Real time plus an offset: the services' clock, moved ahead so a one-minute grant ends in seconds."""
+
+    def __init__(self) -> None:
+        from datetime import timedelta
+
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def bench_breakglass(n: int, latency_ms: float, runs: int, tick_seconds: float, grants: int) -> None:
+    from local.server import LocalAWS
+
+    # The local API Gateway checks signatures against the IAM and STS state of the local AWS in its own
+    # process. Measured twice: everything in one process, as `python -m local serve --api-port` runs it
+    # (the emulator's CPU shares the handler's GIL); and with the cluster's local AWS in its own process
+    # (the callers' identities stay in this one), which is closer to the product's own cost.
+    server = LocalAWS(port=0)
+    identities = server.start()
+    try:
+        _bench_breakglass("one process", identities, identities, n, latency_ms, runs, tick_seconds, grants)
+        Emulator(identities).reset()
+        with local_aws_process() as (endpoint, _):
+            _bench_breakglass(
+                "the local AWS in its own process",
+                endpoint,
+                identities,
+                n,
+                latency_ms,
+                runs,
+                tick_seconds,
+                grants,
+            )
+    finally:
+        server.stop()
+
+
+def _bench_breakglass(
+    label: str,
+    endpoint: str,
+    identities: str,
+    n: int,
+    latency_ms: float,
+    runs: int,
+    tick_seconds: float,
+    grants: int,
+) -> None:
+    from datetime import timedelta
+
+    from access_guard.adapters import clients
+    from access_guard.adapters.baseline_store import BaselineStore
+    from access_guard.adapters.breakglass_client import BreakGlassClient
+    from access_guard.core.baseline import dump
+    from access_guard.core.config import Env
+    from botocore.credentials import Credentials
+
+    from local.breakglass_api import expiry_scheduler, serve_api
+    from local.runtime import FunctionRegistry
+
+    clients.clear_cache()
+    populate(endpoint, n)
+    for where in {endpoint, identities}:
+        boto3.client("iam", region_name=REGION, endpoint_url=where).create_role(
+            RoleName="oncall", Path="/aws-reserved/identity-center/", AssumeRolePolicyDocument="{}"
+        )
+    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=endpoint)
+    BaselineStore(ssm).put(dump(make_baseline(n, prune=True, max_deletions=10), "json"))
+    registry = FunctionRegistry(region=REGION, account_id=ACCOUNT, endpoint_url=endpoint)
+    clock = ShiftedClock()
+    gateway = serve_api(
+        registry,
+        oncall_principals=[ONCALL_ROLE],
+        clock=clock,
+        settings={Env.RATE_LIMIT_PER_MINUTE: "1000"},
+        log_level="ERROR",
+    )
+    sts = boto3.client("sts", region_name=REGION, endpoint_url=identities)
+    c = sts.assume_role(RoleArn=ONCALL_ROLE, RoleSessionName="bench")["Credentials"]
+    api = BreakGlassClient(
+        gateway.endpoint,
+        credentials=Credentials(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]),
+        region=REGION,
+    )
+    emulator = Emulator(endpoint)
+    raw = boto3.client("eks", region_name=REGION, endpoint_url=endpoint)
+    restore = f"/clusters/{CLUSTER}/restore"
+    try:
+        for op in EKS_OPERATIONS:
+            emulator.set_fault(f"eks:{op}", latency_ms=latency_ms)
+        api.call("POST", restore, body={"reason": "warm up"})  # cold start: imports, clients
+        quiet, locked_out = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            answer = api.call("POST", restore, body={"reason": "bench: nothing to do"})
+            quiet.append(time.perf_counter() - start)
+            raw.delete_access_entry(clusterName=CLUSTER, principalArn=role_arn(0))  # the only admin
+            start = time.perf_counter()
+            answer = api.call("POST", restore, body={"reason": "bench: locked out"})
+            locked_out.append(time.perf_counter() - start)
+            if answer.status != 200 or not answer.body["reachedBaseline"]:
+                raise RuntimeError(f"the restore did not reach the baseline: {answer.body}")
+        writes = len(answer.body["outcome"]["done"])
+        print(
+            f"\nbreak-glass restore round trip ({label}), {n} entries, {latency_ms:.0f} ms per EKS call "
+            "(SigV4 HTTP -> local API Gateway -> handler -> EKS), warm:"
+        )
+        print(
+            f"  locked out (the admin entry deleted; {writes} writes): median "
+            f"{statistics.median(locked_out):.2f} s, min {min(locked_out):.2f} s, "
+            f"max {max(locked_out):.2f} s over {runs} runs (target < 1 s)"
+        )
+        print(f"  nothing to restore: median {statistics.median(quiet):.2f} s, max {max(quiet):.2f} s")
+
+        scheduler = expiry_scheduler(registry, clock=clock)
+        scheduler.start(tick_seconds)
+        delays, recorded = [], []
+        try:
+            for _ in range(grants):
+                made = api.call(
+                    "POST",
+                    f"/clusters/{CLUSTER}/grants",
+                    body={"accessPolicy": "AmazonEKSViewPolicy", "durationMinutes": 1, "reason": "bench"},
+                )
+                if made.status != 201:
+                    raise RuntimeError(f"the grant was refused: {made.body}")
+                ends_at = datetime.fromisoformat(made.body["grant"]["endsAt"])
+                # move the services' (and the scheduler's) clock: the grant now ends in 2 s
+                clock.offset += ends_at - clock() - timedelta(seconds=2)
+                end = time.perf_counter() + (ends_at - clock()).total_seconds()
+                while ONCALL_ROLE in {
+                    p["principalArn"] for p in emulator.access(CLUSTER, region=REGION)["principals"]
+                }:
+                    time.sleep(0.02)
+                delays.append(time.perf_counter() - end)
+                grant_id = made.body["grant"]["grantId"]
+                listed = api.call("GET", f"/clusters/{CLUSTER}/grants").body["grants"]
+                mine = next(g for g in listed if g["grantId"] == grant_id)
+                revoked_at = mine["revokedAt"]
+                recorded.append(
+                    (datetime.fromisoformat(revoked_at) - ends_at).total_seconds()
+                    if revoked_at
+                    else float("nan")
+                )
+        finally:
+            scheduler.stop()
+        print(
+            f"grant end -> revocation under the local scheduler ({label}; tick every {tick_seconds:g} s; "
+            f"at() has whole seconds, rounded up), {grants} grants:"
+        )
+        print(
+            f"  access gone by the oracle: median {statistics.median(delays):.2f} s, "
+            f"max {max(delays):.2f} s after the end (bound: tick + 1 s rounding + one targeted run)"
+        )
+        print(
+            f"  revokedAt - endsAt in the grants table: median {statistics.median(recorded):.2f} s, "
+            f"max {max(recorded):.2f} s"
+        )
+    finally:
+        gateway.stop()
+
+
 def _default_concurrency() -> int:
     import inspect
 
@@ -338,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=None, help="default: the reconciler's default")
     parser.add_argument("--plan-runs", type=int, default=25)
     parser.add_argument("--skip-read", action="store_true", help="planning only")
+    parser.add_argument("--breakglass-entries", type=int, default=100)
+    parser.add_argument("--restore-runs", type=int, default=5)
+    parser.add_argument("--tick-seconds", type=float, default=1.0, help="the local scheduler's tick")
+    parser.add_argument("--grants", type=int, default=5, help="grants ended, for the delay")
+    parser.add_argument("--skip-breakglass", action="store_true")
     args = parser.parse_args(argv)
     # Only ever the local AWS: dummy credentials, never the caller's real ones.
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
@@ -349,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     bench_planning(args.entries, args.plan_runs)
     if not args.skip_read:
         bench_read_and_apply(args.entries, args.latency_ms, args.concurrency, tuple(args.also_latency_ms))
+    if not args.skip_breakglass:
+        bench_breakglass(
+            args.breakglass_entries, args.latency_ms, args.restore_runs, args.tick_seconds, args.grants
+        )
     return 0
 
 

@@ -72,6 +72,7 @@ def to_item(grant: Grant) -> dict[str, Any]:
         "endedEarlyBy": grant.ended_early_by,
         "revokedAt": _time(grant.revoked_at),
         "revocationError": grant.revocation_error,
+        "failure": grant.failure,
         _TTL: int((grant.ends_at + KEEP_FOR).timestamp()),
     }
     return {k: _serializer.serialize(v) for k, v in plain.items() if v is not None}
@@ -100,6 +101,7 @@ def from_item(item: dict[str, Any]) -> Grant:
         ended_early_by=plain.get("endedEarlyBy"),
         revoked_at=_parse_time(plain.get("revokedAt")),
         revocation_error=plain.get("revocationError"),
+        failure=plain.get("failure"),
     )
 
 
@@ -159,9 +161,10 @@ class GrantsTable:
             found.extend(from_item(item) for item in page.get("Items", []))
         return found
 
-    def end_early(self, grant: Grant, *, at: datetime, by: str) -> Grant:
-        """Mark the grant ended now (it is revoked by the next run); GrantAlreadyEnded if it was."""
-        ended = replace(grant, ended_early_at=at, ended_early_by=by)
+    def end_early(self, grant: Grant, *, at: datetime, by: str, failure: str | None = None) -> Grant:
+        """Mark the grant ended now (it is revoked by the next run); GrantAlreadyEnded if it was.
+        `failure` says why a grant that could not be given is ended at once."""
+        ended = replace(grant, ended_early_at=at, ended_early_by=by, failure=failure)
         try:
             self._db.put_item(
                 TableName=self._table,

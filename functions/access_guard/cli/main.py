@@ -1,4 +1,5 @@
-"""`access-guard`: the operator CLI (validate, baseline push/show/capture, plan, apply).
+"""`access-guard`: the operator CLI (validate, baseline push/show/capture, plan, apply) and the on-call
+`breakglass` commands (`cli/breakglass.py`, through the break-glass API).
 
 A thin shell: it parses arguments, builds clients, calls the store and the reconciler, and hands model
 objects to `render`. Exit codes: 0 success / no drift, 1 error or failure, 2 drift (plan, and apply in
@@ -17,7 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from ..core import describe
 from ..core.config import DEFAULT_PREFIX, Env
-from . import render
+from . import breakglass, render
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--dry-run", action="store_true", help="show what it would write, and write nothing")
     replay.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    breakglass.add_parser(commands, common, _Parser)
     return parser
 
 
@@ -575,6 +577,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("plan", None): cmd_plan,
     ("apply", None): cmd_apply,
     ("replay", None): cmd_replay,
+    ("breakglass", None): lambda args, settings, io: breakglass.run(args, settings, io),
 }
 
 

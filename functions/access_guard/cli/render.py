@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..core.describe import ADD, CHANGE, REMOVE, describe, has_drift, op_of, summarize
+from ..core.describe import ADD, CHANGE, REMOVE, describe, op_of
+from ..core.describe import render_plan as describe_plan
 from ..core.model import Action, Plan
 from ..core.outcome import Outcome
 
@@ -21,27 +22,8 @@ def _paint(text: str, style: str, colour: bool) -> str:
 
 
 def render_plan(plan: Plan, *, mode: str = "enforce", colour: bool = False) -> str:
-    """The plan as terraform shows one: header, one line per action, warnings, refusals, summary."""
-    lines = [_paint(f"Cluster {plan.cluster} in {plan.region} (mode: {mode})", "bold", colour)]
-    if mode == "detect":
-        lines.append("Detect mode: Access Guard reports drift on this cluster and changes nothing.")
-    lines.append("")
-    for action in plan.actions:
-        op = op_of(action)
-        lines.append(_paint(f"  {op} {describe(action)}", op, colour))
-    if plan.actions:
-        lines.append("")
-    for warning in plan.warnings:
-        lines.append(_paint(f"Warning: {warning}", CHANGE, colour))
-    for refusal in plan.refusals:
-        lines.append(_paint(f"Refused: {refusal}", REMOVE, colour))
-    if plan.warnings or plan.refusals:
-        lines.append("")
-    if has_drift(plan):
-        lines.append(_paint(str(summarize(plan.actions)), "bold", colour))
-    else:
-        lines.append(_paint(f"No changes. {plan.cluster} matches its baseline.", "bold", colour))
-    return "\n".join(lines) + "\n"
+    """The plan as terraform shows one (`core.describe.render_plan`), coloured on a terminal."""
+    return describe_plan(plan, mode=mode, paint=lambda text, style: _paint(text, style, colour))
 
 
 class _Result(Protocol):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import principals
+from .config import MAX_GRANT_MINUTES_CEILING
 from .model import (
     ENTRY_TYPES,
     MODE_ORDER,
@@ -72,7 +73,8 @@ ACCESS_CONFIG_FIELDS = frozenset(
 ENTRY_FIELDS = frozenset({"principalARN", "type", "kubernetesUsername", "kubernetesGroups", "accessPolicies"})
 POLICY_FIELDS = frozenset({"policyARN", "accessScope"})
 SCOPE_FIELDS = frozenset({"type", "namespaces"})
-GUARD_FIELDS = frozenset({"mode", "prune", "maxDeletions", "keep"})
+GUARD_FIELDS = frozenset({"mode", "prune", "maxDeletions", "keep", "breakGlass"})
+BREAK_GLASS_FIELDS = frozenset({"maxMinutes"})
 KEEP_FIELDS = frozenset({"principalARN", "type"})
 GUARD_MODES = ("enforce", "detect")
 SCOPE_TYPES = ("cluster", "namespace")
@@ -450,9 +452,7 @@ def _check_policy(check: _Checker, path: str, value: object) -> str | None:
     for k, ns in enumerate(namespaces):
         npath = f"{scope_path}.namespaces[{k}]"
         namespace = check.string(npath, ns, required=True)
-        if namespace is not None and not (
-            _NAMESPACE.match(namespace) or _NAMESPACE_WILDCARD.match(namespace)
-        ):
+        if namespace is not None and not is_namespace(namespace):
             check.add(npath, f"{namespace!r} is not a Kubernetes namespace name (or a prefix ending in *)")
     return arn
 
@@ -486,6 +486,27 @@ def _check_guard(check: _Checker, value: object) -> None:
             check.add(
                 f"{path}.principalARN", f"{glob!r} can never match a principal ARN (they start with arn:)"
             )
+    _check_break_glass(check, guard.get("breakGlass"))
+
+
+def _check_break_glass(check: _Checker, value: object) -> None:
+    section = check.mapping("accessGuard.breakGlass", value)
+    if section is None:
+        return
+    check.fields("accessGuard.breakGlass", section, BREAK_GLASS_FIELDS, "accessGuard.breakGlass")
+    minutes = section.get("maxMinutes")
+    if minutes is None:
+        return
+    path = "accessGuard.breakGlass.maxMinutes"
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        check.add(path, f"must be a whole number of minutes, got {_kind(minutes)}")
+    elif not 1 <= minutes <= MAX_GRANT_MINUTES_CEILING:
+        check.add(path, f"must be between 1 and {MAX_GRANT_MINUTES_CEILING} minutes, got {minutes}")
+
+
+def is_namespace(name: object) -> bool:
+    """A Kubernetes namespace name, or a prefix with a trailing `*` wildcard, as EKS accepts in a scope."""
+    return isinstance(name, str) and bool(_NAMESPACE.match(name) or _NAMESPACE_WILDCARD.match(name))
 
 
 # --- document <-> Baseline ------------------------------------------------------------------------------
@@ -538,11 +559,13 @@ def _settings(guard: Mapping[str, Any]) -> GuardSettings:
     )
     prune = guard.get("prune")
     limit = guard.get("maxDeletions")
+    break_glass = guard.get("breakGlass") or {}
     return GuardSettings(
         mode=guard.get("mode") or defaults.mode,
         prune=defaults.prune if prune is None else prune,
         keep=keep,
         max_deletions=defaults.max_deletions if limit is None else limit,
+        break_glass_max_minutes=break_glass.get("maxMinutes"),
     )
 
 
@@ -594,12 +617,15 @@ def _settings_document(settings: GuardSettings) -> dict[str, Any]:
         if rule.type is not None:
             item["type"] = rule.type
         keep.append(item)
-    return {
+    document: dict[str, Any] = {
         "mode": settings.mode,
         "prune": settings.prune,
         "maxDeletions": settings.max_deletions,
         "keep": keep,
     }
+    if settings.break_glass_max_minutes is not None:
+        document["breakGlass"] = {"maxMinutes": settings.break_glass_max_minutes}
+    return document
 
 
 def dump(baseline: Baseline, fmt: str = "yaml") -> str:

@@ -20,6 +20,8 @@ SERVICE_NAME = "eks-access-guard"  # Powertools service name (logs, metrics dime
 METRICS_NAMESPACE = "EksAccessGuard"
 
 DEFAULT_MAX_GRANT_MINUTES = 60
+# No grant, whatever the deployment or a baseline says, lasts longer than a day: break glass is for hours.
+MAX_GRANT_MINUTES_CEILING = 1440
 DEFAULT_GRANT_POLICIES: tuple[str, ...] = tuple(
     POLICY_ARN_PREFIX + n
     for n in (
@@ -159,7 +161,13 @@ class Config:
             scheduler_role_arn=text(Env.SCHEDULER_ROLE_ARN),
             expiry_function_arn=text(Env.EXPIRY_FUNCTION_ARN),
             max_grant_minutes=int(
-                number(Env.MAX_GRANT_MINUTES, DEFAULT_MAX_GRANT_MINUTES, low=1, high=1440, whole=True)
+                number(
+                    Env.MAX_GRANT_MINUTES,
+                    DEFAULT_MAX_GRANT_MINUTES,
+                    low=1,
+                    high=MAX_GRANT_MINUTES_CEILING,
+                    whole=True,
+                )
             ),
             grant_policies=grant_policies,
             rate_limit_per_minute=int(

@@ -6,7 +6,7 @@ one line, in the order the plan applies it, with terraform's signs: `+` adds, `~
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +116,40 @@ def summarize(actions: Sequence[Action]) -> Summary:
 def has_drift(plan: Plan) -> bool:
     """Drift is anything standing between the cluster and its baseline, fixable or held back."""
     return bool(plan.actions or plan.refusals)
+
+
+# paint(text, style) -> text: how a terminal colours a line; style is ADD, CHANGE, REMOVE or "bold".
+Paint = Callable[[str, str], str]
+
+
+def _plain(text: str, style: str) -> str:
+    return text
+
+
+def render_plan(plan: Plan, *, mode: str = "enforce", paint: Paint | None = None) -> str:
+    """The plan as terraform shows one: header, one line per action, warnings, refusals, summary. The CLI's
+    `plan` and the break-glass API's drift say it in these words (the CLI colours it with `paint`)."""
+    paint = paint or _plain
+    lines = [paint(f"Cluster {plan.cluster} in {plan.region} (mode: {mode})", "bold")]
+    if mode == "detect":
+        lines.append("Detect mode: Access Guard reports drift on this cluster and changes nothing.")
+    lines.append("")
+    for action in plan.actions:
+        op = op_of(action)
+        lines.append(paint(f"  {op} {describe(action)}", op))
+    if plan.actions:
+        lines.append("")
+    for warning in plan.warnings:
+        lines.append(paint(f"Warning: {warning}", CHANGE))
+    for refusal in plan.refusals:
+        lines.append(paint(f"Refused: {refusal}", REMOVE))
+    if plan.warnings or plan.refusals:
+        lines.append("")
+    if has_drift(plan):
+        lines.append(paint(str(summarize(plan.actions)), "bold"))
+    else:
+        lines.append(paint(f"No changes. {plan.cluster} matches its baseline.", "bold"))
+    return "\n".join(lines) + "\n"
 
 
 def action_json(action: Action) -> dict[str, Any]:

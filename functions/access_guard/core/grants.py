@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from .model import STANDARD, AccessScope, Baseline, EndingGrant, EntrySpec, PolicyAssociation
+from .model import STANDARD, AccessScope, Baseline, EndingGrant, EntrySpec, LiveEntry, PolicyAssociation
 from .safety import grants_admin
 
 GrantState = Literal["active", "ending", "revoked"]
@@ -47,6 +47,8 @@ class Grant:
     ended_early_by: str | None = None
     revoked_at: datetime | None = None  # when its access was seen gone: the grant is over
     revocation_error: str | None = None  # the last revocation attempt's failure (retried; alarmed)
+    # Why the grant could not be given (set with ended_early_at: what it wrote is taken back at once).
+    failure: str | None = None
 
     def state(self, now: datetime) -> GrantState:
         if self.revoked_at is not None:
@@ -58,6 +60,24 @@ class Grant:
     @property
     def association(self) -> PolicyAssociation:
         return PolicyAssociation(self.policy_arn, self.scope.normal())
+
+
+def entry_facts(
+    others: Iterable[Grant], principal_arn: str, policy_arn: str, live: LiveEntry | None
+) -> tuple[bool, bool]:
+    """(created_entry, policy_was_there) for a new grant, from the principal's live entry read before it.
+
+    What another unrevoked grant of the principal gave is not "there before": a new grant inherits its
+    facts, so access that only grants made goes when the last of them ends, whichever ends last.
+    """
+    mine = [g for g in others if g.principal_arn == principal_arn and g.revoked_at is None]
+    created_entry = any(g.created_entry for g in mine) if mine else live is None
+    same_policy = [g for g in mine if g.policy_arn == policy_arn]
+    if same_policy:
+        policy_was_there = any(g.policy_was_there for g in same_policy)
+    else:
+        policy_was_there = live is not None and any(p.policy_arn == policy_arn for p in live.policies)
+    return created_entry, policy_was_there
 
 
 @dataclass(frozen=True)

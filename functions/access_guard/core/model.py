@@ -107,6 +107,9 @@ class GuardSettings:
     prune: bool = False
     keep: tuple[KeepRule, ...] = ()
     max_deletions: int = 5
+    # The longest break-glass grant on this cluster (accessGuard.breakGlass.maxMinutes); None: the
+    # deployment's maximum. Never more than the deployment's maximum, whatever the baseline says.
+    break_glass_max_minutes: int | None = None
 
     def keeps(self, principal_arn: str, entry_type: str) -> bool:
         """Guard leaves this entry alone when the baseline does not name it: a node entry (EKS makes them for

@@ -1,0 +1,284 @@
+"""`access-guard breakglass ...`: the on-call CLI of the break-glass API.
+
+    access-guard breakglass clusters
+    access-guard breakglass drift CLUSTER
+    access-guard breakglass restore CLUSTER --reason R [--dry-run]
+    access-guard breakglass grant CLUSTER --policy P [--namespaces N,...] --minutes M --reason R
+                                          [--principal ARN]
+    access-guard breakglass grants CLUSTER
+    access-guard breakglass revoke CLUSTER GRANT_ID
+    access-guard breakglass audit [CLUSTER] [--limit N] [--next TOKEN]
+
+Requests are signed with SigV4 from the caller's AWS credentials (the default chain, or --profile). The API
+is at --api-url, else $ACCESS_GUARD_API_URL, else the ApiUrl output of the region's deployed stack. Exit
+codes: 0 ok, 1 error (the API's message on one line), 2 drift (drift), 3 done but not all the way (a
+restore that did not reach the baseline, a revocation still pending), 130 interrupted. --json prints the
+API's answer as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
+
+EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_PARTLY = 0, 1, 2, 3
+_STATUS = {400: "bad request", 403: "forbidden", 404: "not found", 409: "conflict", 413: "too large"}
+_STATUS.update({429: "too many requests", 500: "failed", 502: "bad gateway", 504: "timed out"})
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: type[Any]) -> None:
+    bg = commands.add_parser(
+        "breakglass",
+        parents=[common],
+        help="on call: restore a cluster, take temporary access, read the audit trail",
+        description="The break-glass API, signed with your AWS credentials (SigV4).",
+    )
+    options = parser_class(add_help=False)
+    options.add_argument(
+        "--api-url",
+        default=None,
+        help=f"the API's invoke URL (default: ${API_URL_ENV}, else the stack "
+        f"{SERVICE_STACK_NAME.format(region='REGION')}'s ApiUrl output)",
+    )
+    options.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    sub = bg.add_subparsers(dest="breakglass_command", metavar="ACTION", parser_class=parser_class)
+    sub.required = True
+    parents = [common, options]
+    sub.add_parser("clusters", parents=parents, help="the managed clusters, their mode and drift")
+    drift = sub.add_parser("drift", parents=parents, help="a cluster's drift from its baseline, as a plan")
+    drift.add_argument("cluster", metavar="CLUSTER")
+    restore = sub.add_parser("restore", parents=parents, help="bring a cluster back to its baseline now")
+    restore.add_argument("cluster", metavar="CLUSTER")
+    restore.add_argument("--reason", required=True, help="why (an incident, a ticket): recorded and told")
+    restore.add_argument("--dry-run", action="store_true", help="show what it would do; change nothing")
+    grant = sub.add_parser("grant", parents=parents, help="temporary access that ends on its own")
+    grant.add_argument("cluster", metavar="CLUSTER")
+    grant.add_argument(
+        "--policy", required=True, help="access policy name or ARN (AmazonEKSClusterAdminPolicy)"
+    )
+    grant.add_argument("--namespaces", help="comma-separated namespaces (namespace-scoped policies only)")
+    grant.add_argument("--minutes", type=int, required=True, help="how long (at most the cluster's maximum)")
+    grant.add_argument("--reason", required=True, help="why (an incident, a ticket): recorded and told")
+    grant.add_argument("--principal", help="another on-call principal's IAM ARN (default: yours)")
+    grants = sub.add_parser("grants", parents=parents, help="a cluster's grants and their state")
+    grants.add_argument("cluster", metavar="CLUSTER")
+    revoke = sub.add_parser("revoke", parents=parents, help="end a grant now")
+    revoke.add_argument("cluster", metavar="CLUSTER")
+    revoke.add_argument("grant_id", metavar="GRANT_ID")
+    audit = sub.add_parser("audit", parents=parents, help="the audit trail, newest first")
+    audit.add_argument("cluster", metavar="CLUSTER", nargs="?")
+    audit.add_argument("--limit", type=int, default=25, help="records per page (1-100)")
+    audit.add_argument("--next", dest="next_token", metavar="TOKEN", help="the page after the one printed")
+
+
+# --- running ----------------------------------------------------------------------------------------------
+
+
+class Failure(Exception):
+    """One line for the operator, and the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _client(args: argparse.Namespace, settings: Any, env: Mapping[str, str]) -> Any:
+    import boto3
+    import botocore.exceptions
+
+    from ..adapters.breakglass_client import BreakGlassClient, api_url_from_stack, region_of
+    from ..adapters.clients import client
+
+    try:
+        session = boto3.Session(profile_name=settings.profile) if settings.profile else boto3.Session()
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise Failure(str(exc)) from None
+    url = args.api_url or env.get(API_URL_ENV) or None
+    region = settings.region or (region_of(url) if url else None) or session.region_name
+    if not region:
+        raise Failure("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    if url is None:
+        cloudformation = client(
+            "cloudformation", region=region, endpoint_url=settings.endpoint_url, profile=settings.profile
+        )
+        url = api_url_from_stack(cloudformation, region)
+        if url is None:
+            stack = SERVICE_STACK_NAME.format(region=region)
+            raise Failure(f"no API URL: pass --api-url, set {API_URL_ENV}, or deploy the stack {stack}")
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise Failure("no AWS credentials found (default credential chain); set a profile or credentials")
+    return BreakGlassClient(url, credentials=credentials, region=region)
+
+
+def run(args: argparse.Namespace, settings: Any, io: Any, env: Mapping[str, str] | None = None) -> int:
+    """Run one `breakglass` action; its exit code. Errors are one `error:` line on stderr."""
+    from ..adapters.breakglass_client import Unreachable
+
+    env = os.environ if env is None else env
+    try:
+        api = _client(args, settings, env)
+        return _ACTIONS[args.breakglass_command](api, args, io)
+    except Unreachable as exc:
+        io.note(f"error: {exc}")
+        return EXIT_ERROR
+    except Failure as failure:
+        io.note(f"error: {failure}")
+        return failure.code
+
+
+def _call(api: Any, args: argparse.Namespace, io: Any, method: str, resource: str, **kwargs: Any) -> Any:
+    result = api.call(method, resource, **kwargs)
+    if args.json:
+        io.print(json.dumps(result.body, indent=2, default=str))
+    if not result.ok:
+        short = _STATUS.get(result.status, "error")
+        raise Failure(f"{result.status} {short}: {result.message or 'no message'}")
+    return result
+
+
+def _cluster(name: str) -> str:
+    from ..adapters.breakglass_client import path
+
+    return path("clusters", name)
+
+
+def clusters(api: Any, args: argparse.Namespace, io: Any) -> int:
+    result = _call(api, args, io, "GET", "/clusters")
+    if args.json:
+        return EXIT_OK
+    rows = [("CLUSTER", "MODE", "AUTHENTICATION", "DRIFT", "GRANTS")]
+    for c in result.body["clusters"]:
+        if c.get("error"):
+            rows.append((c["cluster"], c.get("mode") or "-", "-", f"error: {c['error']}", "-"))
+            continue
+        drift = "yes" if c["drift"] else "no"
+        if c["drift"]:
+            drift += f" ({c['changes']} changes" + (f", {c['refusals']} held back)" if c["refusals"] else ")")
+        rows.append((c["cluster"], c["mode"], c["authenticationMode"], drift, str(c["activeGrants"])))
+    io.print(_table(rows) if len(rows) > 1 else f"No managed clusters in {result.body['region']}.")
+    return EXIT_OK
+
+
+def drift(api: Any, args: argparse.Namespace, io: Any) -> int:
+    result = _call(api, args, io, "GET", _cluster(args.cluster) + "/drift")
+    if not args.json:
+        io.out.write(result.body["text"])
+    return EXIT_DRIFT if result.body["plan"]["drift"] else EXIT_OK
+
+
+def restore(api: Any, args: argparse.Namespace, io: Any) -> int:
+    body = {"reason": args.reason, "dryRun": bool(args.dry_run)}
+    result = _call(api, args, io, "POST", _cluster(args.cluster) + "/restore", body=body)
+    if not args.json:
+        io.out.write(result.body["text"])
+    if args.dry_run:
+        return EXIT_OK if result.body["reachedBaseline"] else EXIT_DRIFT
+    return EXIT_OK if result.body["reachedBaseline"] else EXIT_PARTLY
+
+
+def grant(api: Any, args: argparse.Namespace, io: Any) -> int:
+    body: dict[str, Any] = {
+        "accessPolicy": args.policy,
+        "durationMinutes": args.minutes,
+        "reason": args.reason,
+    }
+    if args.namespaces is not None:
+        body["namespaces"] = [n.strip() for n in args.namespaces.split(",") if n.strip()]
+    if args.principal:
+        body["principalArn"] = args.principal
+    result = _call(api, args, io, "POST", _cluster(args.cluster) + "/grants", body=body)
+    if args.json:
+        return EXIT_OK
+    g = result.body["grant"]
+    io.print(
+        f"Granted {_policy(g)} ({_scope(g)}) on {g['cluster']} to {g['principalArn']} until {g['endsAt']}.\n"
+        f"Grant {g['grantId']}: it ends on its own; to end it now: "
+        f"access-guard breakglass revoke {g['cluster']} {g['grantId']}"
+    )
+    return EXIT_OK
+
+
+def grants(api: Any, args: argparse.Namespace, io: Any) -> int:
+    result = _call(api, args, io, "GET", _cluster(args.cluster) + "/grants")
+    if args.json:
+        return EXIT_OK
+    found = result.body["grants"]
+    if not found:
+        io.print(f"No grants on {args.cluster}.")
+        return EXIT_OK
+    rows = [("GRANT", "STATE", "POLICY", "SCOPE", "PRINCIPAL", "ENDS", "REASON")]
+    for g in found:
+        state = g["state"] + (f" ({g['revocationError']})" if g.get("revocationError") else "")
+        rows.append((g["grantId"], state, _policy(g), _scope(g), g["principalArn"], g["endsAt"], g["reason"]))
+    io.print(_table(rows))
+    return EXIT_OK
+
+
+def revoke(api: Any, args: argparse.Namespace, io: Any) -> int:
+    from ..adapters.breakglass_client import path
+
+    result = _call(api, args, io, "DELETE", _cluster(args.cluster) + "/grants" + path(args.grant_id))
+    if result.status == 202:
+        if not args.json:
+            io.print(result.message)
+        return EXIT_PARTLY
+    if not args.json:
+        io.print(f"Revoked grant {args.grant_id}: its access is gone.")
+    return EXIT_OK
+
+
+def audit(api: Any, args: argparse.Namespace, io: Any) -> int:
+    query = {"limit": str(args.limit), "cluster": args.cluster, "next": args.next_token}
+    result = _call(api, args, io, "GET", "/audit", query={k: v for k, v in query.items() if v})
+    if args.json:
+        return EXIT_OK
+    records = result.body["records"]
+    rows = [("AT", "STATUS", "ACTION", "CLUSTER", "CALLER", "FROM", "REASON / DETAIL")]
+    for r in records:
+        rows.append(
+            (
+                r["at"],
+                f"{r['status']} {r['outcome']}",
+                r["action"],
+                r.get("cluster") or "-",
+                r.get("caller") or "-",
+                r.get("sourceIp") or "-",
+                r.get("reason") or r.get("detail") or "",
+            )
+        )
+    io.print(_table(rows) if records else "No audit records.")
+    if result.body.get("next"):
+        where = f" {args.cluster}" if args.cluster else ""
+        io.print(f"More: access-guard breakglass audit{where} --next {result.body['next']}")
+    return EXIT_OK
+
+
+_ACTIONS: dict[str, Callable[[Any, argparse.Namespace, Any], int]] = {
+    "clusters": clusters,
+    "drift": drift,
+    "restore": restore,
+    "grant": grant,
+    "grants": grants,
+    "revoke": revoke,
+    "audit": audit,
+}
+
+
+def _policy(g: Mapping[str, Any]) -> str:
+    return str(g["accessPolicy"]).rsplit("/", 1)[-1]
+
+
+def _scope(g: Mapping[str, Any]) -> str:
+    scope = g["accessScope"]
+    return "cluster" if scope["type"] == "cluster" else "namespaces " + ",".join(scope.get("namespaces", []))
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)

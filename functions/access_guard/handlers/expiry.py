@@ -1,0 +1,65 @@
+"""Lambda entry point of a grant's end: EventBridge Scheduler invokes it with {cluster, region, grantId}.
+
+It re-reads the grant from the grants table and revokes it only if it is due (a grant revoked early, or
+not yet over, is left alone). A revocation that fails raises: Lambda retries the event, and the sweep
+revokes it if every retry fails; each failure is recorded on the grant, counted and alarmed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
+from ..services.breakglass import BreakGlass, from_env
+
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+
+clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731 - set_clock() replaces it (tests)
+_cold: dict[tuple[tuple[str, str], ...], BreakGlass] = {}
+
+
+def set_clock(new: Callable[[], datetime]) -> None:
+    global clock
+    clock = new
+    _cold.clear()
+
+
+def service() -> BreakGlass:
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("ACCESS_GUARD_", "AWS_"))))
+    if key not in _cold:
+        _cold.clear()
+        _cold[key] = from_env(
+            os.environ,
+            region=os.environ["AWS_REGION"],
+            holder="grant-expiry",
+            clock=lambda: clock(),
+            metric=lambda name, value, unit: metrics.add_metric(
+                name=name, unit=MetricUnit(unit), value=value
+            ),
+            logger=logger,
+        )
+    return _cold[key]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    fields = [event.get(k) if isinstance(event, dict) else None for k in ("cluster", "region", "grantId")]
+    cluster, region, grant_id = (f if isinstance(f, str) else "" for f in fields)
+    if not (cluster and region and grant_id):
+        logger.error(f"not a grant expiry event (cluster, region, grantId): {event!r:.500}")
+        return {"result": "ignored: not a grant expiry event"}  # it would never parse: no retry
+    logger.append_keys(cluster=cluster, grant_id=grant_id)
+    logger.set_correlation_id(grant_id)
+    done = service().expire(cluster, region, grant_id)  # RevocationFailed raises: Lambda retries
+    logger.info(done)
+    return {"grantId": grant_id, "result": done}

@@ -1,0 +1,186 @@
+"""The break-glass API served locally: the real API and expiry handlers, behind the local API Gateway (SigV4
+checked against the local IAM and STS) and fired by the local scheduler, on resources made in the local AWS.
+
+    registry = FunctionRegistry(endpoint_url=aws.endpoint)
+    gateway = serve_api(registry, oncall_principals=[ROLE_ARN], port=8080)   # http://127.0.0.1:8080/v1
+    scheduler = expiry_scheduler(registry)                                  # .tick(), or .start(1.0)
+    ...
+    scheduler.stop(); gateway.stop()
+
+`provision` makes (when missing) the state, grants and audit tables, the SNS topic, the schedule group and
+the scheduler role, and registers the two functions with the environment the CDK gives them
+(`core.config.Env`), pointing at those resources. Every name can be changed through `LocalNames`, so the
+remediation path can share the grants and state tables (it must: remediation reads the grants).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from access_guard.core.breakglass import API_ROUTES, API_STAGE
+from access_guard.core.config import (
+    AUDIT_TABLE_KEYS,
+    DEFAULT_PREFIX,
+    GRANTS_TABLE_KEYS,
+    STATE_TABLE_KEYS,
+    Env,
+    TableKeys,
+)
+from access_guard.handlers import api, expiry
+
+from .runtime import FunctionRegistry, LocalApiGateway, LocalScheduler
+
+ROUTES = [f"{method} {path}" for path, method in API_ROUTES]
+TRUST = '{"Version":"2012-10-17","Statement":[]}'
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """What the local resources are called (the CDK names its own)."""
+
+    state_table: str = "access-guard-state"
+    grants_table: str = "access-guard-grants"
+    audit_table: str = "access-guard-audit"
+    topic: str = "access-guard-notifications"
+    schedule_group: str = "access-guard-grants"
+    scheduler_role: str = "access-guard-grant-scheduler"
+    api_function: str = "access-guard-api"
+    expiry_function: str = "access-guard-expiry"
+
+
+def ensure_table(dynamodb: Any, name: str, keys: TableKeys) -> None:
+    """Create the table as the CDK lays it out (string keys, its global indexes), unless it exists."""
+    if name in dynamodb.list_tables()["TableNames"]:
+        return
+    attributes = {keys.partition, *([keys.sort] if keys.sort else [])}
+    schema = [{"AttributeName": keys.partition, "KeyType": "HASH"}]
+    if keys.sort:
+        schema.append({"AttributeName": keys.sort, "KeyType": "RANGE"})
+    indexes = []
+    for index, partition, sort in keys.indexes:
+        attributes |= {partition, sort}
+        indexes.append(
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    extra: dict[str, Any] = {"GlobalSecondaryIndexes": indexes} if indexes else {}
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        KeySchema=schema,
+        **extra,
+    )
+
+
+def provision(
+    registry: FunctionRegistry,
+    *,
+    oncall_principals: Sequence[str],
+    require_mfa: bool = False,
+    prefix: str = DEFAULT_PREFIX,
+    names: LocalNames = LocalNames(),
+    settings: Mapping[str, str] | None = None,
+    log_level: str | None = None,
+) -> dict[str, str]:
+    """Make the resources (when missing) and register the API and expiry functions; their environment.
+
+    `settings` adds or overrides environment variables (Env names: ACCESS_GUARD_MAX_GRANT_MINUTES, ...).
+    `log_level` sets the handlers' Powertools loggers (e.g. "WARNING" for a quiet console)."""
+    dynamodb = registry.client("dynamodb")
+    for table, keys in (
+        (names.state_table, STATE_TABLE_KEYS),
+        (names.grants_table, GRANTS_TABLE_KEYS),
+        (names.audit_table, AUDIT_TABLE_KEYS),
+    ):
+        ensure_table(dynamodb, table, keys)
+    topic_arn = registry.client("sns").create_topic(Name=names.topic)["TopicArn"]
+    scheduler = registry.client("scheduler")
+    groups = {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]}
+    if names.schedule_group not in groups:
+        scheduler.create_schedule_group(Name=names.schedule_group)
+    iam = registry.client("iam")
+    try:
+        role_arn = iam.get_role(RoleName=names.scheduler_role)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role_arn = iam.create_role(RoleName=names.scheduler_role, AssumeRolePolicyDocument=TRUST)["Role"][
+            "Arn"
+        ]
+    expiry_arn = f"arn:aws:lambda:{registry.region}:{registry.account_id}:function:{names.expiry_function}"
+    environment = {
+        "AWS_ENDPOINT_URL": str(registry.client("sts").meta.endpoint_url),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        Env.PREFIX: prefix,
+        Env.TOPIC_ARN: topic_arn,
+        Env.STATE_TABLE: names.state_table,
+        Env.GRANTS_TABLE: names.grants_table,
+        Env.AUDIT_TABLE: names.audit_table,
+        Env.ONCALL_PRINCIPALS: ",".join(oncall_principals),
+        Env.REQUIRE_MFA: "true" if require_mfa else "false",
+        Env.SCHEDULE_GROUP: names.schedule_group,
+        Env.SCHEDULER_ROLE_ARN: role_arn,
+        Env.EXPIRY_FUNCTION_ARN: expiry_arn,
+        **(settings or {}),
+    }
+    registry.register(names.api_function, api.handler, timeout=29, environment=environment)
+    # The CDK gives the expiry what every function shares (no audit table, no schedules): the same here.
+    expiry_env = {
+        k: v
+        for k, v in environment.items()
+        if k not in (Env.AUDIT_TABLE, Env.SCHEDULE_GROUP, Env.SCHEDULER_ROLE_ARN, Env.EXPIRY_FUNCTION_ARN)
+    }
+    registry.register(names.expiry_function, expiry.handler, timeout=180, environment=expiry_env)
+    if log_level is not None:
+        for module in (api, expiry):
+            module.logger.setLevel(getattr(logging, log_level.upper()))
+    return environment
+
+
+def serve_api(
+    registry: FunctionRegistry,
+    *,
+    oncall_principals: Sequence[str],
+    port: int = 0,
+    host: str = "127.0.0.1",
+    require_mfa: bool = False,
+    clock: Callable[[], datetime] | None = None,
+    names: LocalNames = LocalNames(),
+    **provision_options: Any,
+) -> LocalApiGateway:
+    """Provision, then serve the API handler on http://HOST:PORT/v1 behind the local API Gateway (started;
+    `.endpoint` is the invoke URL, `.stop()` ends it). `clock` is the services' clock (grant times and
+    expiry), for tests and benches; the gateway checks signatures against the real time."""
+    provision(
+        registry,
+        oncall_principals=oncall_principals,
+        require_mfa=require_mfa,
+        names=names,
+        **provision_options,
+    )
+    if clock is not None:
+        api.set_clock(clock)
+        expiry.set_clock(clock)
+    gateway = LocalApiGateway(
+        registry, names.api_function, ROUTES, stage=API_STAGE, require_mfa=require_mfa, port=port, host=host
+    )
+    gateway.start()
+    return gateway
+
+
+def expiry_scheduler(
+    registry: FunctionRegistry, *, clock: Callable[[], datetime] | None = None
+) -> LocalScheduler:
+    """The local EventBridge Scheduler that fires grant schedules at the expiry function: `.tick()` fires
+    what is due on `clock`, `.start(interval)` ticks in the background until `.stop()`."""
+    return LocalScheduler(registry, clock=clock or (lambda: datetime.now(UTC)))
