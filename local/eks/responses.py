@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.core.responses import ActionResult
 from moto.eks import exceptions as moto_errors
@@ -49,6 +49,12 @@ class EmulatedEKSResponse(EKSResponse):
         from . import eks_backends
 
         return eks_backends[self.current_account][self.region]  # type: ignore[no-any-return]
+
+    def get_region_from_url(self, request: Any, full_url: str) -> str:
+        """The region from the host only: moto reads `.<region>.amazonaws.com` anywhere in the URL, and an IAM
+        Identity Center role's ARN in the path (`role/aws-reserved/sso.amazonaws.com/...`) fooled it."""
+        host = urlparse(full_url).netloc
+        return str(super().get_region_from_url(request, f"https://{host}/"))
 
     # --- request parsing ---------------------------------------------------------------------------
     def _body(self) -> dict[str, Any]:

@@ -438,3 +438,37 @@ def test_entries_are_per_cluster(eks: Any) -> None:
     assert eks.list_access_entries(clusterName="two")["accessEntries"] == []
     eks.create_access_entry(clusterName="two", principalArn=arn)
     assert eks.list_access_entries(clusterName="one")["accessEntries"] == [arn]
+
+
+def test_an_iam_identity_center_role_with_its_path_is_served_like_any_role(aws):
+    # given a role under IAM Identity Center's path, whose ARN holds `sso.amazonaws.com`
+    iam = boto3.client("iam", region_name="us-east-1")
+    arn = iam.create_role(
+        RoleName="AWSReservedSSO_Admin_0123456789abcdef",
+        Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
+        AssumeRolePolicyDocument="{}",
+    )["Role"]["Arn"]
+    eks = boto3.client("eks", region_name="us-east-1")
+    iam.create_role(RoleName="sso-cluster-role", AssumeRolePolicyDocument="{}")
+    eks.create_cluster(
+        name="sso",
+        roleArn="arn:aws:iam::123456789012:role/sso-cluster-role",
+        resourcesVpcConfig={"subnetIds": ["s"]},
+        accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
+    )
+    # when its entry is created, given a policy and read back (its ARN travels in the path)
+    eks.create_access_entry(clusterName="sso", principalArn=arn)
+    eks.associate_access_policy(
+        clusterName="sso",
+        principalArn=arn,
+        policyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+        accessScope={"type": "cluster"},
+    )
+    # then the emulator answers for this cluster's region, as EKS does
+    assert (
+        eks.describe_access_entry(clusterName="sso", principalArn=arn)["accessEntry"]["principalArn"] == arn
+    )
+    policies = eks.list_associated_access_policies(clusterName="sso", principalArn=arn)
+    assert [p["policyArn"].rsplit("/", 1)[-1] for p in policies["associatedAccessPolicies"]] == [
+        "AmazonEKSViewPolicy"
+    ]
