@@ -1,6 +1,6 @@
-"""A grant for an IAM Identity Center role, whose ARN has the path /aws-reserved/sso.amazonaws.com/: the session
-matches the role by name, and the grant names the role with its path (what EKS entries need). Its ARN in an
-access-entry URL once fooled the local AWS's region parsing (moto read `.amazonaws.com` in the path)."""
+"""A grant for an IAM Identity Center role, whose ARN has the path /aws-reserved/sso.amazonaws.com/: the
+session matches the role by name, and the grant names the role with its path (what EKS entries need). Its ARN
+in an access-entry URL once fooled the local AWS's region parsing (moto read `.amazonaws.com` in the path)."""
 
 from __future__ import annotations
 
