@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--region", default="us-east-1", help="the guard's region (default us-east-1)")
     serve.add_argument("--api-port", type=int, help="also serve the break-glass API on this port")
     serve.add_argument(
+        "--oncall",
+        action="append",
+        metavar="ARN",
+        help="an IAM role or user allowed to call the API (repeatable; default: the role oncall, made here)",
+    )
+    serve.add_argument(
         "--sweep-seconds", type=float, default=300.0, help="how often the sweep runs (default 300; 0: never)"
     )
     serve.add_argument(
@@ -72,8 +78,9 @@ def _serve(args: argparse.Namespace) -> int:
         f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True
     )
     if args.api_port:
-        api = pipeline.serve_api(port=args.api_port)
-        print(f"break-glass API on {api}", flush=True)
+        oncall = args.oncall or [_oncall_role()]
+        api = pipeline.serve_api(port=args.api_port, oncall_principals=oncall)
+        print(f"break-glass API on {api} (on call: {', '.join(oncall)})", flush=True)
     print(
         "Try it: export AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
         f"AWS_DEFAULT_REGION={args.region}, push a baseline with access-guard, change the cluster with the "
@@ -84,6 +91,14 @@ def _serve(args: argparse.Namespace) -> int:
         return _wait(server)
     finally:
         pipeline.stop()
+
+
+def _oncall_role() -> str:
+    import boto3
+
+    iam = boto3.client("iam")
+    trust = '{"Version":"2012-10-17","Statement":[]}'
+    return str(iam.create_role(RoleName="oncall", AssumeRolePolicyDocument=trust)["Role"]["Arn"])
 
 
 def _wait(server: object) -> int:

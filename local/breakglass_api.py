@@ -30,7 +30,6 @@ from access_guard.core.config import (
     Env,
     TableKeys,
 )
-from access_guard.handlers import api, expiry
 
 from .runtime import FunctionRegistry, LocalApiGateway, LocalScheduler
 
@@ -92,11 +91,16 @@ def provision(
     names: LocalNames = LocalNames(),
     settings: Mapping[str, str] | None = None,
     log_level: str | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Make the resources (when missing) and register the API and expiry functions; their environment.
 
     `settings` adds or overrides environment variables (Env names: ACCESS_GUARD_MAX_GRANT_MINUTES, ...).
-    `log_level` sets the handlers' Powertools loggers (e.g. "WARNING" for a quiet console)."""
+    `log_level` sets the handlers' Powertools loggers (e.g. "WARNING" for a quiet console). `roles` gives
+    the functions execution roles ({"api": ARN, "expiry": ARN}): their calls are then their roles'.
+    The handlers' modules are imported here, when the functions are registered."""
+    from access_guard.handlers import api, expiry
+
     dynamodb = registry.client("dynamodb")
     for table, keys in (
         (names.state_table, STATE_TABLE_KEYS),
@@ -133,14 +137,23 @@ def provision(
         Env.EXPIRY_FUNCTION_ARN: expiry_arn,
         **(settings or {}),
     }
-    registry.register(names.api_function, api.handler, timeout=29, environment=environment)
+    roles = roles or {}
+    registry.register(
+        names.api_function, api.handler, timeout=29, environment=environment, role_arn=roles.get("api")
+    )
     # The CDK gives the expiry what every function shares (no audit table, no schedules): the same here.
     expiry_env = {
         k: v
         for k, v in environment.items()
         if k not in (Env.AUDIT_TABLE, Env.SCHEDULE_GROUP, Env.SCHEDULER_ROLE_ARN, Env.EXPIRY_FUNCTION_ARN)
     }
-    registry.register(names.expiry_function, expiry.handler, timeout=180, environment=expiry_env)
+    registry.register(
+        names.expiry_function,
+        expiry.handler,
+        timeout=180,
+        environment=expiry_env,
+        role_arn=roles.get("expiry"),
+    )
     if log_level is not None:
         for module in (api, expiry):
             module.logger.setLevel(getattr(logging, log_level.upper()))
@@ -169,6 +182,8 @@ def serve_api(
         **provision_options,
     )
     if clock is not None:
+        from access_guard.handlers import api, expiry
+
         api.set_clock(clock)
         expiry.set_clock(clock)
     gateway = LocalApiGateway(

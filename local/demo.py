@@ -12,6 +12,9 @@ emulator's access oracle says, before and after each step, who can really admini
 3. Bob grants himself cluster admin; someone disassociates the on-call viewers' policy; someone deletes the
    platform admins' entry by mistake. Each is put back, and the owners are told who did what.
 4. A timeline of the whole story.
+5. At 3 a.m. an event is lost (CloudTrail's delivery is best effort) and nobody can administer the cluster.
+   The on-call engineer, through the signed break-glass API, restores it, then takes 15 minutes of cluster
+   admin, which end on their own (the services' clock is moved ahead: nobody waits 15 minutes here).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -80,6 +84,7 @@ class Story:
     pipeline: Any
     started: float
     timeline: list[tuple[str, str, float, str]]
+    bob: dict[str, str]
 
     def who_can_administer(self) -> str:
         access = self.emulator.access(CLUSTER, region=REGION)
@@ -101,12 +106,17 @@ class Story:
             AWS_ACCESS_KEY_ID=(key or {}).get("AccessKeyId", "platform-team"),
             AWS_SECRET_ACCESS_KEY=(key or {}).get("SecretAccessKey", "platform-team"),
         )
+        if key and key.get("SessionToken"):
+            env["AWS_SESSION_TOKEN"] = key["SessionToken"]
         return env
 
-    def shell(self, *argv: str, key: dict[str, str] | None = None, show: str | None = None) -> int:
-        """Run a command as a person would in their terminal, and show it."""
+    def shell(
+        self, *argv: str, key: dict[str, str] | None = None, show: str | None = None, **extra: str
+    ) -> int:
+        """Run a command as a person would in their terminal (with `extra` exported), and show it."""
         print(f"  $ {show or ' '.join(argv)}", flush=True)
-        done = subprocess.run(list(argv), env=self.env(key), capture_output=True, text=True, check=False)
+        env = {**self.env(key), **extra}
+        done = subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False)
         for line in (done.stdout + done.stderr).strip().splitlines():
             print(f"    {line}", flush=True)
         return done.returncode
@@ -158,6 +168,78 @@ def local_aws() -> Iterator[str]:
         os.environ.update(saved)
 
 
+class ShiftedClock:
+    """Real time plus an offset: the break-glass services' clock, moved ahead so 15 minutes pass at once."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def break_glass(story: Story, emulator: Emulator, iam: Any) -> bool:
+    """The on-call engineer's night: restore, a temporary grant, its end. True when it ended as it should."""
+    oncall = iam.create_role(
+        RoleName="AWSReservedSSO_OnCall_0a1b2c3d4e5f6a7b",
+        Path="/aws-reserved/sso.amazonaws.com/eu-west-1/",
+        AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}',
+    )["Role"]["Arn"]
+    clock = ShiftedClock()
+    api = story.pipeline.serve_api(oncall_principals=[oncall], clock=clock, tick_seconds=None)
+    carol = boto3.client("sts", region_name=REGION).assume_role(RoleArn=oncall, RoleSessionName="carol")[
+        "Credentials"
+    ]
+    key = {
+        "AccessKeyId": carol["AccessKeyId"],
+        "SecretAccessKey": carol["SecretAccessKey"],
+        "SessionToken": carol["SessionToken"],
+    }
+
+    def breakglass(*args: str) -> int:
+        return story.shell(
+            sys.executable, "-m", "access_guard", "breakglass", *args,
+            key=key, show="access-guard breakglass " + " ".join(args), ACCESS_GUARD_API_URL=api,
+        )  # fmt: skip
+
+    say(
+        "7. 3 a.m.: an event never arrives (CloudTrail's delivery is best effort), and the platform admins' "
+        "entry is gone."
+    )
+    emulator.set_cloudtrail_delivery(drop_next=1)
+    story.aws(
+        story.bob, "eks", "delete-access-entry", "--cluster-name", CLUSTER, "--principal-arn", PLATFORM_ROLE
+    )
+    story.pipeline.wait_quiet()
+    say("   Who can get in:", story.who_can_administer())
+    say(
+        f"   Carol is on call (role {oncall}, session carol). Through the signed break-glass API "
+        f"(export ACCESS_GUARD_API_URL={api}):"
+    )
+    breakglass("drift", CLUSTER)
+    breakglass("restore", CLUSTER, "--reason", "INC-7: platform admins locked out")
+    say("   Who can get in now:", story.who_can_administer())
+    breakglass(
+        "grant", CLUSTER, "--policy", "AmazonEKSClusterAdminPolicy", "--minutes", "15",
+        "--reason", "INC-7: look for what else was changed",
+    )  # fmt: skip
+    granted = oncall in emulator.admins(CLUSTER, region=REGION)
+    say("   Who can get in now:", story.who_can_administer())
+    breakglass("grants", CLUSTER)
+    clock.offset += timedelta(minutes=16)
+    story.pipeline.scheduler.tick()
+    say(
+        "   16 minutes later (the services' clock, moved ahead), the grant's schedule fires:",
+        story.who_can_administer(),
+    )
+    story.pipeline.wait_quiet()
+    breakglass("audit", CLUSTER)
+    notes = story.pipeline.notifications(wait_seconds=2)
+    kinds = sorted({n["document"].get("kind", "?") for n in notes})
+    say(f"   The owners were told of each break-glass call ({len(notes)} notes: {', '.join(kinds)}).")
+    return granted and oncall not in emulator.admins(CLUSTER, region=REGION)
+
+
 def person(iam: Any, name: str) -> dict[str, str]:
     iam.create_user(UserName=name)
     return iam.create_access_key(UserName=name)["AccessKey"]  # type: ignore[no-any-return]
@@ -183,7 +265,7 @@ def main() -> int:
         iam.create_role(RoleName="oncall-viewers", AssumeRolePolicyDocument=trust)
         iam.create_role(RoleName="eks-cluster", AssumeRolePolicyDocument=trust)
         alice, bob = person(iam, "alice"), person(iam, "bob")
-        story = Story(endpoint, emulator, pipeline, started, [])
+        story = Story(endpoint, emulator, pipeline, started, [], bob)
         pipeline.start()
         try:
             say(
@@ -264,20 +346,17 @@ def main() -> int:
                     f"  {what:<22} {after:5.1f} s  {reason}"
                     + (f"\n  {'':<22}         -> {done}" if done else "")
                 )
+            recovered = break_glass(story, emulator, iam)
             drift = story.shell(
-                sys.executable,
-                "-m",
-                "access_guard",
-                "plan",
-                "--cluster",
-                CLUSTER,
+                sys.executable, "-m", "access_guard", "plan", "--cluster", CLUSTER,
                 show=f"access-guard plan --cluster {CLUSTER}",
-            )
+            )  # fmt: skip
             admins = emulator.admins(CLUSTER, region=REGION)
-            ok = drift == 0 and admins == [PLATFORM_ROLE] and len(story.timeline) == 4
+            ok = recovered and drift == 0 and admins == [PLATFORM_ROLE] and len(story.timeline) == 4
             elapsed = time.monotonic() - started
             say(
-                f"The baseline holds; the guard did all of it on its own ({elapsed:.0f} s in all)."
+                f"The baseline holds; the guard did all of it on its own, and the break glass ended on its "
+                f"own ({elapsed:.0f} s in all)."
                 if ok
                 else "The demo did not end as expected: see above."
             )

@@ -45,6 +45,8 @@ HANDLERS = {
     "sweep": "access_guard.handlers.sweep.handler",
 }
 TIMEOUTS = {"intake": 60.0, "remediate": 300.0, "sweep": 900.0}
+# The break-glass API and the grants' expiry (registered by local/breakglass_api.py when the API is served).
+API_FUNCTIONS = ("api", "expiry")
 
 
 def _handler(path: str) -> Callable[[Any, Any], Any]:
@@ -70,6 +72,8 @@ class Pipeline:
     _sweeper: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _client: Any = None
+    _gateway: Any = None
+    scheduler: Any = None
 
     # --- building ----------------------------------------------------------------------------------
     @classmethod
@@ -177,7 +181,7 @@ class Pipeline:
             function: iam.create_role(RoleName=f"{NAME}-{function}", AssumeRolePolicyDocument=TRUST)["Role"][
                 "Arn"
             ]
-            for function in HANDLERS
+            for function in (*HANDLERS, *API_FUNCTIONS)
         }
 
         # The rules, with the runtime's own patterns. IAM's events land on us-east-1's bus only: elsewhere a
@@ -222,6 +226,49 @@ class Pipeline:
             SqsEventSource(registry, "remediate", queues["work"], batch_size=10),
         ]
         return pipeline
+
+    def serve_api(
+        self,
+        *,
+        port: int = 0,
+        oncall_principals: list[str],
+        require_mfa: bool = False,
+        clock: Callable[[], Any] | None = None,
+        tick_seconds: float | None = 1.0,
+    ) -> str:
+        """Serve the break-glass API on 127.0.0.1:`port` (its URL is returned), sharing this pipeline's tables
+        and topic, with grants' expiries fired by the local scheduler every `tick_seconds` (None: only when
+        `scheduler.tick()` is called). `clock` is the services' clock (tests and the demo move it)."""
+        from .breakglass_api import LocalNames, expiry_scheduler, serve_api
+
+        names = LocalNames(
+            state_table=self.tables["state"],
+            grants_table=self.tables["grants"],
+            audit_table=self.tables["audit"],
+            topic=NAME,
+            schedule_group=f"{NAME}-grants",
+            scheduler_role=f"{NAME}-grant-scheduler",
+            api_function="api",
+            expiry_function="expiry",
+        )
+        settings = {
+            k: v for k, v in self.environment.items() if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF"))
+        }
+        self._gateway = serve_api(
+            self.registry,
+            oncall_principals=oncall_principals,
+            port=port,
+            require_mfa=require_mfa,
+            clock=clock,
+            names=names,
+            prefix=self.prefix,
+            settings=settings,
+            roles={f: self.roles[f] for f in API_FUNCTIONS},
+        )
+        self.scheduler = expiry_scheduler(self.registry, clock=clock)
+        if tick_seconds:
+            self.scheduler.start(tick_seconds)
+        return str(self._gateway.endpoint)
 
     def _lazy(self, path: str) -> Callable[[Any, Any], Any]:
         """The handler, imported at its first invocation (under its environment, as Lambda imports it)."""
@@ -280,6 +327,10 @@ class Pipeline:
         self._stopping.set()
         if self._poller is not None:
             self._poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self._gateway is not None:
+            self._gateway.stop()
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
 

@@ -127,9 +127,9 @@ class World:
 
     def service(self, holder: str = "test") -> Any:
         """The break-glass service as a Lambda builds it, in the test (the sweep's fallback, say)."""
-        from access_guard.services.breakglass import from_env
+        from access_guard.handlers.wiring import breakglass
 
-        return from_env(self.environment, region=REGION, holder=holder, clock=self.clock)
+        return breakglass(env={**self.environment, "AWS_REGION": REGION}, holder=holder, clock=self.clock)
 
     # --- calling the API ------------------------------------------------------------------------------
     def sign(

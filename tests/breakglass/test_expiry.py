@@ -188,15 +188,15 @@ def test_an_expiry_whose_revocation_fails_raises_and_counts_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from access_guard.core.config import Metrics
-    from access_guard.services.breakglass import RevocationFailed, from_env
+    from access_guard.handlers.wiring import breakglass
+    from access_guard.services.breakglass import RevocationFailed
 
     grant_id = world.grant(minutes=10).body["grant"]["grantId"]
     no_retries(monkeypatch, world)
     world.aws.set_fault("eks:DeleteAccessEntry", error_status=500, error_count=100)
     counted: list[tuple[str, float, str]] = []
-    service = from_env(
-        world.environment,
-        region=REGION,
+    service = breakglass(
+        env={**world.environment, "AWS_REGION": REGION},
         holder="expiry",
         clock=world.clock,
         metric=lambda name, value, unit: counted.append((name, value, unit)),
@@ -214,9 +214,10 @@ def test_a_grant_on_a_cluster_another_run_holds_is_refused_and_leaves_nothing(wo
     from access_guard.adapters.state_table import StateTable
     from access_guard.core.breakglass import Caller, Conflict, GrantRequest
     from access_guard.core.model import AccessScope
-    from access_guard.services.breakglass import from_env
+    from access_guard.handlers.wiring import breakglass
 
-    service = from_env(world.environment, region=REGION, holder="api", clock=world.clock, lock_wait_seconds=0)
+    env = {**world.environment, "AWS_REGION": REGION}
+    service = breakglass(env=env, holder="api", clock=world.clock, lock_wait_seconds=0)
     locks = StateTable(boto3.client("dynamodb", region_name=REGION), NAMES.state_table)
     request = GrantRequest(ADMIN, AccessScope(), 15, "INC-5")
     caller = Caller(ONCALL, f"arn:aws:sts::{ACCOUNT}:assumed-role/oncall/alice")

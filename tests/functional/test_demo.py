@@ -29,3 +29,8 @@ def test_the_demo_runs_the_whole_story_unattended_and_ends_with_the_baseline_res
     assert done.stdout.count("The guard, on its own:") == 4
     assert "No changes. payments matches its baseline." in done.stdout
     assert "The baseline holds; the guard did all of it on its own" in done.stdout
+    # and the on-call engineer's grant gave cluster admin, then ended on its own (the oracle says both)
+    night = done.stdout.split("7. 3 a.m.", 1)[1]
+    granted, ended = night.split("16 minutes later", 1)
+    assert "AWSReservedSSO_OnCall_0a1b2c3d4e5f6a7b (via access-entry)" in granted
+    assert "AWSReservedSSO_OnCall" not in ended.split("\n", 1)[1].split("$ access-guard breakglass audit")[0]

@@ -8,7 +8,6 @@ is answered by the service, which authorizes the caller first and audits every c
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,11 +16,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 
 from ..core import breakglass as bg
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
-from ..services.breakglass import BreakGlass, Call, from_env
+from ..services.breakglass import BreakGlass, Call
+from . import wiring
 
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
@@ -31,32 +30,22 @@ app = APIGatewayRestResolver()
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731 - set_clock() replaces it (tests)
-_cold: dict[tuple[tuple[str, str], ...], BreakGlass] = {}
 
 
 def set_clock(new: Callable[[], datetime]) -> None:
     """The service's clock (grant times, expiry) for the tests and the local runner; forgets the service."""
     global clock
     clock = new
-    _cold.clear()
 
 
 def service() -> BreakGlass:
-    """Built once per environment (a warm Lambda reuses it; a new environment builds it again)."""
-    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("ACCESS_GUARD_", "AWS_"))))
-    if key not in _cold:
-        _cold.clear()
-        _cold[key] = from_env(
-            os.environ,
-            region=os.environ["AWS_REGION"],
-            holder="break-glass-api",
-            clock=lambda: clock(),
-            metric=lambda name, value, unit: metrics.add_metric(
-                name=name, unit=MetricUnit(unit), value=value
-            ),
-            logger=logger,
-        )
-    return _cold[key]
+    """The service of this function's environment (built once per environment by the composition root)."""
+    return wiring.breakglass(
+        holder="break-glass-api",
+        clock=lambda: clock(),
+        metric=wiring.powertools_metric(metrics),
+        logger=logger,
+    )
 
 
 def _serve(

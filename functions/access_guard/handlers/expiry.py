@@ -7,46 +7,33 @@ revokes it if every retry fails; each failure is recorded on the grant, counted 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
-from ..services.breakglass import BreakGlass, from_env
+from ..services.breakglass import BreakGlass
+from . import wiring
 
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731 - set_clock() replaces it (tests)
-_cold: dict[tuple[tuple[str, str], ...], BreakGlass] = {}
 
 
 def set_clock(new: Callable[[], datetime]) -> None:
     global clock
     clock = new
-    _cold.clear()
 
 
 def service() -> BreakGlass:
-    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("ACCESS_GUARD_", "AWS_"))))
-    if key not in _cold:
-        _cold.clear()
-        _cold[key] = from_env(
-            os.environ,
-            region=os.environ["AWS_REGION"],
-            holder="grant-expiry",
-            clock=lambda: clock(),
-            metric=lambda name, value, unit: metrics.add_metric(
-                name=name, unit=MetricUnit(unit), value=value
-            ),
-            logger=logger,
-        )
-    return _cold[key]
+    """The service of this function's environment (built once per environment by the composition root)."""
+    return wiring.breakglass(
+        holder="grant-expiry", clock=lambda: clock(), metric=wiring.powertools_metric(metrics), logger=logger
+    )
 
 
 @logger.inject_lambda_context

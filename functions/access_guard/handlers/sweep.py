@@ -3,11 +3,13 @@ temporary access whose end was missed (the fallback for lost expiry schedules)."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
+from ..services.breakglass import expire_due
 from ..services.sweep import sweep
 from . import wiring
 
@@ -20,7 +22,19 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    enforcer = wiring.enforcer(holder="sweep", metric=wiring.powertools_metric(metrics))
+    metric = wiring.powertools_metric(metrics)
+    enforcer = wiring.enforcer(holder="sweep", metric=metric)
     report = sweep(enforcer, wiring.region()).to_json()
+    w = wiring.wired()
+    if w.grants is not None:
+        expired = expire_due(
+            wiring.enforcer(holder="sweep", metric=metric, notify=False),
+            w.grants,
+            region=w.region,
+            now=datetime.now(UTC),
+            notifier=w.notifier,
+            metric=metric,
+        )
+        report["expiries"] = expired.to_json()
     logger.info("sweep finished", extra={"busy": report["busy"], "errors": report["errors"]})
     return report

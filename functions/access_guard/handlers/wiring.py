@@ -1,84 +1,161 @@
-"""The handlers' composition root: the service's settings from the environment, and the adapters and
-services built from them once per container (warm invocations reuse them; `reset()` forgets them, for the
-local runner and tests that move the environment)."""
+"""The handlers' composition root: the service's settings from the environment, and the adapters and services
+built from them.
+
+Built once per environment: a warm Lambda reuses them, and where several functions share one process (the
+local runner), each function's environment (its settings, its role's keys, its endpoint) gets its own.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from functools import cache
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+from ..adapters.audit_table import AuditTable
 from ..adapters.baseline_store import BaselineStore
 from ..adapters.clients import client
+from ..adapters.grant_schedules import GrantSchedules
 from ..adapters.grants_table import GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
 from ..core.config import Config
+from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
 from ..services.enforce import Enforcer, MetricFn
 from ..services.reconcile import Reconciler
 
 
-@cache
+@dataclass(frozen=True)
+class Wired:
+    """What one environment configures: the settings, and an adapter for each resource it names."""
+
+    config: Config
+    region: str
+    store: BaselineStore
+    grants: GrantsTable | None
+    state: StateTable | None
+    notifier: Notifier | None
+    audit: AuditTable | None
+    schedules: GrantSchedules | None
+
+    def reconciler(self) -> Reconciler:
+        return Reconciler(
+            eks=client("eks", region=self.region),
+            iam=client("iam", region=self.region),
+            mode_update_timeout_seconds=self.config.mode_update_wait_seconds,
+        )
+
+
+_cold: dict[tuple[tuple[str, str], ...], Wired] = {}
+_lock = threading.Lock()
+
+
+def wired(env: Mapping[str, str] | None = None) -> Wired:
+    """The adapters of this environment (the process's by default), built on first use."""
+    env = os.environ if env is None else env
+    key = tuple(sorted((k, v) for k, v in env.items() if k.startswith(("ACCESS_GUARD_", "AWS_"))))
+    with _lock:
+        found = _cold.get(key)
+        if found is None:
+            found = _cold[key] = _build(env)
+        return found
+
+
+def _build(env: Mapping[str, str]) -> Wired:
+    config = Config.from_env(env)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise RuntimeError("AWS_REGION is not set")
+    dynamodb = client("dynamodb", region=region)
+    schedules = None
+    if config.schedule_group and config.scheduler_role_arn and config.expiry_function_arn:
+        schedules = GrantSchedules(
+            client("scheduler", region=region),
+            group=config.schedule_group,
+            role_arn=config.scheduler_role_arn,
+            target_arn=config.expiry_function_arn,
+        )
+    return Wired(
+        config=config,
+        region=region,
+        store=BaselineStore(client("ssm", region=region), prefix=config.prefix),
+        grants=GrantsTable(dynamodb, config.grants_table) if config.grants_table else None,
+        state=StateTable(dynamodb, config.state_table) if config.state_table else None,
+        notifier=Notifier(client("sns", region=region), config.topic_arn) if config.topic_arn else None,
+        audit=AuditTable(dynamodb, config.audit_table) if config.audit_table else None,
+        schedules=schedules,
+    )
+
+
 def config() -> Config:
-    return Config.from_env(os.environ)
+    return wired().config
 
 
 def region() -> str:
-    """The service's region: Lambda sets AWS_REGION (the local runner too)."""
-    value = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not value:
-        raise RuntimeError("AWS_REGION is not set")
-    return value
+    return wired().region
 
 
-@cache
-def store() -> BaselineStore:
-    return BaselineStore(client("ssm", region=region()), prefix=config().prefix)
-
-
-@cache
-def grants() -> GrantsTable | None:
-    table = config().grants_table
-    return GrantsTable(client("dynamodb", region=region()), table) if table else None
-
-
-@cache
-def state() -> StateTable | None:
-    table = config().state_table
-    return StateTable(client("dynamodb", region=region()), table) if table else None
-
-
-@cache
-def notifier() -> Notifier | None:
-    topic = config().topic_arn
-    return Notifier(client("sns", region=region()), topic) if topic else None
-
-
-def enforcer(*, holder: str, metric: MetricFn | None = None) -> Enforcer:
-    settings = config()
-    reconciler = Reconciler(
-        eks=client("eks", region=region()),
-        iam=client("iam", region=region()),
-        mode_update_timeout_seconds=settings.mode_update_wait_seconds,
-    )
+def enforcer(
+    *,
+    holder: str,
+    metric: MetricFn | None = None,
+    clock: Callable[[], datetime] | None = None,
+    notify: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Enforcer:
+    """The Enforcer of this environment. `notify=False` leaves the notes to the caller (break glass)."""
+    w = wired(env)
     return Enforcer(
-        store=store(),
-        reconciler=reconciler,
-        config=settings,
-        state=state(),
-        grants=grants(),
-        notifier=notifier(),
+        store=w.store,
+        reconciler=w.reconciler(),
+        config=w.config,
+        state=w.state,
+        grants=w.grants,
+        notifier=w.notifier if notify else None,
         metric=metric,
+        clock=clock or (lambda: datetime.now(UTC)),
         holder=holder,
     )
 
 
+def breakglass(
+    *,
+    holder: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    metric: MetricFn | None = None,
+    logger: Any = None,
+    lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
+    env: Mapping[str, str] | None = None,
+) -> BreakGlass:
+    """The break-glass service of this environment (what it does not configure, it does not use: the expiry
+    has no audit table and makes no schedules)."""
+    w = wired(env)
+    if w.grants is None:
+        raise ValueError("the grants table is not configured (ACCESS_GUARD_GRANTS_TABLE)")
+    return BreakGlass(
+        enforcer=enforcer(holder=holder, metric=metric, clock=clock, notify=False, env=env),
+        grants=w.grants,
+        config=w.config,
+        region=w.region,
+        audit=w.audit,
+        schedules=w.schedules,
+        state=w.state,
+        notifier=w.notifier,
+        metric=metric,
+        clock=clock,
+        logger=logger,
+        lock_wait_seconds=lock_wait_seconds,
+    )
+
+
 def reset() -> None:
-    """Forget every cached setting and adapter (the environment or the endpoint moved)."""
+    """Forget every environment's adapters and the client cache (the endpoint moved: tests, the runner)."""
     from ..adapters.clients import clear_cache
 
-    for cached in (config, store, grants, state, notifier):
-        cached.cache_clear()
+    with _lock:
+        _cold.clear()
     clear_cache()
 
 

@@ -25,8 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..adapters.audit_table import AuditTable, BadPageToken
-from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
-from ..adapters.clients import client
+from ..adapters.baseline_store import BaselineNotFound, BaselineUnreadable
 from ..adapters.eks_reader import ClusterNotFound
 from ..adapters.grant_schedules import GrantSchedules
 from ..adapters.grants_table import GrantAlreadyEnded, GrantNotFound, GrantsTable
@@ -55,7 +54,6 @@ from ..core.grants import Desired, Grant, desired_state, entry_facts
 from ..core.model import Baseline
 from ..core.report import Notification, Trigger, alert_note, run_note
 from .enforce import Enforcer, MetricFn, RunReport
-from .reconcile import Reconciler
 
 API_LOCK_WAIT_SECONDS = 10.0  # the API answers within API Gateway's 29 s
 EXPIRY_LOCK_WAIT_SECONDS = 30.0
@@ -694,63 +692,3 @@ def _describe(exc: BaseException) -> str:
             ": "
         )
     return _first_line(exc)
-
-
-# --- composition (the handlers, the local runner) ---------------------------------------------------------
-
-
-def from_env(
-    env: Mapping[str, str],
-    *,
-    region: str,
-    holder: str,
-    clock: Callable[[], datetime] = _utcnow,
-    metric: MetricFn | None = None,
-    logger: Any = None,
-    lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
-) -> BreakGlass:
-    """The service built from the environment the CDK sets (`core.config.Env`): tables, topic, schedule
-    group, scheduler role and expiry function. What is not set is not used (the expiry has no audit table
-    and makes no schedules)."""
-    config = Config.from_env(env)
-    if config.grants_table is None:
-        raise ValueError("the grants table is not configured (ACCESS_GUARD_GRANTS_TABLE)")
-    dynamodb = client("dynamodb", region=region)
-    state = StateTable(dynamodb, config.state_table) if config.state_table else None
-    grants = GrantsTable(dynamodb, config.grants_table)
-    enforcer = Enforcer(
-        store=BaselineStore(client("ssm", region=region), prefix=config.prefix),
-        reconciler=Reconciler(
-            eks=client("eks", region=region),
-            iam=client("iam", region=region),
-            mode_update_timeout_seconds=config.mode_update_wait_seconds,
-        ),
-        config=config,
-        state=state,
-        grants=grants,
-        metric=metric,
-        clock=clock,
-        holder=holder,
-    )
-    schedules = None
-    if config.schedule_group and config.scheduler_role_arn and config.expiry_function_arn:
-        schedules = GrantSchedules(
-            client("scheduler", region=region),
-            group=config.schedule_group,
-            role_arn=config.scheduler_role_arn,
-            target_arn=config.expiry_function_arn,
-        )
-    return BreakGlass(
-        enforcer=enforcer,
-        grants=grants,
-        config=config,
-        region=region,
-        audit=AuditTable(dynamodb, config.audit_table) if config.audit_table else None,
-        schedules=schedules,
-        state=state,
-        notifier=Notifier(client("sns", region=region), config.topic_arn) if config.topic_arn else None,
-        metric=metric,
-        clock=clock,
-        logger=logger,
-        lock_wait_seconds=lock_wait_seconds,
-    )
