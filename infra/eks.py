@@ -2,7 +2,7 @@
 
 Per the Service Authorization Reference for EKS:
 - cluster ARN (`arn:aws:eks:REGION:ACCOUNT:cluster/NAME`): DescribeCluster, ListAccessEntries,
-  CreateAccessEntry, UpdateClusterConfig, DescribeUpdate;
+  CreateAccessEntry, UpdateClusterConfig, DescribeUpdate, ListUpdates;
 - access-entry ARN (`.../access-entry/NAME/TYPE/ACCOUNT/PRINCIPAL/UUID`, so `.../access-entry/NAME/*`):
   DescribeAccessEntry, UpdateAccessEntry, DeleteAccessEntry, AssociateAccessPolicy,
   DisassociateAccessPolicy, ListAssociatedAccessPolicies;
@@ -26,7 +26,14 @@ from .config import ClusterTag
 from .iam import Allow, arn
 
 CLUSTER_READ = ("eks:DescribeCluster", "eks:ListAccessEntries")
-CLUSTER_WRITE = ("eks:CreateAccessEntry", "eks:UpdateClusterConfig", "eks:DescribeUpdate")
+# DescribeUpdate and ListUpdates: following the guard's own mode update, and finding one already running
+# when the cluster is busy (ListUpdates; without it a running mode update is mistaken for someone else's).
+CLUSTER_WRITE = (
+    "eks:CreateAccessEntry",
+    "eks:UpdateClusterConfig",
+    "eks:DescribeUpdate",
+    "eks:ListUpdates",
+)
 ENTRY_READ = ("eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies")
 ENTRY_WRITE = ("eks:UpdateAccessEntry", "eks:DeleteAccessEntry", "eks:DisassociateAccessPolicy")
 ASSOCIATE = ("eks:AssociateAccessPolicy",)

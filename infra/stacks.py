@@ -107,7 +107,11 @@ class ServiceStack(Stack):
         self.grants = GrantExpiry(
             self,
             "Grants",
-            environment={**shared, Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS)},
+            environment={
+                **shared,
+                Env.AUDIT_TABLE: tables.audit.name,  # each grant's end joins the audit trail
+                Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS),
+            },
             layer=layer,
             log_retention=retention,
             timeout=remediate_timeout,
@@ -233,7 +237,7 @@ class ServiceStack(Stack):
             publish,
             use_topic,
             tables.grants.grant("ReadWriteGrants", write=True),
-            tables.audit.grant("ReadWriteAudit", write=True),
+            tables.audit.append("ReadAppendAudit", read=True),
             tables.state.grant("ReadWriteState", write=True),
             use_tables,
             self.grants.manage_schedules(
@@ -247,11 +251,13 @@ class ServiceStack(Stack):
             eks.read(),
             eks.write(),
             node_roles,
-            list_without_resources(eks=True),
+            iam_reads,
+            list_without_resources(eks=True, iam=True),
             publish,
             use_topic,
             tables.grants.grant("ReadWriteGrants", write=True),
             tables.state.grant("ReadWriteState", write=True),
+            tables.audit.append("AppendAudit"),
             use_tables,
         )
         policies = {name: fn.finish() for name, fn in self.functions.items()}

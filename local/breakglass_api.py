@@ -141,11 +141,11 @@ def provision(
     registry.register(
         names.api_function, api.handler, timeout=29, environment=environment, role_arn=roles.get("api")
     )
-    # The CDK gives the expiry what every function shares (no audit table, no schedules): the same here.
+    # The CDK gives the expiry what every function shares and the audit table (no schedules): the same here.
     expiry_env = {
         k: v
         for k, v in environment.items()
-        if k not in (Env.AUDIT_TABLE, Env.SCHEDULE_GROUP, Env.SCHEDULER_ROLE_ARN, Env.EXPIRY_FUNCTION_ARN)
+        if k not in (Env.SCHEDULE_GROUP, Env.SCHEDULER_ROLE_ARN, Env.EXPIRY_FUNCTION_ARN)
     }
     registry.register(
         names.expiry_function,

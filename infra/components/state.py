@@ -21,6 +21,7 @@ from ..iam import Allow
 
 READ = ("dynamodb:GetItem", "dynamodb:Query")
 WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+APPEND = "dynamodb:PutItem"
 
 
 def _string(name: str) -> dynamodb.Attribute:
@@ -64,6 +65,11 @@ class GuardTable(Construct):
 
     def grant(self, sid: str, *, write: bool, scan: bool = False) -> Allow:
         actions = READ + (("dynamodb:Scan",) if scan else ()) + (WRITE if write else ())
+        return Allow(sid=sid, actions=actions, resources=self._resources())
+
+    def append(self, sid: str, *, read: bool = False) -> Allow:
+        """Add records, never change or delete one (an audit trail); `read`: and page through them."""
+        actions = (READ if read else ()) + (APPEND,)
         return Allow(sid=sid, actions=actions, resources=self._resources())
 
 

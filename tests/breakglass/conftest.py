@@ -19,7 +19,7 @@ from access_guard.adapters import clients
 from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.core.config import Env
 from access_guard.core.policies import POLICY_ARN_PREFIX
-from access_guard.handlers import api, expiry
+from access_guard.handlers import api, expiry, wiring
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -260,7 +260,7 @@ def user_key(name: str, path: str = "/") -> Credentials:
 
 
 def make_world(aws: Emulator, *, settings: dict[str, str] | None = None, require_mfa: bool = False) -> World:
-    clients.clear_cache()
+    wiring.reset()
     iam = boto3.client("iam", region_name=REGION)
     for name, path in [
         (ONCALL_ROLE_NAME, SSO_PATH),

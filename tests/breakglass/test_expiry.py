@@ -11,7 +11,7 @@ import boto3
 import pytest
 from access_guard.adapters import clients
 from access_guard.core.report import Trigger
-from access_guard.handlers import api, expiry
+from access_guard.handlers import wiring
 
 from .conftest import ACCOUNT, ADMIN, CLUSTER, NAMES, ONCALL, PLATFORM, REGION, VIEW, World
 
@@ -85,9 +85,7 @@ def test_overlapping_grants_on_one_principal_end_only_when_the_last_one_ends(wor
 def no_retries(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
     """Each AWS call tried once (the emulator's fault would otherwise wait out eight backoffs)."""
     monkeypatch.setattr(clients, "MAX_ATTEMPTS", 1)
-    clients.clear_cache()
-    api.set_clock(world.clock)  # forget the services built with the old clients
-    expiry.set_clock(world.clock)
+    wiring.reset()  # forget the adapters (and their clients) built with the old retry settings
 
 
 def test_a_failed_revocation_is_retried_alarmed_and_then_done_by_the_sweep(

@@ -33,7 +33,7 @@ clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731 - set_cl
 
 
 def set_clock(new: Callable[[], datetime]) -> None:
-    """The service's clock (grant times, expiry) for the tests and the local runner; forgets the service."""
+    """The service's clock (grant times, expiry) for the tests and the local runner."""
     global clock
     clock = new
 
