@@ -6,6 +6,7 @@ so the grants each function gets can be read top to bottom.
 
 from __future__ import annotations
 
+from access_guard.core.breakglass import API_URL_OUTPUT, SERVICE_STACK_NAME
 from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, Env
 from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
 from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
@@ -32,7 +33,7 @@ from .iam import arn
 from .nag import acknowledge
 from .statements import list_without_resources, read_baselines, read_iam_principals
 
-SERVICE_STACK = "EksAccessGuard-{region}"
+SERVICE_STACK = SERVICE_STACK_NAME  # the CLI finds the API's URL in its output API_URL_OUTPUT
 FORWARDER_STACK = "EksAccessGuard-IamForwarder"
 MAX_TARGETS_PER_RULE = 5  # EventBridge's limit
 
@@ -278,7 +279,7 @@ class ServiceStack(Stack):
             queues={"Intake": self.pipeline.intake_queue, "Work": self.pipeline.work_queue},
         )
 
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Break-glass API (sign with SigV4)")
+        CfnOutput(self, API_URL_OUTPUT, value=self.api.url, description="Break-glass API (sign with SigV4)")
         CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
         CfnOutput(self, "TopicArn", value=topic.topic_arn, description="Notifications and alarms")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from access_guard.core.breakglass import API_ROUTES, API_STAGE
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -22,17 +23,8 @@ from ..nag import acknowledge
 from .function import GuardFunction
 from .pipeline import HANDLERS
 
-# (path, method) of every route the api handler serves.
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("/clusters", "GET"),
-    ("/clusters/{cluster}/drift", "GET"),
-    ("/clusters/{cluster}/restore", "POST"),
-    ("/clusters/{cluster}/grants", "GET"),
-    ("/clusters/{cluster}/grants", "POST"),
-    ("/clusters/{cluster}/grants/{id}", "DELETE"),
-    ("/audit", "GET"),
-)
-STAGE = "v1"
+# (path, method) of every route the api handler serves, and the stage: the runtime's own definitions.
+ROUTES, STAGE = API_ROUTES, API_STAGE
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
