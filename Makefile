@@ -35,8 +35,10 @@ demo: install ## Run the product locally: the lockout-and-recovery story against
 serve: install ## Serve the local AWS on 127.0.0.1:PORT (default 4566) until interrupted
 	$(PY) -m local serve --port $(PORT)
 
-bench: install ## Print performance figures (planning, reading, applying)
+bench: install ## Print performance figures: reconcile, break glass, the event pipeline, cold-start imports
 	$(PY) -m bench
+	$(PY) -m bench.pipeline
+	PYTHONPATH=functions:. $(PY) -m bench.import_time
 
 lint: install ## ruff check and format check, and the import contracts (the runtime's layers)
 	$(VENV)/bin/ruff check functions local tests bench infra app.py
