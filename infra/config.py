@@ -142,7 +142,7 @@ def from_context(value: Any, *, base_dir: Path) -> GuardConfig:
     """The config from the context value: an object, or the path (relative to `base_dir`) of a JSON file."""
     if value is None:
         raise DeployConfigError(
-            [f"no configuration: set context '{CONTEXT_KEY}' in cdk.json (see infra/DEPLOY.md)"]
+            [f"no configuration: set context '{CONTEXT_KEY}' in cdk.json (see the README, Deploy)"]
         )
     if isinstance(value, str):
         path = (base_dir / value).resolve()

@@ -14,7 +14,7 @@ statements cannot be narrowed that way: on those actions `aws:ResourceTag` is th
 EKS does not copy from the cluster, and an entry someone else made has none. So in tag mode the entry
 statements cover `access-entry/*/*` of the account and region; the tag-narrowed ListAccessEntries is
 how the guard finds entries at all, but IAM alone does not stop an entry write on an untagged cluster.
-Name the clusters where that matters (see infra/DEPLOY.md).
+Name the clusters where that matters (see the README, Deploy).
 """
 
 from __future__ import annotations

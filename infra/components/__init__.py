@@ -1,1 +1,1 @@
-"""Single-purpose constructs, one per part of the runtime they deploy (see infra/DEPLOY.md)."""
+"""Single-purpose constructs, one per part of the runtime they deploy (see the README, Deploy)."""
