@@ -5,13 +5,15 @@ that cannot be given leaves nothing behind. Judged by the emulator's access orac
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import boto3
 import pytest
 from access_guard.adapters import clients
 from access_guard.core.report import Trigger
-from access_guard.handlers import wiring
+from access_guard.handlers import api, wiring
 
 from .conftest import ACCOUNT, ADMIN, CLUSTER, NAMES, ONCALL, PLATFORM, REGION, VIEW, World
 
@@ -47,6 +49,24 @@ def test_a_grant_ends_on_its_own_when_its_schedule_fires(world: World) -> None:
     [note] = world.messages()
     assert note["subject"] == f"[{CLUSTER}] break glass: expiry by access-guard (ok)"
     assert note["document"]["grantId"] == grant_id
+
+
+def test_a_log_line_names_only_its_own_invocation_s_grant(world: World) -> None:
+    # given an expiry that logged its grant (functions of one service share a logger in one process)
+    grant_id = world.grant(minutes=15).body["grant"]["grantId"]
+    world.clock.advance(minutes=16)
+    world.scheduler.tick()
+    # when the next invocation logs
+    handler = api.logger.registered_handler
+    out = io.StringIO()
+    saved = handler.setStream(out)
+    try:
+        assert world.call("GET", "/clusters").status == 200
+    finally:
+        handler.setStream(saved)
+    # then its lines carry none of the previous invocation's keys
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    assert lines and all("grant_id" not in line for line in lines), grant_id
 
 
 def test_the_expiry_rereads_the_grant_and_leaves_one_not_due_or_revoked_alone(world: World) -> None:

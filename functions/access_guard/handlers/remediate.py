@@ -82,7 +82,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
     return remediate(work=item.to_json())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
