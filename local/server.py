@@ -23,6 +23,7 @@ from . import control
 from .faults import FAULTS, NO_INJECTION, error_response
 from .identity import Caller, parse_authorization, resolve_caller
 from .operations import Operation, _service_model, resolve
+from .serving import stop_waitress
 
 
 @dataclass
@@ -255,21 +256,8 @@ class LocalAWS:
             self._server.close()
 
     def stop(self) -> None:
-        server = self._server
-        if server is not None:
-            # Closing the listener and every open (kept-alive) connection ends waitress's loop. Done in the
-            # loop's own thread (a trigger thunk): closing a socket under its select() from another thread
-            # made the loop fail with EBADF now and then.
-            def close_all() -> None:
-                for channel in list(server._map.values()):
-                    channel.close()
-
-            running = self._thread is not None and self._thread.is_alive()
-            if running:
-                server.trigger.pull_trigger(close_all)
-                self._thread.join(timeout=5)  # type: ignore[union-attr]
-            close_all()  # whatever is left, if the loop was not running or did not stop
-            server.task_dispatcher.shutdown()
+        if self._server is not None:
+            stop_waitress(self._server, self._thread)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -45,6 +45,7 @@ from moto.sts.models import sts_backends
 from .. import control
 from ..identity import Caller, resolve_caller
 from ..server import Call, add_listener
+from ..serving import stop_waitress
 from .functions import FunctionRegistry, InvocationError
 
 log = logging.getLogger("local.runtime.gateway")
@@ -224,15 +225,7 @@ class LocalApiGateway:
     def stop(self) -> None:
         if self._server is None:
             return
-        from waitress import wasyncore
-
-        server = self._server
-        # Close every socket from the server's own loop thread (the loop ends when none is left); closing
-        # them from here would pull descriptors out from under its select().
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        server.task_dispatcher.shutdown()
+        stop_waitress(self._server, self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> LocalApiGateway:
