@@ -10,38 +10,18 @@ from __future__ import annotations
 import io
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from waitress.channel import ClientDisconnected
 
 from . import control
+from .calls import Call, notify
 from .faults import FAULTS, NO_INJECTION, error_response
-from .identity import Caller, parse_authorization, resolve_caller
-from .operations import Operation, _service_model, resolve
+from .identity import parse_authorization, resolve_caller
+from .operations import _service_model, resolve
 from .serving import stop_waitress
-
-
-@dataclass
-class Call:
-    """One AWS API call as the middleware saw it; what CloudTrail needs to write a record."""
-
-    operation: Operation
-    region: str
-    caller: Caller
-    method: str
-    path: str
-    query_string: str
-    headers: dict[str, str]
-    body: bytes
-    source_ip: str
-    user_agent: str
-    time: datetime = field(default_factory=lambda: datetime.now(UTC))
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 class ConnectionDropped(ClientDisconnected):
@@ -50,16 +30,6 @@ class ConnectionDropped(ClientDisconnected):
     waitress handles ClientDisconnected raised before any byte of the response is written by closing the
     connection, so the client sees the server hang up (botocore: ConnectionClosedError) and may retry.
     """
-
-
-# listener(call, http_status, response_headers, response_body); exceptions are logged, never raised.
-Listener = Callable[[Call, int, dict[str, str], bytes], None]
-_LISTENERS: list[Listener] = []
-
-
-def add_listener(listener: Listener) -> None:
-    if listener not in _LISTENERS:
-        _LISTENERS.append(listener)
 
 
 _installed = False
@@ -99,7 +69,7 @@ class Middleware:
             protocol = _service_model(call.operation.service).metadata.get("protocol", "rest-json")
             injection = FAULTS.before_call(call.operation, protocol)
             if injection.response is not None:
-                _notify(call, *injection.response)
+                notify(call, *injection.response)
                 return _respond(start_response, *injection.response)
 
         captured: dict[str, Any] = {}
@@ -123,7 +93,7 @@ class Middleware:
         status, headers = captured["status"], captured["headers"]
         if call is not None:
             # Listeners (CloudTrail) hear what the service did, also when the client is told otherwise below.
-            _notify(call, status, dict(headers), response_body)
+            notify(call, status, dict(headers), response_body)
         if injection.drop_after_commit:
             raise ConnectionDropped(f"{call.operation.name if call else path}: dropped after it committed")
         if injection.error_after_commit:
@@ -155,16 +125,6 @@ class Middleware:
             source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
             user_agent=headers.get("user-agent", ""),
         )
-
-
-def _notify(call: Call, status: int, headers: dict[str, str], body: bytes) -> None:
-    for listener in list(_LISTENERS):
-        try:
-            listener(call, status, headers, body)
-        except Exception:  # a listener must never break the API call it observes
-            import logging
-
-            logging.getLogger("local.server").exception("listener failed for %s", call.operation.name)
 
 
 def _respond(

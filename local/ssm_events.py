@@ -16,8 +16,8 @@ import uuid
 from datetime import UTC
 from typing import Any
 
+from .calls import Call, add_listener
 from .cloudtrail.delivery import deliver
-from .server import Call, add_listener
 
 DETAIL_TYPE = "Parameter Store Change"
 

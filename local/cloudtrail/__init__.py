@@ -17,7 +17,7 @@ import moto.cloudtrail.models
 import moto.cloudtrail.responses
 
 from .. import control
-from ..server import Call, add_listener
+from ..calls import Call, add_listener
 from .delivery import DELIVERY, deliver, subscribe, unsubscribe
 from .models import cloudtrail_backends
 from .records import build_record, envelope

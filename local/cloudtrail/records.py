@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from ..calls import Call
 from ..operations import Operation, _service_model
-from ..server import Call
 
 RECORDED_SERVICES = ("eks", "iam")
 GLOBAL_REGION = "us-east-1"  # IAM is global; CloudTrail files its events in us-east-1

@@ -43,8 +43,8 @@ from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
 from .. import control
+from ..calls import Call, add_listener
 from ..identity import Caller, resolve_caller
-from ..server import Call, add_listener
 from ..serving import stop_waitress
 from .functions import FunctionRegistry, InvocationError
 

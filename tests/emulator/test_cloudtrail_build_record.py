@@ -8,11 +8,11 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from local.calls import Call
 from local.cloudtrail import build_record, envelope
 from local.cloudtrail.records import lookup_summary
 from local.identity import Caller
 from local.operations import resolve
-from local.server import Call
 
 ACCOUNT = "111122223333"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/platform/ops"
