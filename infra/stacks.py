@@ -95,6 +95,7 @@ class ServiceStack(Stack):
             },
             remediate_environment={
                 **shared,
+                Env.AUDIT_TABLE: tables.audit.name,  # a run that ends a grant's access audits it
                 Env.IDEMPOTENCY_TABLE: tables.idempotency.name,
                 Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS),
             },
@@ -110,7 +111,7 @@ class ServiceStack(Stack):
             "Grants",
             environment={
                 **shared,
-                Env.AUDIT_TABLE: tables.audit.name,  # each grant's end joins the audit trail
+                Env.AUDIT_TABLE: tables.audit.name,  # a run that ends a grant's access audits it
                 Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS),
             },
             layer=layer,
@@ -129,6 +130,7 @@ class ServiceStack(Stack):
                 Env.IDEMPOTENCY_TABLE: tables.idempotency.name,
                 Env.WORK_QUEUE_URL: work_queue_url,
                 Env.SCHEDULE_GROUP: schedule_group,
+                Env.AUDIT_TABLE: tables.audit.name,  # a run that ends a grant's access audits it
                 Env.MODE_UPDATE_WAIT_SECONDS: str(DEFAULT_MODE_UPDATE_WAIT_SECONDS),
             },
             layer=layer,
@@ -205,7 +207,8 @@ class ServiceStack(Stack):
             use_topic,
             tables.idempotency.grant("ReadWriteIdempotencyRecords", write=True),
             tables.state.grant("ReadWriteState", write=True),
-            tables.grants.grant("ReadGrants", write=False),
+            tables.grants.grant("ReadWriteGrants", write=True),  # a run settles the grants it ended
+            tables.audit.append("AppendAudit"),
             use_tables,
             self.pipeline.send_work("SendFollowUpWork"),
             use_queues,
@@ -223,6 +226,7 @@ class ServiceStack(Stack):
             tables.idempotency.grant("ReadWriteIdempotencyRecords", write=True),
             tables.state.grant("ReadWriteState", write=True),
             tables.grants.grant("ReadWriteGrants", write=True, scan=True),
+            tables.audit.append("AppendAudit"),
             use_tables,
             self.pipeline.send_work("SendFollowUpWork"),
             use_queues,

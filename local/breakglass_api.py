@@ -182,10 +182,9 @@ def serve_api(
         **provision_options,
     )
     if clock is not None:
-        from access_guard.handlers import api, expiry
+        from access_guard.handlers import wiring
 
-        api.set_clock(clock)
-        expiry.set_clock(clock)
+        wiring.set_clock(clock)  # every function's services: the API, the expiry, the sweep
     gateway = LocalApiGateway(
         registry, names.api_function, ROUTES, stage=API_STAGE, require_mfa=require_mfa, port=port, host=host
     )

@@ -331,6 +331,9 @@ class Pipeline:
             self.scheduler.stop()
         if self._gateway is not None:
             self._gateway.stop()
+            from access_guard.handlers import wiring
+
+            wiring.set_clock(None)  # serve_api(clock=...) moved every function's clock
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
 

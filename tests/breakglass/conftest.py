@@ -19,7 +19,7 @@ from access_guard.adapters import clients
 from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.core.config import Env
 from access_guard.core.policies import POLICY_ARN_PREFIX
-from access_guard.handlers import api, expiry, wiring
+from access_guard.handlers import wiring
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -339,5 +339,4 @@ def world(aws: Emulator) -> Iterator[World]:
     yield made
     made.scheduler.stop()
     made.gateway.stop()
-    api.set_clock(lambda: datetime.now(UTC))
-    expiry.set_clock(lambda: datetime.now(UTC))
+    wiring.set_clock(None)

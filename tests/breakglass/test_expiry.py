@@ -149,6 +149,25 @@ def test_a_lost_schedule_is_caught_by_the_sweep(world: World) -> None:
 
     assert world.service("sweep").expire_due().revoked == [grant_id]
     assert ONCALL not in world.access()
+    [end] = [r for r in world.audit() if r["action"] == "expiry"]  # the trail knows how it ended
+    assert (end["grantId"], end["status"], end["caller"]) == (grant_id, 200, "access-guard")
+    assert "removed by sweep (expiry:" in end["detail"]
+
+
+def test_a_grant_a_remediation_ended_first_is_audited_once(world: World) -> None:
+    grant_id = world.grant(minutes=10).body["grant"]["grantId"]
+    world.clock.advance(minutes=11)
+    # a remediation runs on the cluster between the grant's end and its schedule: it removes the access
+    world.service("remediate").enforcer.run(CLUSTER, REGION, trigger=Trigger("event", "an event"))
+    assert ONCALL not in world.access() and state(world, grant_id)["state"] == "revoked"
+    [end] = [r for r in world.audit() if r["action"] == "expiry"]
+    assert (end["grantId"], end["status"], end["caller"]) == (grant_id, 200, "access-guard")
+    assert "removed by remediate (event: an event)" in end["detail"]
+
+    [firing] = world.scheduler.tick()  # the schedule fires after all: nothing to do, nothing more to say
+
+    assert firing.result is not None and firing.result.succeeded
+    assert [r["grantId"] for r in world.audit() if r["action"] == "expiry"] == [grant_id]
 
 
 def test_remediation_during_a_grant_leaves_it_alone(world: World) -> None:

@@ -4,17 +4,10 @@ in an access-entry URL once fooled the local AWS's region parsing (moto read `.a
 
 from __future__ import annotations
 
-from access_guard.adapters import clients
-from access_guard.handlers import api, expiry
-
 from .conftest import REAL_SSO, World
 
 
 def test_a_grant_for_an_identity_center_role_with_its_real_path(world: World) -> None:
-    clients.clear_cache()
-    api.set_clock(world.clock)
-    expiry.set_clock(world.clock)
-
     answer = world.grant(minutes=15, who="restorer")
 
     assert answer.status == 201, answer.body

@@ -11,6 +11,7 @@ that starts calling something new fails here before it fails in AWS with AccessD
 from __future__ import annotations
 
 import fnmatch
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ AUTHORIZED_AS = {
 }
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 FUNCTIONS = ("intake", "remediate", "sweep", "api", "expiry")
+ENGINEER_ROLE = "AWSReservedSSO_OnCall_0a1b2c3d4e5f6a7b"
 LOCAL_ONLY = ("AWS_ENDPOINT_URL", "POWERTOOLS_")  # where the local AWS is; no X-Ray daemon, no metrics
 
 
@@ -57,7 +59,7 @@ class ShiftedClock:
         return datetime.now(UTC) + self.offset
 
 
-Call = tuple[str, str, str, str]  # access key, secret, token, action
+Call = tuple[str, str, str, str]  # access key, secret, token, action (dynamodb: "action@table")
 
 
 @pytest.fixture
@@ -71,6 +73,8 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Call]]:
         if credentials is not None:
             frozen = credentials.get_frozen_credentials()
             action = f"{self.meta.service_model.signing_name}:{operation_name}"
+            if action.startswith("dynamodb:") and isinstance(api_params.get("TableName"), str):
+                action += "@" + api_params["TableName"]
             calls.append((frozen.access_key, frozen.secret_key, frozen.token or "", action))
         return real(self, operation_name, api_params)
 
@@ -125,8 +129,9 @@ def as_deployed(pipeline: Pipeline, names: tuple[str, ...], template: dict[str, 
                 del environment[variable]
 
 
-def night(aws: Any, endpoint: str, template: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every path of every function, once, each function with its template's environment; the audit trail."""
+def night(aws: Any, endpoint: str, template: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every path of every function, once, each function with its template's environment; the audit trail,
+    and the local tables by the variable that names them."""
     aws.set_eks_settings(mode_update_seconds=0.05, other_update_seconds=4.0)
     pipeline = Pipeline.create(endpoint, region=REGION)
     as_deployed(pipeline, ("intake", "remediate", "sweep"), template)
@@ -173,7 +178,7 @@ def night(aws: Any, endpoint: str, template: dict[str, Any]) -> list[dict[str, A
         iam.create_role(RoleName="oncall", AssumeRolePolicyDocument=TRUST)
         pipeline.drain()
         # the on-call engineer, through every route of the break-glass API
-        engineer = role("AWSReservedSSO_OnCall_0a1b2c3d4e5f6a7b", "/aws-reserved/identity-center/")
+        engineer = role(ENGINEER_ROLE, "/aws-reserved/identity-center/")
         clock = ShiftedClock()
         url = pipeline.serve_api(oncall_principals=[engineer], clock=clock, tick_seconds=None)
         as_deployed(pipeline, ("api", "expiry"), template)
@@ -186,32 +191,55 @@ def night(aws: Any, endpoint: str, template: dict[str, Any]) -> list[dict[str, A
         )
         reason = "INC-7 permissions review"
         grant = {"accessPolicy": "AmazonEKSClusterAdminPolicy", "durationMinutes": 15, "reason": reason}
+        longer = {**grant, "durationMinutes": 20}
         answers = [
             api.call("GET", "/clusters"),
             api.call("GET", f"/clusters/{CLUSTER}/drift"),
             api.call("POST", f"/clusters/{CLUSTER}/restore", body={"reason": reason}),
-            first := api.call("POST", f"/clusters/{CLUSTER}/grants", body=grant),
+            early := api.call("POST", f"/clusters/{CLUSTER}/grants", body=grant),
             api.call("GET", f"/clusters/{CLUSTER}/grants"),
-            api.call("DELETE", f"/clusters/{CLUSTER}/grants/{first.body['grant']['grantId']}"),
+            api.call("DELETE", f"/clusters/{CLUSTER}/grants/{early.body['grant']['grantId']}"),
             api.call("POST", f"/clusters/{CLUSTER}/grants", body=grant),
+            lost := api.call("POST", f"/clusters/{CLUSTER}/grants", body=longer),
             api.call("GET", "/audit", query={"cluster": CLUSTER}),
         ]
-        assert [a.status for a in answers] == [200, 200, 200, 201, 200, 200, 201, 200], [
+        assert [a.status for a in answers] == [200, 200, 200, 201, 200, 200, 201, 201, 200], [
             (a.status, a.body) for a in answers
         ]
-        clock.offset += timedelta(minutes=16)
+        # the 15-minute grant ends on its schedule; the 20-minute one loses its schedule: remediation ends it
+        lose_schedule(lost.body["grant"]["grantId"])
         assert pipeline.scheduler is not None
-        pipeline.scheduler.tick()  # the grant's end, fired by its schedule
+        clock.offset += timedelta(minutes=16)
+        pipeline.scheduler.tick()
+        assert engineer in aws.admins(CLUSTER, region=REGION)  # the longer grant still holds
+        clock.offset += timedelta(minutes=5)
+        assert pipeline.scheduler.tick() == []
+        # a cluster-wide event (no principal): its remediation reconciles the whole cluster, the grant too
+        rogue.update_cluster_config(
+            name=CLUSTER, logging={"clusterLogging": [{"types": ["audit"], "enabled": True}]}
+        )
         pipeline.drain()
+        assert engineer not in aws.admins(CLUSTER, region=REGION)
         pipeline.sweep()
         assert aws.admins(CLUSTER, region=REGION) == [platform]
         trail = api.call("GET", "/audit", query={"cluster": CLUSTER})
         assert trail.status == 200, trail.body
-        return list(trail.body["records"])
+        tables = {k: v for k, v in pipeline.environment.items() if k.endswith("_TABLE")}
+        return list(trail.body["records"]), tables
     finally:
         pipeline.stop()
         wiring.reset()
         intake_handler.reset()
+
+
+def lose_schedule(grant_id: str) -> None:
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    for group in scheduler.list_schedule_groups()["ScheduleGroups"]:
+        for schedule in scheduler.list_schedules(GroupName=group["Name"])["Schedules"]:
+            if grant_id in schedule["Name"]:
+                scheduler.delete_schedule(Name=schedule["Name"], GroupName=group["Name"])
+                return
+    raise AssertionError(f"no schedule for grant {grant_id}")
 
 
 def made_by_function(calls: list[Call]) -> dict[str, set[str]]:
@@ -235,31 +263,52 @@ def made_by_function(calls: list[Call]) -> dict[str, set[str]]:
     return found
 
 
-def allowed(statements: list[dict[str, Any]], action: str) -> bool:
-    return any(
-        fnmatch.fnmatchcase(action, pattern)
-        for s in statements
-        if s["Effect"] == "Allow"
-        for pattern in actions(s)
-    )
+def allowed(statements: list[dict[str, Any]], action: str, table_ids: dict[str, str] | None = None) -> bool:
+    """Whether a statement allows the action (and, for "action@table", on that table of the template)."""
+    action, _, table = action.partition("@")
+    for s in statements:
+        if s["Effect"] != "Allow" or not any(fnmatch.fnmatchcase(action, p) for p in actions(s)):
+            continue
+        if not table:
+            return True
+        logical_id = (table_ids or {}).get(table)
+        if logical_id is not None and any(logical_id in json.dumps(r) for r in as_list(s["Resource"])):
+            return True
+    return False
 
 
 def test_every_call_a_function_makes_is_allowed_to_its_role(
     aws: Any, endpoint: str, named: Synth, recorded: list[Call]
 ) -> None:
     template = named.templates[SERVICE_STACK.format(region=REGION)]
-    trail = night(aws, endpoint, template)
-    calls = list(recorded)
-    by_function = made_by_function(calls)
+    trail, tables = night(aws, endpoint, template)
+    by_function = made_by_function(list(recorded))
     assert set(by_function) == set(FUNCTIONS), sorted(by_function)  # each function ran, as its own role
-    # each grant's end is in the audit trail, newest first, written by the expiry with its own settings
-    assert trail[0]["action"] == "expiry" and trail[0]["status"] == 200, trail[0]
+    # every grant's end is in the audit trail: the one revoked early by its call, the two that ended by the
+    # guard (one on its schedule, one by a remediation: its schedule was lost)
+    ends = [(r["action"], r["status"], r["caller"]) for r in trail if r["action"] in ("revoke", "expiry")]
+    carol = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ENGINEER_ROLE}/carol"
+    assert sorted(ends) == [("expiry", 200, "access-guard")] * 2 + [("revoke", 200, carol)], ends
     policies = function_policies(template)
+    table_ids = table_logical_ids(template, tables)
     missing = {
-        name: sorted(a for a in called if not allowed(policies[f"access_guard.handlers.{name}.handler"], a))
+        name: sorted(
+            a for a in called if not allowed(policies[f"access_guard.handlers.{name}.handler"], a, table_ids)
+        )
         for name, called in by_function.items()
     }
     assert {k: v for k, v in missing.items() if v} == {}
+
+
+def table_logical_ids(template: dict[str, Any], tables: dict[str, str]) -> dict[str, str]:
+    """local table name -> the template's table logical id, through the variable that names both."""
+    found = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            for variable, value in resource["Properties"]["Environment"]["Variables"].items():
+                if variable in tables and isinstance(value, dict) and "Ref" in value:
+                    found[tables[variable]] = value["Ref"]
+    return found
 
 
 def test_the_recorder_sees_what_a_role_lacks(named: Synth) -> None:
@@ -268,3 +317,16 @@ def test_the_recorder_sees_what_a_role_lacks(named: Synth) -> None:
     statements = as_list(policies["access_guard.handlers.intake.handler"])
     assert not allowed(statements, "eks:DeleteAccessEntry")
     assert allowed(statements, "eks:DescribeCluster")
+    # and a table action is allowed only on the tables its statement names
+    remediate = policies["access_guard.handlers.remediate.handler"]
+    ids = {"grants": "GrantsTableId", "idem": "IdempotencyTableId"}
+    fake = [
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:UpdateItem",
+            "Resource": {"Fn::GetAtt": ["IdempotencyTableId", "Arn"]},
+        }
+    ]
+    assert allowed(fake, "dynamodb:UpdateItem@idem", ids)
+    assert not allowed(fake, "dynamodb:UpdateItem@grants", ids)
+    assert remediate

@@ -630,6 +630,31 @@ class AuditRecord:
         )
 
 
+GUARD = "access-guard"  # the caller named in the audit trail for what the guard does on its own
+
+
+def grant_end_record(grant: Grant, *, at: datetime, ok: bool, line: str, request_id: str) -> AuditRecord:
+    """The audit record of a grant's access taken away (`ok`) or not yet: the guard did it, whoever asked
+    (its schedule, the sweep, a remediation run, an early revoke through the API)."""
+    return AuditRecord(
+        at=at,
+        request_id=request_id,
+        action="revoke" if grant.ended_early_at is not None else "expiry",
+        region=grant.region,
+        status=200 if ok else 500,
+        detail=one_line(line),
+        cluster=grant.cluster,
+        caller=GUARD,
+        reason=grant.reason,
+        request={
+            "grantId": grant.grant_id,
+            "principalArn": grant.principal_arn,
+            "endsAt": grant.ends_at.isoformat(),
+        },
+        grant_id=grant.grant_id,
+    )
+
+
 def one_line(text: str, limit: int = 500) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."

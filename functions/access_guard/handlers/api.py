@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,22 +28,11 @@ app = APIGatewayRestResolver()
 # A refused or bad call counts no metric, by design: not worth a warning on every one.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731 - set_clock() replaces it (tests)
-
-
-def set_clock(new: Callable[[], datetime]) -> None:
-    """The service's clock (grant times, expiry) for the tests and the local runner."""
-    global clock
-    clock = new
-
 
 def service() -> BreakGlass:
     """The service of this function's environment (built once per environment by the composition root)."""
     return wiring.breakglass(
-        holder="break-glass-api",
-        clock=lambda: clock(),
-        metric=wiring.powertools_metric(metrics),
-        logger=logger,
+        holder="break-glass-api", metric=wiring.powertools_metric(metrics), logger=logger
     )
 
 

@@ -7,8 +7,6 @@ revokes it if every retry fails; each failure is recorded on the grant, counted 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -21,19 +19,10 @@ logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731 - set_clock() replaces it (tests)
-
-
-def set_clock(new: Callable[[], datetime]) -> None:
-    global clock
-    clock = new
-
 
 def service() -> BreakGlass:
     """The service of this function's environment (built once per environment by the composition root)."""
-    return wiring.breakglass(
-        holder="grant-expiry", clock=lambda: clock(), metric=wiring.powertools_metric(metrics), logger=logger
-    )
+    return wiring.breakglass(holder="grant-expiry", metric=wiring.powertools_metric(metrics), logger=logger)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,7 +3,6 @@ temporary access whose end was missed (the fallback for lost expiry schedules)."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -23,18 +22,20 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metric = wiring.powertools_metric(metrics)
-    enforcer = wiring.enforcer(holder="sweep", metric=metric)
-    report = sweep(enforcer, wiring.region()).to_json()
     w = wiring.wired()
+    expired = None
     if w.grants is not None:
+        # First the grants whose end was missed, then every cluster.
         expired = expire_due(
             wiring.enforcer(holder="sweep", metric=metric, notify=False),
             w.grants,
             region=w.region,
-            now=datetime.now(UTC),
+            now=wiring.now(),
             notifier=w.notifier,
             metric=metric,
         )
+    report = sweep(wiring.enforcer(holder="sweep", metric=metric), wiring.region()).to_json()
+    if expired is not None:
         report["expiries"] = expired.to_json()
     logger.info("sweep finished", extra={"busy": report["busy"], "errors": report["errors"]})
     return report

@@ -49,6 +49,21 @@ class Wired:
 
 
 _cold: dict[tuple[tuple[str, str], ...], Wired] = {}
+_clock: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """The services' time: real time, unless set_clock() moved it."""
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """One clock for every handler's services (grant times, expiries, locks): the tests and the local runner
+    move it ahead instead of waiting; None gives real time back."""
+    global _clock
+    _clock = clock
+
+
 _lock = threading.Lock()
 
 
@@ -115,22 +130,23 @@ def enforcer(
         grants=w.grants,
         notifier=w.notifier if notify else None,
         metric=metric,
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=clock or now,
         holder=holder,
+        audit=w.audit,
     )
 
 
 def breakglass(
     *,
     holder: str,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = now,
     metric: MetricFn | None = None,
     logger: Any = None,
     lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
     env: Mapping[str, str] | None = None,
 ) -> BreakGlass:
     """The break-glass service of this environment (what it does not configure, it does not use: the expiry
-    has no audit table and makes no schedules)."""
+    makes no schedules)."""
     w = wired(env)
     if w.grants is None:
         raise ValueError("the grants table is not configured (ACCESS_GUARD_GRANTS_TABLE)")

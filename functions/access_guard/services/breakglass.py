@@ -34,6 +34,7 @@ from ..adapters.state_table import ClusterBusy, StateTable
 from ..core import breakglass as bg
 from ..core import safety
 from ..core.breakglass import (
+    GUARD,
     ApiError,
     AuditQuery,
     AuditRecord,
@@ -58,7 +59,6 @@ from .enforce import Enforcer, MetricFn, RunReport
 API_LOCK_WAIT_SECONDS = 10.0  # the API answers within API Gateway's 29 s
 EXPIRY_LOCK_WAIT_SECONDS = 30.0
 CLUSTER_CONCURRENCY = 4
-GUARD = "access-guard"  # who ends a grant that could not be given, or that is due
 
 
 def _utcnow() -> datetime:
@@ -463,7 +463,7 @@ class BreakGlass:
         except GrantNotFound:
             return f"grant {grant_id} on {cluster} is not in the table: nothing to do"
         now = self.clock()
-        if grant.revoked_at is not None:
+        if grant.revoked_at is not None:  # the run that took its access away audited it
             return f"grant {grant_id} was already revoked at {grant.revoked_at.isoformat()}"
         if grant.state(now) == "active":
             return f"grant {grant_id} is not due until {grant.ends_at.isoformat()}: nothing to do"
@@ -482,24 +482,17 @@ class BreakGlass:
             + ("; ".join(report.revocation_failures) or report.skipped or "the run did not reach it")
         )
         note = run_note(trigger, report.outcome, detect=False) if report.outcome else None
-        record = AuditRecord(
+        record = bg.grant_end_record(
+            grant,
             at=self.clock(),
+            ok=revoked,
+            line=line,
             request_id=f"expiry-{grant_id}-{uuid.uuid4().hex[:8]}",
-            action="expiry",
-            region=region,
-            status=200 if revoked else 500,
-            detail=bg.one_line(line),
-            cluster=cluster,
-            caller=GUARD,
-            reason=grant.reason,
-            request={
-                "grantId": grant_id,
-                "principalArn": grant.principal_arn,
-                "endsAt": grant.ends_at.isoformat(),
-            },
-            grant_id=grant_id,
         )
-        self._record(record)
+        if revoked:  # the Enforcer's run audited the revocation itself; the logs and the owners hear of it
+            self.log.info(f"break glass: {record.action} {record.status}", extra={"audit": record.to_json()})
+        else:
+            self._record(record)
         self._tell(bg.breakglass_note(record, note.text if note else ""))
         if report.skipped and not revoked:
             self._skipped([grant], report.skipped)
@@ -574,7 +567,8 @@ def expire_due(
 ) -> ExpiryReport:
     """Revoke every grant of `region` past its end and not yet revoked: the fallback for a schedule that was
     lost or whose revocation failed. One targeted run per cluster (the Enforcer records, counts and alarms
-    what it could not revoke); a grant whose cluster has no baseline any more is recorded and alarmed."""
+    what it could not revoke, and audits what it did); a grant whose cluster has no baseline any more is
+    recorded and alarmed."""
     report = ExpiryReport()
     due: dict[str, list[Grant]] = {}
     for grant in grants.unrevoked():

@@ -10,17 +10,20 @@ and alarmed, and tried again by the next run), publishes a note and counts the m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from ..adapters.audit_table import AuditTable
 from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
 from ..adapters.grants_table import GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
 from ..core import safety
+from ..core.breakglass import describe_grant, grant_end_record
 from ..core.config import Config, Metrics
 from ..core.grants import Desired, Grant, desired_state
 from ..core.model import Baseline
@@ -56,6 +59,7 @@ class Enforcer:
         metric: MetricFn | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         holder: str = "guard",
+        audit: AuditTable | None = None,
     ) -> None:
         self.store = store
         self.reconciler = reconciler
@@ -66,6 +70,7 @@ class Enforcer:
         self._metric = metric or (lambda name, value, unit: None)
         self._clock = clock
         self._holder = holder
+        self.audit = audit  # every grant whose access a run takes away joins the audit trail
 
     def desired(self, cluster: str, region: str) -> Desired:
         """The cluster's baseline with its grants merged (BaselineNotFound / BaselineUnreadable raise)."""
@@ -112,7 +117,7 @@ class Enforcer:
         report.outcome = outcome
         if not detect:
             covered = None if principals is None else frozenset(principals)
-            self._settle_grants(report, desired, outcome, covered)
+            self._settle_grants(report, desired, outcome, covered, trigger)
         note = run_note(trigger, outcome, detect=detect)
         if note is not None and not dry_run:
             self._publish(report, note)
@@ -121,7 +126,12 @@ class Enforcer:
 
     # --- grants ------------------------------------------------------------------------------------------
     def _settle_grants(
-        self, report: RunReport, desired: Desired, outcome: Outcome, covered: frozenset[str] | None
+        self,
+        report: RunReport,
+        desired: Desired,
+        outcome: Outcome,
+        covered: frozenset[str] | None,
+        trigger: Trigger,
     ) -> None:
         """Ended grants whose access is gone are revoked; the others keep their place, with the reason.
         A targeted run settles only the grants of the principals it covered."""
@@ -135,6 +145,8 @@ class Enforcer:
             if not stopped and grant.principal_arn not in unfinished:
                 self.grants.mark_revoked(grant, at=self._clock())
                 report.revoked.append(grant.grant_id)
+                if trigger.kind != "revoke":  # an early revoke's own call is audited with its outcome
+                    self._audit_end(grant, f"by {self._holder} ({trigger.kind}: {trigger.reason})")
                 continue
             why = _why_not_revoked(grant, outcome)
             self.grants.save(replace(grant, revocation_error=why))
@@ -144,6 +156,19 @@ class Enforcer:
             detail = "\n".join(report.revocation_failures) + "\nGuard tries again on the next run (sweep)."
             self._publish(
                 report, alert_note(report.cluster, report.region, "temporary access not yet revoked", detail)
+            )
+
+    def _audit_end(self, grant: Grant, how: str) -> None:
+        if self.audit is None:
+            return
+        line = f"access of grant {grant.grant_id} removed {how}: {describe_grant(grant)}"
+        at = self._clock()
+        record = grant_end_record(grant, at=at, ok=True, line=line, request_id=f"end-{grant.grant_id}")
+        try:
+            self.audit.put(record)
+        except Exception:  # the access is gone: say so loudly, and go on
+            logging.getLogger(__name__).exception(
+                f"the audit record of grant {grant.grant_id} was not written"
             )
 
     # --- telling -----------------------------------------------------------------------------------------
