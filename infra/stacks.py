@@ -33,7 +33,7 @@ from .iam import arn
 from .nag import acknowledge
 from .statements import list_without_resources, read_baselines, read_iam_principals
 
-SERVICE_STACK = SERVICE_STACK_NAME  # the CLI finds the API's URL in its output API_URL_OUTPUT
+SERVICE_STACK = SERVICE_STACK_NAME  # the runtime's name: the CLI reads the API's URL from this stack
 FORWARDER_STACK = "EksAccessGuard-IamForwarder"
 MAX_TARGETS_PER_RULE = 5  # EventBridge's limit
 

@@ -23,9 +23,6 @@ from ..nag import acknowledge
 from .function import GuardFunction
 from .pipeline import HANDLERS
 
-# (path, method) of every route the api handler serves, and the stage: the runtime's own definitions.
-ROUTES, STAGE = API_ROUTES, API_STAGE
-
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "time": "$context.requestTime",
@@ -116,7 +113,7 @@ class BreakGlassApi(Construct):
             cloud_watch_role=False,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
-                stage_name=STAGE,
+                stage_name=API_STAGE,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT)),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
@@ -138,7 +135,7 @@ class BreakGlassApi(Construct):
         )
         integration = apigw.LambdaIntegration(self.handler.function, proxy=True, allow_test_invoke=False)
         self.methods: dict[tuple[str, str], apigw.Method] = {}
-        for path, verb in ROUTES:
+        for path, verb in API_ROUTES:  # every route the api handler serves
             resource = self.api.root.resource_for_path(path)
             params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
             method = resource.add_method(

@@ -5,7 +5,6 @@ access oracle, the audit table and the SNS notes."""
 from __future__ import annotations
 
 import boto3
-from access_guard.core import breakglass as bg
 from access_guard.core.config import Env
 
 from local.client import Emulator
@@ -26,15 +25,6 @@ from .conftest import (
     World,
     make_world,
 )
-
-
-def test_the_routes_stage_and_stack_are_those_the_cdk_deploys() -> None:
-    from infra.components.api import ROUTES, STAGE
-    from infra.stacks import SERVICE_STACK
-
-    assert bg.API_ROUTES == ROUTES
-    assert bg.API_STAGE == STAGE
-    assert bg.SERVICE_STACK_NAME == SERVICE_STACK
 
 
 def test_the_handlers_are_where_the_cdk_points() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from access_guard.core.breakglass import API_ROUTES, API_STAGE, API_URL_OUTPUT, SERVICE_STACK_NAME
 from infra_synth import Synth
 
-from infra.components.api import ROUTES
 from infra.stacks import SERVICE_STACK
 
 
@@ -32,7 +32,7 @@ def test_every_api_method_uses_aws_iam_and_the_routes_are_the_handlers(synth: Sy
         routes = sorted(
             (paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"]) for m in methods
         )
-        assert routes == sorted(ROUTES)
+        assert routes == sorted(API_ROUTES)
         for method in methods:
             integration = method["Properties"]["Integration"]
             assert integration["Type"] == "AWS_PROXY"
@@ -87,3 +87,13 @@ def test_stage_is_throttled_logged_and_traced(synth: Synth) -> None:
             (v["Properties"]["ValidateRequestBody"], v["Properties"]["ValidateRequestParameters"])
             for v in validators
         ] == [(True, True)]
+
+
+def test_the_stage_stack_and_output_are_where_the_cli_looks(synth: Synth) -> None:
+    # the CLI finds the API as the stack SERVICE_STACK_NAME's output API_URL_OUTPUT, on stage API_STAGE
+    for region in synth.config["regions"]:
+        stack = SERVICE_STACK_NAME.format(region=region)
+        (stage,) = synth.resources("AWS::ApiGateway::Stage", stack).values()
+        template = synth.templates[stack]
+        assert stage["Properties"]["StageName"] == API_STAGE
+        assert API_URL_OUTPUT in template["Outputs"]

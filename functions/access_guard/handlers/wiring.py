@@ -49,6 +49,7 @@ class Wired:
 
 
 _cold: dict[tuple[tuple[str, str], ...], Wired] = {}
+_lock = threading.Lock()
 _clock: Callable[[], datetime] | None = None
 
 
@@ -62,9 +63,6 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
     move it ahead instead of waiting; None gives real time back."""
     global _clock
     _clock = clock
-
-
-_lock = threading.Lock()
 
 
 def wired(env: Mapping[str, str] | None = None) -> Wired:

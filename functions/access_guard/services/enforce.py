@@ -162,8 +162,8 @@ class Enforcer:
         if self.audit is None:
             return
         line = f"access of grant {grant.grant_id} removed {how}: {describe_grant(grant)}"
-        at = self._clock()
-        record = grant_end_record(grant, at=at, ok=True, line=line, request_id=f"end-{grant.grant_id}")
+        request_id = f"end-{grant.grant_id}"
+        record = grant_end_record(grant, at=self._clock(), ok=True, line=line, request_id=request_id)
         try:
             self.audit.put(record)
         except Exception:  # the access is gone: say so loudly, and go on
