@@ -211,6 +211,22 @@ class Pipeline:
             "POWERTOOLS_METRICS_NAMESPACE": "EksAccessGuard",
             **(environment or {}),
         }
+        # The deployment record, as the stack writes it: the CLI finds the locks, grants and topic with it.
+        from access_guard.adapters.deployment import write_deployment
+        from access_guard.core.deployment import Deployment
+
+        write_deployment(
+            client("ssm"),
+            prefix,
+            Deployment(
+                region=region,
+                state_table=tables["state"],
+                grants_table=tables["grants"],
+                audit_table=tables["audit"],
+                topic_arn=topic_arn,
+                work_queue_url=queues["work"],
+            ),
+        )
         registry = FunctionRegistry(region=region, account_id=ACCOUNT, endpoint_url=endpoint)
         pipeline = cls(endpoint, region, prefix, settings, queues, topic_arn, tables, roles, registry)
         for function, path in HANDLERS.items():
@@ -252,7 +268,9 @@ class Pipeline:
             expiry_function="expiry",
         )
         settings = {
-            k: v for k, v in self.environment.items() if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF"))
+            k: v
+            for k, v in self.environment.items()
+            if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF")) or k == Env.WORK_QUEUE_URL
         }
         self._gateway = serve_api(
             self.registry,

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from access_guard.adapters.baseline_store import BaselineStore
-from access_guard.adapters.grants_table import GrantAlreadyEnded, GrantsTable
+from access_guard.adapters.grants_table import GrantAlreadyEnded, GrantChanged, GrantsTable
 from access_guard.adapters.notifier import Notifier
 from access_guard.adapters.state_table import ClusterBusy, StateTable
 from access_guard.core.config import Config, Metrics
@@ -99,16 +99,41 @@ def a_grant(**fields: Any) -> Grant:
 
 def test_a_grant_round_trips_and_ends_early_once(resources):
     table = GrantsTable(dynamodb(), resources.tables["grants"])
-    grant = a_grant(scope=AccessScope.of("namespace", ["b", "a"]))
-    table.put_new(grant)
+    grant = table.put_new(a_grant(scope=AccessScope.of("namespace", ["b", "a"])))
+    assert (grant.status, grant.version) == ("requested", 1)
     assert table.get(CLUSTER, REGION, "g-1") == grant
     ended = table.end_early(grant, at=T0 + timedelta(minutes=1), by="bob")
     with pytest.raises(GrantAlreadyEnded):
         table.end_early(grant, at=T0 + timedelta(minutes=2), by="carol")
     assert table.get(CLUSTER, REGION, "g-1").ended_early_by == "bob" == ended.ended_early_by
-    table.mark_revoked(ended, at=T0 + timedelta(minutes=2))
-    assert table.for_cluster(CLUSTER, REGION) == [] and table.unrevoked() == []
-    assert len(table.for_cluster(CLUSTER, REGION, include_revoked=True)) == 1
+    table.transition(ended, status="revoked", revoked_at=T0 + timedelta(minutes=2))
+    assert table.for_cluster(CLUSTER, REGION) == [] and table.unclosed() == []
+    assert len(table.for_cluster(CLUSTER, REGION, include_closed=True)) == 1
+
+
+def test_every_grant_write_is_conditional_on_what_the_writer_read(resources):
+    table = GrantsTable(dynamodb(), resources.tables["grants"])
+    read = table.put_new(a_grant())
+    revoked = table.end_early(read, at=T0, by="bob")  # another writer moves it meanwhile
+    # when a writer that read it before tries to make it active, its write is refused with the grant as is
+    with pytest.raises(GrantChanged) as lost:
+        table.transition(read, status="active")
+    assert lost.value.grant == revoked and table.get(CLUSTER, REGION, "g-1").status == "ending"
+
+
+def test_only_a_closed_grant_may_expire_from_the_table(resources):
+    table = GrantsTable(dynamodb(), resources.tables["grants"])
+    key = {"cluster": {"S": f"{REGION}#{CLUSTER}"}, "grantId": {"S": "g-1"}}
+
+    def ttl() -> Any:
+        return dynamodb().get_item(TableName=resources.tables["grants"], Key=key)["Item"].get("ttl")
+
+    grant = table.transition(table.put_new(a_grant()), status="active")
+    assert ttl() is None  # an active grant, however long past its end, never leaves the table
+    ending = table.transition(grant, status="ending")
+    assert ttl() is None
+    table.transition(ending, status="ended", revoked_at=T0 + timedelta(minutes=15))
+    assert ttl() is not None
 
 
 # --- notifications -----------------------------------------------------------------------------------------
@@ -139,6 +164,11 @@ def enforcer(resources: Pipeline, clock: Clock, metrics: list[tuple[str, float, 
         metric=lambda name, value, unit: metrics.append((name, value, unit)),
         clock=clock,
     )
+
+
+def active(grants: GrantsTable, grant: Grant) -> Grant:
+    """A grant recorded and given (as the break-glass API leaves it)."""
+    return grants.transition(grants.put_new(grant), status="active")
 
 
 def push(*entries: dict[str, Any], **guard: Any) -> None:
@@ -175,7 +205,7 @@ def test_an_active_grant_stays_and_goes_when_it_ends(aws, resources):
     clock, metrics = Clock(), []
     guard = enforcer(resources, clock, metrics)
     grants = GrantsTable(dynamodb(), resources.tables["grants"])
-    grants.put_new(a_grant(principal_arn=oncall, created_entry=True))
+    active(grants, a_grant(principal_arn=oncall, created_entry=True))
     # when the grant is active, a run (with pruning on) gives it and keeps it
     guard.run(CLUSTER, REGION, trigger=TRIGGER)
     assert sorted(aws.admins(CLUSTER)) == sorted([admins, oncall])
@@ -196,7 +226,7 @@ def test_a_revocation_the_safety_rules_hold_back_is_kept_noted_and_alarmed(aws, 
     clock, metrics = Clock(), []
     guard = enforcer(resources, clock, metrics)
     grants = GrantsTable(dynamodb(), resources.tables["grants"])
-    grants.put_new(a_grant(principal_arn=oncall, created_entry=True))
+    active(grants, a_grant(principal_arn=oncall, created_entry=True))
     guard.run(CLUSTER, REGION, trigger=TRIGGER)
     boto3.client("eks", region_name=REGION).delete_access_entry(clusterName=CLUSTER, principalArn=admins)
     boto3.client("iam").delete_role(RoleName="admins")

@@ -77,24 +77,40 @@ def live(*policies: str) -> LiveEntry:
     )
 
 
+CLUSTER = AccessScope()
+
+
+def facts(others: list[Grant], policy: str, entry: LiveEntry | None, scope: AccessScope = CLUSTER) -> tuple:
+    found = entry_facts(others, ONCALL, policy, scope, entry)
+    return (found.created_entry, found.policy_was_there, found.scope_before)
+
+
 def test_no_entry_before_the_grant_means_the_grant_makes_it() -> None:
-    assert entry_facts([], ONCALL, ADMIN_POLICY_ARN, None) == (True, False)
+    assert facts([], ADMIN_POLICY_ARN, None) == (True, False, None)
 
 
 def test_an_entry_and_policy_from_outside_the_grants_were_there_before() -> None:
-    assert entry_facts([], ONCALL, ADMIN_POLICY_ARN, live(ADMIN_POLICY_ARN)) == (False, True)
-    assert entry_facts([], ONCALL, ADMIN_POLICY_ARN, live(VIEW)) == (False, False)
+    assert facts([], ADMIN_POLICY_ARN, live(ADMIN_POLICY_ARN)) == (False, True, CLUSTER)
+    assert facts([], ADMIN_POLICY_ARN, live(VIEW)) == (False, False, None)
 
 
-def test_what_an_earlier_unrevoked_grant_made_is_not_counted_as_there_before() -> None:
-    earlier = grant(created_entry=True, policy_was_there=False)
+def test_a_policy_there_at_a_narrower_scope_is_widened_and_its_scope_before_is_kept() -> None:
+    narrow = AccessScope.of("namespace", ["dev"])
+    entry = LiveEntry(ONCALL, "STANDARD", "u", (), (PolicyAssociation(VIEW, narrow),))
+    assert facts([], VIEW, entry) == (False, False, narrow)
+    # ...and a grant narrower than what is there adds nothing.
+    assert facts([], VIEW, entry, AccessScope.of("namespace", ["dev"])) == (False, True, narrow)
+
+
+def test_what_an_earlier_unclosed_grant_made_is_not_counted_as_there_before() -> None:
+    earlier = grant(created_entry=True, policy_was_there=False, status="active")
     # The entry and policy are live only because of `earlier`: the new grant inherits its facts.
-    assert entry_facts([earlier], ONCALL, ADMIN_POLICY_ARN, live(ADMIN_POLICY_ARN)) == (True, False)
+    assert facts([earlier], ADMIN_POLICY_ARN, live(ADMIN_POLICY_ARN)) == (True, False, None)
     # Another policy on an entry a grant made: the entry is still the grants' to delete.
-    assert entry_facts([earlier], ONCALL, VIEW, live(ADMIN_POLICY_ARN)) == (True, False)
+    assert facts([earlier], VIEW, live(ADMIN_POLICY_ARN)) == (True, False, None)
 
 
-def test_a_revoked_grant_or_another_principals_grant_says_nothing() -> None:
-    revoked = grant(created_entry=True, revoked_at=NOW)
-    other = grant(principal_arn="arn:aws:iam::123456789012:role/other", created_entry=True)
-    assert entry_facts([revoked, other], ONCALL, ADMIN_POLICY_ARN, live(ADMIN_POLICY_ARN)) == (False, True)
+def test_a_closed_grant_or_another_principals_grant_says_nothing() -> None:
+    revoked = grant(created_entry=True, revoked_at=NOW, status="revoked")
+    other = grant(principal_arn="arn:aws:iam::123456789012:role/other", created_entry=True, status="active")
+    assert facts([revoked, other], ADMIN_POLICY_ARN, live(ADMIN_POLICY_ARN)) == (False, True, CLUSTER)

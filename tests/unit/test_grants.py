@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from access_guard.core import safety
-from access_guard.core.grants import Grant, desired_state
+from access_guard.core.grants import Grant, desired_state, grant_work, holds, taken_back
 from access_guard.core.model import (
     AccessScope,
+    AssociatePolicy,
     Baseline,
+    CreateEntry,
     DeleteEntry,
     DisassociatePolicy,
     EndingGrant,
@@ -20,6 +22,7 @@ from access_guard.core.model import (
     LiveState,
     Plan,
     PolicyAssociation,
+    UpdateEntry,
 )
 from access_guard.core.planner import plan
 from access_guard.core.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
@@ -58,6 +61,7 @@ def grant(
         "requested_by": "arn:aws:sts::123456789012:assumed-role/oncall/alice",
         "created_at": NOW - timedelta(minutes=5),
         "ends_at": NOW + timedelta(minutes=f.pop("minutes", 15)),
+        "status": "active",
     }
     values.update(f)
     return Grant(**values)
@@ -73,7 +77,7 @@ def entry(arn: str, *policies: PolicyAssociation) -> LiveEntry:
 
 def test_an_active_grant_adds_an_entry_for_a_principal_the_baseline_does_not_name() -> None:
     desired = desired_state(baseline(), [grant()], NOW).baseline
-    assert EntrySpec(ONCALL, policies=(ADMIN,)) in desired.entries
+    assert EntrySpec(ONCALL, policies=(ADMIN,), only_adds=True) in desired.entries
 
 
 def test_a_grant_widens_a_baseline_policy_but_never_narrows_it() -> None:
@@ -115,7 +119,7 @@ def test_an_ended_grant_on_an_entry_that_was_there_takes_only_its_policy() -> No
 
 
 def test_a_policy_that_was_there_before_the_grant_stays() -> None:
-    ended = grant(policy=VIEW, minutes=-1, policy_was_there=True)
+    ended = grant(policy=VIEW, minutes=-1, policy_was_there=True, scope_before=AccessScope())
     desired = desired_state(baseline(), [ended], NOW).baseline
     assert plan(
         desired, live(entry(PLATFORM, ADMIN), entry(ONCALL, PolicyAssociation(VIEW, AccessScope())))
@@ -137,7 +141,7 @@ def test_a_grant_revoked_early_ends_now() -> None:
 
 
 def test_a_revoked_grant_is_over() -> None:
-    done = grant(minutes=-5, created_entry=True, revoked_at=NOW - timedelta(minutes=1))
+    done = grant(minutes=-5, created_entry=True, revoked_at=NOW - timedelta(minutes=1), status="ended")
     desired = desired_state(baseline(), [done], NOW)
     assert desired.baseline == baseline() and desired.ending == ()
 
@@ -163,3 +167,73 @@ def test_a_forged_grant_ended_deletion_is_refused() -> None:
 def test_grants_of_other_clusters_are_ignored() -> None:
     other = grant(cluster="orders")
     assert desired_state(baseline(), [other], NOW).baseline == baseline()
+
+
+# --- a grant only adds ------------------------------------------------------------------------------------
+
+
+def own_entry(*policies: PolicyAssociation) -> LiveEntry:
+    """The on-call principal's entry from outside the baseline: its own username, groups and View policy."""
+    return LiveEntry(ONCALL, "STANDARD", "oncall-own", ("ops",), tuple(policies), principal_status="ok")
+
+
+def test_a_grant_on_an_entry_of_its_own_adds_its_policy_and_changes_nothing_else() -> None:
+    view = PolicyAssociation(VIEW, ns("ops"))
+    desired = desired_state(baseline(), [grant()], NOW).baseline
+    result = plan(desired, live(entry(PLATFORM, ADMIN), own_entry(view)))
+    assert result.actions == (AssociatePolicy(ONCALL, ADMIN),)
+
+
+def test_its_end_takes_back_only_its_policy_leaving_the_entry_as_it_was() -> None:
+    view = PolicyAssociation(VIEW, ns("ops"))
+    ended = grant(minutes=-1)  # the entry was there: created_entry False
+    desired = desired_state(baseline(), [ended], NOW).baseline
+    result = plan(desired, live(entry(PLATFORM, ADMIN), own_entry(view, ADMIN)))
+    assert result.actions == (DisassociatePolicy(ONCALL, ADMIN_POLICY_ARN),)
+
+
+def test_a_widened_scope_goes_back_to_what_it_was_when_the_grant_ends() -> None:
+    before = ns("ops")
+    ended = grant(policy=VIEW, minutes=-1, scope_before=before)
+    desired = desired_state(baseline(), [ended], NOW).baseline
+    result = plan(desired, live(entry(PLATFORM, ADMIN), own_entry(PolicyAssociation(VIEW, AccessScope()))))
+    assert result.actions == (
+        AssociatePolicy(ONCALL, PolicyAssociation(VIEW, before), before_scope=AccessScope()),
+    )
+
+
+def test_a_grant_being_given_by_a_run_that_died_is_taken_back() -> None:
+    stale = grant(created_entry=True, status="requested", grant_id="stale")
+    desired = desired_state(baseline(), [stale], NOW)
+    assert desired.holding == () and desired.ending == (stale,)
+    mine = desired_state(baseline(), [stale], NOW, giving="stale")
+    assert mine.holding == (stale,)
+
+
+def test_a_grant_on_a_config_map_cluster_asks_for_access_entries() -> None:
+    b = replace(baseline(), authentication_mode=None)
+    assert desired_state(b, [grant()], NOW).baseline.authentication_mode == "API_AND_CONFIG_MAP"
+    assert desired_state(b, [], NOW).baseline.authentication_mode is None
+
+
+def test_on_a_detect_only_cluster_only_the_grants_own_work_is_kept() -> None:
+    drifted = baseline(EntrySpec(PLATFORM, policies=(ADMIN,)), EntrySpec(DEV, kubernetes_groups=("dev",)))
+    ended = grant(principal=DEV, policy=VIEW, minutes=-1, grant_id="old")
+    desired = desired_state(drifted, [grant(), ended], NOW)
+    state = live(entry(PLATFORM, ADMIN), entry(DEV, PolicyAssociation(VIEW, AccessScope())))
+    actions = plan(desired.baseline, state).actions
+    kept = grant_work(desired, actions)
+    assert CreateEntry(EntrySpec(ONCALL, policies=(ADMIN,), only_adds=True)) in kept
+    assert DisassociatePolicy(DEV, VIEW) in kept
+    assert not any(isinstance(a, UpdateEntry) for a in kept)  # DEV's groups: the baseline's drift, not ours
+    assert any(isinstance(a, UpdateEntry) for a in actions)
+
+
+def test_the_live_state_says_whether_a_grant_holds_and_whether_it_is_taken_back() -> None:
+    g = grant(policy=VIEW, scope=ns("a"))
+    assert holds(g, live(own_entry(PolicyAssociation(VIEW, AccessScope()))))
+    assert not holds(g, live(own_entry(PolicyAssociation(VIEW, ns("b")))))
+    ended = grant(policy=VIEW, minutes=-1, scope_before=ns("ops"))
+    desired = desired_state(baseline(), [ended], NOW).baseline
+    assert not taken_back(ended, desired, live(own_entry(PolicyAssociation(VIEW, AccessScope()))))
+    assert taken_back(ended, desired, live(own_entry(PolicyAssociation(VIEW, ns("ops")))))

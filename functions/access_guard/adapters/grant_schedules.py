@@ -5,8 +5,12 @@ which re-reads the grant from the grants table (the single source of truth) befo
 schedule that is lost, late, or fires for a grant revoked meanwhile does no harm, and the sweep revokes
 what a lost schedule would have.
 
-`at(...)` has whole seconds: the time is rounded up, so a schedule never fires before its grant ends. Once
-fired, the schedule deletes itself (ActionAfterCompletion DELETE).
+EventBridge Scheduler fires a one-time schedule anywhere within the minute after its `at(...)` time ("60
+second precision"). So a schedule set at the grant's end would end it up to 59 s late. The schedule is set
+at the start of the minute before the end's minute instead: it always fires before the end, and the expiry
+waits for the exact second (at most two minutes; its function runs longer). A schedule that fires too early
+anyway (a clock apart) is re-armed by the expiry, never dropped. Once fired, the schedule deletes itself
+(ActionAfterCompletion DELETE).
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ def at_expression(when: datetime) -> str:
     return f"at({utc:%Y-%m-%dT%H:%M:%S})"
 
 
+def fire_time(ends_at: datetime, now: datetime) -> datetime:
+    """When the grant's schedule is set: the start of the minute before the end's minute (it fires within
+    the minute after), and never earlier than a second from now."""
+    start = ends_at.astimezone(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    return max(start, now.astimezone(UTC) + timedelta(seconds=1))
+
+
 def expiry_input(grant: Grant) -> dict[str, str]:
     return {"cluster": grant.cluster, "region": grant.region, "grantId": grant.grant_id}
 
@@ -52,13 +63,17 @@ class GrantSchedules:
         self.role_arn = role_arn
         self.target_arn = target_arn
 
-    def create(self, grant: Grant) -> str:
-        """Schedule the grant's end; its ARN. ScheduleError when it cannot be made."""
+    def create(self, grant: Grant, *, now: datetime | None = None, replace: bool = False) -> str:
+        """Schedule the grant's end (see `fire_time`); its ARN. `replace`: re-arm a grant whose schedule fired
+        too early (the old one may still exist until it completes). ScheduleError when it cannot be made."""
+        now = now or datetime.now(UTC)
+        if replace:
+            self.delete(grant.grant_id)
         try:
             response = self._scheduler.create_schedule(
                 Name=schedule_name(grant.grant_id),
                 GroupName=self.group,
-                ScheduleExpression=at_expression(grant.ends_at),
+                ScheduleExpression=at_expression(fire_time(grant.ends_at, now)),
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
@@ -70,7 +85,7 @@ class GrantSchedules:
                     "Input": json.dumps(expiry_input(grant), sort_keys=True),
                     "RetryPolicy": RETRY_POLICY,
                 },
-                ClientToken=grant.grant_id,
+                ClientToken=grant.grant_id if not replace else f"{grant.grant_id}-{int(now.timestamp())}",
             )
         except ClientError as exc:
             code = error_code(exc)

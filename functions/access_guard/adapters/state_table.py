@@ -1,9 +1,17 @@
-"""The state table (DynamoDB): per-cluster locks and per-caller rate-limit windows.
+"""The state table (DynamoDB): per-cluster locks, pending marks, one-time marks and rate-limit windows.
 
 One cluster is written by one run at a time, whichever writer it is (remediation, sweep, break glass, grant
-expiry): a lock is an item `lock#REGION#CLUSTER` put only if absent or expired, held for at most the
-caller's remaining time, and deleted by its owner only. A run that dies leaves a lock that expires on its
-own. Rate-limit windows are counters `rate#CALLER#MINUTE`, added to only while under the limit.
+expiry, the CLI): a lock is an item `lock#REGION#CLUSTER` put only if absent or expired, held for its
+holder's remaining time plus a margin (`core.deadline`), and deleted by its owner only; nobody extends
+another's. A run that dies leaves a lock that expires on its own, soon after its deadline.
+
+A run that finds the cluster held does not wait out a queue's visibility timeout: it leaves a pending mark
+`pending#REGION#CLUSTER` (the principals it wanted, or the whole cluster) and tries the lock once more; every
+holder looks for the mark after it lets the lock go and runs again for it. So no mark is left with nobody to
+see it: either the marker's second try gets the lock, or someone held it then and looks after releasing.
+
+One-time marks (`once#...`) make a note be sent once (a deleted cluster). Rate-limit windows are counters
+`rate#CALLER#MINUTE`, added to only while under the limit.
 
 Items carry a `ttl` (epoch seconds) so DynamoDB removes them eventually; correctness never depends on it.
 """
@@ -12,8 +20,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -27,6 +36,19 @@ _DAY = 86_400
 
 class ClusterBusy(Exception):
     """Another run holds the cluster's lock."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Work left for the cluster's holder: the whole cluster, or these principals."""
+
+    whole: bool
+    principals: frozenset[str] = frozenset()
+
+    def merged(self, other: Pending | None) -> Pending:
+        if other is None:
+            return self
+        return Pending(self.whole or other.whole, self.principals | other.principals)
 
 
 class StateTable:
@@ -93,6 +115,73 @@ class StateTable:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":  # expired and taken by another run
                 raise
+
+    def lock_expiry(self, cluster: str, region: str) -> tuple[str, float] | None:
+        """(owner, expiresAt) of the cluster's lock, or None when it is free."""
+        item = self._db.get_item(
+            TableName=self._table, Key={_PK: {"S": f"lock#{region}#{cluster}"}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return item["owner"]["S"], float(item["expiresAt"]["N"])
+
+    # --- pending marks -------------------------------------------------------------------------------------
+    def mark_pending(self, cluster: str, region: str, principals: Iterable[str] | None) -> None:
+        """Leave work for the cluster's holder: these principals, or (None) the whole cluster."""
+        names: dict[str, str] = {"#ttl": _TTL}
+        values: dict[str, Any] = {":ttl": {"N": str(int(self._clock()) + _DAY)}}
+        if principals is None:
+            expression = "SET whole = :true, #ttl = :ttl"
+            values[":true"] = {"BOOL": True}
+        else:
+            wanted = sorted(set(principals))
+            if not wanted:
+                return
+            expression = "ADD principals :principals SET #ttl = :ttl"
+            values[":principals"] = {"SS": wanted}
+        self._db.update_item(
+            TableName=self._table,
+            Key={_PK: {"S": f"pending#{region}#{cluster}"}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def take_pending(self, cluster: str, region: str) -> Pending | None:
+        """The work left for the cluster, removed from the table (None when there is none)."""
+        old = self._db.delete_item(
+            TableName=self._table, Key={_PK: {"S": f"pending#{region}#{cluster}"}}, ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        if not old:
+            return None
+        return Pending(
+            bool(old.get("whole", {}).get("BOOL", False)), frozenset(old.get("principals", {}).get("SS", []))
+        )
+
+    def has_pending(self, cluster: str, region: str) -> bool:
+        item = self._db.get_item(
+            TableName=self._table, Key={_PK: {"S": f"pending#{region}#{cluster}"}}, ConsistentRead=True
+        ).get("Item")
+        return item is not None
+
+    # --- one-time marks ------------------------------------------------------------------------------------
+    def first_time(self, key: str) -> bool:
+        """True the first time `key` is marked (until `forget`): a note sent once, whoever runs."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={_PK: {"S": f"once#{key}"}, "at": {"N": f"{self._clock():.3f}"}},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": _PK},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def forget(self, key: str) -> None:
+        self._db.delete_item(TableName=self._table, Key={_PK: {"S": f"once#{key}"}})
 
     def take_rate(self, caller: str, *, limit: int, window_seconds: int = 60) -> bool:
         """Count one call of `caller` in the current window; False (nothing counted) when at the limit."""

@@ -23,6 +23,7 @@ from . import breakglass, render
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_HELD_BACK, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+APPLY_LOCK_WAIT_SECONDS = 30.0  # an operator's apply waits this long for another run on the cluster
 
 
 class CliError(Exception):
@@ -138,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     apply = commands.add_parser("apply", parents=[common], help="show the plan, confirm, apply it, report")
     apply.add_argument("--cluster", required=True)
     apply.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    apply.add_argument(
+        "--override-detect",
+        action="store_true",
+        help="apply on a cluster in detect mode (detect mode governs what the guard does on its own)",
+    )
     apply.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     replay = commands.add_parser(
@@ -211,6 +217,49 @@ class Aws:
             )
         except ValueError as exc:  # a prefix SSM cannot hold
             raise CliError(str(exc)) from None
+
+    def enforcer(self, holder: str, *, notify: bool = True) -> tuple[Any, str | None]:
+        """The Enforcer every writer uses, with this region's deployment (its locks, grants, audit and topic,
+        from the deployment record, with ACCESS_GUARD_* settings winning), and a line to say when there is
+        none (the CLI then works alone: no lock, no grants)."""
+        from ..adapters.deployment import read_deployment
+        from ..core.config import Config, ConfigError
+        from ..core.deployment import DeploymentRecordError, with_overrides
+        from ..services.enforce import Enforcer
+
+        try:
+            record = read_deployment(self.client("ssm"), self.settings.prefix, self.region)
+        except DeploymentRecordError as exc:
+            raise CliError(str(exc)) from None
+        env = with_overrides(record, os.environ)
+        env[Env.PREFIX] = self.settings.prefix
+        try:
+            config = Config.from_env(env)
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
+        dynamodb = self.client("dynamodb")
+        from ..adapters.audit_table import AuditTable
+        from ..adapters.grants_table import GrantsTable
+        from ..adapters.notifier import Notifier
+        from ..adapters.state_table import StateTable
+
+        alone = None
+        if config.state_table is None:
+            alone = (
+                f"No guard is deployed in {self.region} (no deployment record at the prefix): this run "
+                "takes no cluster lock and sees no break-glass grants."
+            )
+        enforcer = Enforcer(
+            store=self.store(),
+            reconciler=self.reconciler(),
+            config=config,
+            state=StateTable(dynamodb, config.state_table) if config.state_table else None,
+            grants=GrantsTable(dynamodb, config.grants_table) if config.grants_table else None,
+            notifier=Notifier(self.client("sns"), config.topic_arn) if notify and config.topic_arn else None,
+            audit=AuditTable(dynamodb, config.audit_table) if config.audit_table else None,
+            holder=holder,
+        )
+        return enforcer, alone
 
     def reconciler(self) -> Any:
         from ..services.reconcile import Reconciler
@@ -388,12 +437,23 @@ def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
 
 
 def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    """Show the plan, confirm, and apply it through the Enforcer: under the cluster's lock (the service's,
+    when it is deployed), with the live break-glass grants kept, and only if the cluster still plans the
+    same."""
+    from ..adapters.state_table import ClusterBusy
+    from ..core.report import Trigger
+
     region = _resolve_region(settings)
     aws = Aws(settings, region)
-    baseline = aws.store().get(args.cluster, region)
-    reconciler = aws.reconciler()
+    enforcer, alone = aws.enforcer("cli-apply")
+    if alone:
+        io.note(alone)
+    desired = enforcer.desired(args.cluster, region)  # the baseline with the live grants merged
+    baseline = desired.baseline
+    reconciler = enforcer.reconciler
     live, plan = reconciler.plan(baseline)
-    mode = baseline.settings.mode
+    detect = enforcer.detect_only(baseline)
+    mode = "detect" if detect else baseline.settings.mode
     human = not args.json
     if human:
         io.out.write(render.render_plan(plan, mode=mode, colour=settings.colour))
@@ -427,10 +487,11 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
                 "Nothing Guard may apply, and the cluster is not at its baseline: see above.",
             )
         return finish_without_applying(EXIT_OK, "Nothing to apply.")
-    if mode == "detect":
+    if detect and not args.override_detect:
         return finish_without_applying(
             EXIT_DRIFT,
-            f"{plan.cluster} is in detect mode: Access Guard reports this drift and changes nothing.",
+            f"{plan.cluster} is in detect mode: Access Guard reports this drift and changes nothing on "
+            "its own. To apply it anyway, run apply again with --override-detect.",
         )
     if not args.yes:
         if not _stdin_is_tty(io):
@@ -446,8 +507,23 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             io.note("Cancelled. Nothing was changed.")
             return EXIT_ERROR
 
-    # The plan runs only if the cluster still plans the same (the prompt may have waited for hours).
-    outcome = reconciler.apply(baseline, approved=(live, plan))
+    # The plan runs only if the cluster, read again under the lock, still plans the same (the prompt may
+    # have waited for hours, and another writer may have run meanwhile).
+    trigger = Trigger("apply", f"access-guard apply of {args.cluster}")
+    try:
+        report = enforcer.run(
+            args.cluster,
+            region,
+            trigger=trigger,
+            approved=(live, plan),
+            override_detect=True,
+            lock_wait_seconds=APPLY_LOCK_WAIT_SECONDS,
+        )
+    except ClusterBusy as exc:
+        raise CliError(f"{exc}. Nothing was changed.") from None
+    outcome = report.outcome
+    if outcome is None:
+        raise CliError(f"{report.skipped}. Nothing was changed.")
     admins = describe.touched_admins(outcome.written, outcome.live)
     code = EXIT_OK if outcome.reached_baseline else EXIT_HELD_BACK if outcome.succeeded else EXIT_ERROR
     if human:
@@ -479,10 +555,10 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     publishes no notification. The service's settings (its own roles, its tables) come from the same
     environment variables the Lambdas read, when they are set.
     """
+    from ..adapters.state_table import ClusterBusy
     from ..core.config import Config, ConfigError
     from ..core.events import Ignored, parse
     from ..core.report import Trigger
-    from ..services.enforce import Enforcer
     from ..services.intake import Intake
 
     text = _read_file(args.file, io)
@@ -518,15 +594,25 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
                 + (f"\nAlert: {resolution.alert}" if resolution.alert else "")
             )
         return EXIT_OK
-    enforcer = Enforcer(store=aws.store(), reconciler=aws.reconciler(), config=config)
+    enforcer, alone = aws.enforcer("cli-replay", notify=False)
+    if alone and not args.dry_run:
+        io.note(alone)
     doc["decision"] = f"{len(resolution.work)} cluster(s) to reconcile"
     failed = False
     for item in resolution.work:
         scope = "whole cluster" if item.principals is None else "principals " + ", ".join(item.principals)
         trigger = Trigger(item.trigger, item.reason, item.event_id, None, item.actor)
-        report = enforcer.run(
-            item.cluster, item.region, trigger=trigger, principals=item.principals, dry_run=args.dry_run
-        )
+        try:
+            report = enforcer.run(
+                item.cluster,
+                item.region,
+                trigger=trigger,
+                principals=item.principals,
+                dry_run=args.dry_run,
+                lock_wait_seconds=APPLY_LOCK_WAIT_SECONDS,
+            )
+        except ClusterBusy as exc:
+            raise CliError(f"{exc}. Nothing was changed on {item.cluster}.") from None
         doc["work"].append(
             {
                 "cluster": item.cluster,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import principals
+from . import principals, text
 from .baseline import is_namespace
 from .grants import Grant, widest
 from .model import STANDARD, AccessScope, Baseline, LiveEntry
@@ -116,6 +116,12 @@ class PayloadTooLarge(ApiError):
 
 class TooManyRequests(ApiError):
     status = 429
+
+
+class Unprocessable(ApiError):
+    """The request is valid but cannot be carried out on this cluster (a grant that cannot be given)."""
+
+    status = 422
 
 
 class Failed(ApiError):
@@ -206,8 +212,11 @@ def _reason(doc: Mapping[str, Any], problems: list[str]) -> str:
         problems.append("reason must not be empty")
     elif len(reason) > REASON_MAX_CHARS:
         problems.append(f"reason must be at most {REASON_MAX_CHARS} characters, got {len(reason)}")
-    elif any(ord(c) < 32 or ord(c) == 127 for c in reason):
-        problems.append("reason must be one line of text (no control characters)")
+    elif (bad := text.first_unsafe(reason)) is not None:
+        problems.append(
+            f"reason must be one line of text: {bad} is not allowed (no control, format or line-separator "
+            "characters)"
+        )
     return reason
 
 
@@ -520,9 +529,8 @@ def grant_conflict(
 
 
 def grant_status(grant: Grant, now: datetime) -> str:
-    """active | ending (over, its access not yet seen gone) | revoked | failed (could not be given)."""
-    if grant.failure is not None and grant.revoked_at is not None:
-        return "failed"
+    """requested | pending (waits for a mode update) | active | ending (over, its access not yet seen gone) |
+    ended (on time) | revoked (early) | failed (could not be given)."""
     return grant.state(now)
 
 
@@ -543,6 +551,8 @@ def grant_json(grant: Grant, now: datetime) -> dict[str, Any]:
         "createdAt": _time(grant.created_at),
         "endsAt": _time(grant.ends_at),
         "state": grant_status(grant, now),
+        "activatedAt": _time(grant.activated_at),
+        "pendingReason": grant.pending_reason,
         "endedEarlyAt": _time(grant.ended_early_at),
         "endedEarlyBy": grant.ended_early_by,
         "revokedAt": _time(grant.revoked_at),
@@ -560,7 +570,15 @@ def describe_grant(grant: Grant) -> str:
 
 # --- the audit record -----------------------------------------------------------------------------------
 
-OUTCOMES = {200: "ok", 201: "ok", 202: "accepted", 400: "invalid", 403: "refused", 404: "not-found"}
+OUTCOMES = {
+    200: "ok",
+    201: "ok",
+    202: "accepted",
+    400: "invalid",
+    403: "refused",
+    404: "not-found",
+    422: "not-given",
+}
 OUTCOMES.update({409: "conflict", 413: "invalid", 429: "rate-limited", 500: "failed"})
 
 
@@ -655,9 +673,7 @@ def grant_end_record(grant: Grant, *, at: datetime, ok: bool, line: str, request
     )
 
 
-def one_line(text: str, limit: int = 500) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+one_line = text.one_line
 
 
 def breakglass_note(record: AuditRecord, run_text: str = "") -> Notification:
@@ -667,11 +683,13 @@ def breakglass_note(record: AuditRecord, run_text: str = "") -> Notification:
     who = record.caller or "an unsigned caller"
     if record.principal and record.principal != record.caller:
         who += f" (on-call principal {record.principal})"
+    # Each field on its own line, whatever it holds (core.text): nobody forges a line of the note.
     lines = [
-        f"Break glass on {where}: {record.action}, by {who}, from {record.source_ip or 'an unknown address'}",
-        f"Reason: {record.reason or '(none given)'}",
+        f"Break glass on {where}: {record.action}, by {one_line(who)}, "
+        f"from {one_line(record.source_ip or 'an unknown address')}",
+        f"Reason: {one_line(record.reason or '(none given)')}",
         f"Request: {json.dumps(dict(record.request), sort_keys=True, default=str)}",
-        f"Outcome: {record.status} {record.outcome}: {record.detail}",
+        f"Outcome: {record.status} {record.outcome}: {one_line(record.detail)}",
     ]
     if run_text:
         lines += ["", run_text.rstrip()]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from . import names, principals
+from . import names, principals, text
 from .config import APP_ID
 from .triggers import (
     CLOUDTRAIL_DETAIL_TYPE,
@@ -189,10 +189,7 @@ def _keep(value: object) -> str | None:
     with characters that would break a line escaped."""
     if not isinstance(value, str) or not value:
         return None
-    value = value[:_KEPT_CHARS]
-    if not value.isprintable():
-        value = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)
-    return value
+    return text.escape(value[:_KEPT_CHARS])
 
 
 def _larger_than(value: object, limit: int) -> bool:

@@ -52,6 +52,16 @@ class AccessScope:
             return {"type": "cluster"}
         return {"type": "namespace", "namespaces": list(self.namespaces)}
 
+    def union(self, other: AccessScope) -> AccessScope:
+        """The scope that covers both: the cluster, or the union of the namespaces."""
+        if self.type == "cluster" or other.type == "cluster":
+            return AccessScope()
+        return AccessScope.of("namespace", (*self.namespaces, *other.namespaces))
+
+    def covers(self, other: AccessScope) -> bool:
+        """Everything `other` reaches, this scope reaches too."""
+        return self.union(other).normal() == self.normal()
+
 
 @lru_cache(maxsize=8192)  # a cluster has few distinct scopes; planning 1,000 entries meets them over and over
 def _normal_scope(scope: AccessScope) -> AccessScope:
@@ -79,6 +89,10 @@ class EntrySpec:
     username: str | None = None
     kubernetes_groups: tuple[str, ...] = ()
     policies: tuple[PolicyAssociation, ...] = ()
+    # Set for the entry of a principal the baseline does not own, made for grants: only add (create the entry
+    # if there is none, associate or widen these policies); never change its username, groups or other
+    # policies, which are not the grant's to change.
+    only_adds: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,11 +134,13 @@ class GuardSettings:
 @dataclass(frozen=True)
 class EndingGrant:
     """Access a grant gave that must go now that no grant gives it: the entry Guard made for it, or (when the
-    entry stays) the policy it associated."""
+    entry stays) the policy it associated, or (when the policy was there at a narrower scope before) the
+    widening: the policy goes back to `restore_scope`."""
 
     principal_arn: str
     policy_arn: str
     delete_entry: bool = False
+    restore_scope: AccessScope | None = None
 
 
 @dataclass(frozen=True)

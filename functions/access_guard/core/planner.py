@@ -104,24 +104,34 @@ def diff(desired: Baseline, live: LiveState) -> Plan:
             actions.append(DeleteEntry(arn, "type-changed", entry.type))
             actions.extend(_create(spec))
         elif spec.type == STANDARD:
-            actions.extend(_changes(spec, entry))
+            actions.extend(_adds(spec, entry) if spec.only_adds else _changes(spec, entry))
         # for node types only existence and type matter
 
     # Entries not in the desired state: pruned when the baseline asks, unless kept (node entries, keep
     # rules); the safety rules decide the rest (empty baseline, maxDeletions, admin paths).
     named = {s.principal_arn for s in desired.entries}
-    # Access of ended grants: the entry Guard made for them, or the policy they associated (for principals
-    # still named, the diff above already puts their entry back as it should be).
+    owned = {s.principal_arn for s in desired.entries if not s.only_adds}
+    # Access of ended grants: the entry Guard made for them, the policy they associated, or the scope they
+    # widened (for principals the baseline owns, the diff above already puts their entry back as it should
+    # be).
     ending: set[str] = set()
     for end in desired.ending:
         entry = live.entries.get(end.principal_arn)
-        if end.principal_arn in named or entry is None:
+        if end.principal_arn in owned or entry is None:
+            continue
+        if live.only_principals is not None and end.principal_arn not in live.only_principals:
             continue
         ending.add(end.principal_arn)
+        have = next((p.scope.normal() for p in entry.policies if p.policy_arn == end.policy_arn), None)
         if end.delete_entry:
             actions.append(DeleteEntry(end.principal_arn, "grant-ended", entry.type))
-        elif any(p.policy_arn == end.policy_arn for p in entry.policies):
+        elif have is None:
+            continue
+        elif end.restore_scope is None:
             actions.append(DisassociatePolicy(end.principal_arn, end.policy_arn))
+        elif have != end.restore_scope.normal():
+            association = PolicyAssociation(end.policy_arn, end.restore_scope.normal())
+            actions.append(AssociatePolicy(end.principal_arn, association, before_scope=have))
     actions = list(dict.fromkeys(actions))  # two ended grants may end one entry
     if desired.settings.prune:
         for arn, entry in sorted(live.entries.items()):
@@ -137,6 +147,22 @@ def _create(spec: EntrySpec) -> list[Action]:
             AssociatePolicy(spec.principal_arn, PolicyAssociation(p.policy_arn, p.scope.normal()))
             for p in sorted(set(spec.policies))
         )
+    return out
+
+
+def _adds(spec: EntrySpec, entry: LiveEntry) -> list[Action]:
+    """For an entry the baseline does not own (grants only add): its policies associated or widened; its
+    username, groups and other policies left alone."""
+    have = {p.policy_arn: p.scope.normal() for p in entry.policies}
+    out: list[Action] = []
+    for association in sorted(set(spec.policies)):
+        scope = association.scope.normal()
+        now = have.get(association.policy_arn)
+        if now is None:
+            out.append(AssociatePolicy(spec.principal_arn, PolicyAssociation(association.policy_arn, scope)))
+        elif not now.covers(scope):
+            wider = PolicyAssociation(association.policy_arn, now.union(scope).normal())
+            out.append(AssociatePolicy(spec.principal_arn, wider, before_scope=now))
     return out
 
 

@@ -15,7 +15,19 @@ from typing import Any
 from .describe import RBAC_NOTE, describe, op_of, touched_admins
 from .outcome import Outcome
 
-TRIGGERS = ("event", "baseline", "principal", "sweep", "restore", "expiry", "grant", "revoke", "continue")
+TRIGGERS = (
+    "event",
+    "baseline",
+    "principal",
+    "sweep",
+    "restore",
+    "expiry",
+    "grant",
+    "revoke",
+    "continue",
+    "apply",
+    "cluster-created",
+)
 
 
 @dataclass(frozen=True)

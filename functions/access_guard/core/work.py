@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from . import names, principals
+from . import names, principals, text
 from .events import BaselineChange, EksChange, Ignored, PrincipalChange
 
 TRIGGERS: tuple[str, ...] = ("event", "baseline", "principal", "sweep", "restore", "expiry", "continue")
@@ -125,20 +125,19 @@ def _problems(item: WorkItem) -> list[str]:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "..."
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:80] + "..."
 
 
 def _line(value: object, limit: int) -> bool:
-    # isprintable: no newlines or other control characters, so it stays one log line
-    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
+    # no line breaks, separators or format characters (core.text), so it stays one log line
+    return isinstance(value, str) and 0 < len(value) <= limit and text.is_one_line(value)
 
 
-def one_line(text: str, limit: int = MAX_TEXT) -> str:
-    """`text` made a valid reason: characters that would break a line escaped, cut to `limit`."""
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def one_line(value: str, limit: int = MAX_TEXT) -> str:
+    """`value` made a valid reason: characters that would break a line escaped, cut to `limit`."""
+    value = text.escape(value)
+    return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
 def _utc_time(value: object) -> bool:

@@ -18,7 +18,8 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from ..core import breakglass as bg
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
-from ..services.breakglass import BreakGlass, Call
+from ..core.deadline import Deadline
+from ..services.breakglass import API_SECONDS, BreakGlass, Call
 from . import wiring
 
 logger = Logger(service=SERVICE_NAME)
@@ -85,11 +86,16 @@ def drift(cluster: str) -> Response:
     return _serve("drift", lambda caller, _: service().drift(caller, cluster), cluster=cluster)
 
 
+def _deadline() -> Deadline:
+    """The call's deadline: the function's remaining time, within API Gateway's 29 s."""
+    return wiring.deadline(app.lambda_context, cap=API_SECONDS)
+
+
 @app.post("/clusters/<cluster>/restore")
 def restore(cluster: str) -> Response:
     return _serve(
         "restore",
-        lambda caller, request: service().restore(caller, cluster, request),
+        lambda caller, request: service().restore(caller, cluster, request, deadline=_deadline()),
         cluster=cluster,
         parse=lambda _: bg.parse_restore(_body()),
     )
@@ -104,7 +110,7 @@ def grants(cluster: str) -> Response:
 def grant(cluster: str) -> Response:
     return _serve(
         "grant",
-        lambda caller, request: service().grant(caller, cluster, request),
+        lambda caller, request: service().grant(caller, cluster, request, deadline=_deadline()),
         cluster=cluster,
         parse=lambda it: bg.parse_grant(
             _body(), allowed_policies=it.config.grant_policies, max_minutes=it.config.max_grant_minutes
@@ -114,7 +120,11 @@ def grant(cluster: str) -> Response:
 
 @app.delete("/clusters/<cluster>/grants/<grant_id>")
 def revoke(cluster: str, grant_id: str) -> Response:
-    return _serve("revoke", lambda caller, _: service().revoke(caller, cluster, grant_id), cluster=cluster)
+    return _serve(
+        "revoke",
+        lambda caller, _: service().revoke(caller, cluster, grant_id, deadline=_deadline()),
+        cluster=cluster,
+    )
 
 
 @app.get("/audit")

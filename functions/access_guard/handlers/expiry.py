@@ -36,6 +36,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
         return {"result": "ignored: not a grant expiry event"}  # it would never parse: no retry
     logger.append_keys(cluster=cluster, grant_id=grant_id)
     logger.set_correlation_id(grant_id)
-    done = service().expire(cluster, region, grant_id)  # RevocationFailed raises: Lambda retries
+    # RevocationFailed raises: Lambda retries
+    done = service().expire(cluster, region, grant_id, deadline=wiring.deadline(context))
     logger.info(done)
     return {"grantId": grant_id, "result": done}

@@ -33,7 +33,8 @@ from . import wiring
 
 # CloudTrail may deliver an event again long after the first time: remember work items for a day.
 IDEMPOTENCY_SECONDS = 86_400
-LOCK_WAIT_SECONDS = 30.0  # a sweep or a break-glass restore holding the cluster usually ends within this
+# A cluster another run holds is not waited for: a pending mark makes the holder run again for this item.
+LOCK_WAIT_SECONDS = 2.0
 
 logger = Logger(service=SERVICE_NAME)
 tracer = Tracer(service=SERVICE_NAME)
@@ -44,6 +45,7 @@ idempotency = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     expires_after_seconds=IDEMPOTENCY_SECONDS,
 )
+_context: Any = None  # this invocation's Lambda context: its remaining time is the runs' deadline
 persistence = DynamoDBPersistenceLayer(table_name=os.environ.get(Env.IDEMPOTENCY_TABLE) or "unset")
 
 
@@ -64,6 +66,8 @@ def remediate(work: dict[str, Any]) -> dict[str, Any]:
         trigger=trigger,
         principals=item.principals,
         lock_wait_seconds=LOCK_WAIT_SECONDS,
+        deadline=wiring.deadline(_context),
+        when_busy="mark",  # never fail the item for a busy cluster: its FIFO group would stall
     )
     result = report_json(report)
     logger.info("remediated" if report.outcome else f"skipped: {report.skipped}", extra={"result": result})
@@ -86,6 +90,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    global _context
+    _context = context
     idempotency.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -23,6 +23,7 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metric = wiring.powertools_metric(metrics)
     w = wiring.wired()
+    deadline = wiring.deadline(context)
     expired = None
     if w.grants is not None:
         # First the grants whose end was missed, then every cluster.
@@ -33,8 +34,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             now=wiring.now(),
             notifier=w.notifier,
             metric=metric,
+            deadline=deadline,
         )
-    report = sweep(wiring.enforcer(holder="sweep", metric=metric), wiring.region()).to_json()
+    report = sweep(
+        wiring.enforcer(holder="sweep", metric=metric), wiring.region(), deadline=deadline
+    ).to_json()
     if expired is not None:
         report["expiries"] = expired.to_json()
     logger.info("sweep finished", extra={"busy": report["busy"], "errors": report["errors"]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,9 @@ from ..adapters.grant_schedules import GrantSchedules
 from ..adapters.grants_table import GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
+from ..adapters.work_queue import WorkQueue
 from ..core.config import Config
+from ..core.deadline import Deadline
 from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
 from ..services.enforce import Enforcer, MetricFn
 from ..services.reconcile import Reconciler
@@ -39,6 +42,7 @@ class Wired:
     notifier: Notifier | None
     audit: AuditTable | None
     schedules: GrantSchedules | None
+    work_queue: WorkQueue | None = None  # where a run short of time hands its continuation on
 
     def reconciler(self) -> Reconciler:
         return Reconciler(
@@ -99,6 +103,9 @@ def _build(env: Mapping[str, str]) -> Wired:
         notifier=Notifier(client("sns", region=region), config.topic_arn) if config.topic_arn else None,
         audit=AuditTable(dynamodb, config.audit_table) if config.audit_table else None,
         schedules=schedules,
+        work_queue=WorkQueue(client("sqs", region=region), config.work_queue_url)
+        if config.work_queue_url
+        else None,
     )
 
 
@@ -131,6 +138,7 @@ def enforcer(
         clock=clock or now,
         holder=holder,
         audit=w.audit,
+        continuations=w.work_queue,
     )
 
 
@@ -162,6 +170,23 @@ def breakglass(
         logger=logger,
         lock_wait_seconds=lock_wait_seconds,
     )
+
+
+def deadline(context: Any, *, cap: float | None = None, reserve: float = 2.0) -> Deadline:
+    """The run's deadline from the Lambda context (its remaining time, less `reserve` to answer and flush
+    metrics), capped at `cap` seconds (API Gateway's 29 s for the API); `cap` alone without a context."""
+    remaining = None
+    get = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(get):
+        try:
+            remaining = float(get()) / 1000.0 - reserve
+        except (TypeError, ValueError):
+            remaining = None
+    if remaining is None:
+        remaining = cap if cap is not None else 900.0
+    elif cap is not None:
+        remaining = min(remaining, cap)
+    return Deadline.after(max(0.0, remaining), time.monotonic)
 
 
 def reset() -> None:

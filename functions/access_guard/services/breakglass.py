@@ -16,11 +16,13 @@ Lambda retries it and the sweep (`expire_due`) tries again; every failure is cou
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +30,7 @@ from ..adapters.audit_table import AuditTable, BadPageToken
 from ..adapters.baseline_store import BaselineNotFound, BaselineUnreadable
 from ..adapters.eks_reader import ClusterNotFound
 from ..adapters.grant_schedules import GrantSchedules
-from ..adapters.grants_table import GrantAlreadyEnded, GrantNotFound, GrantsTable
+from ..adapters.grants_table import GrantAlreadyEnded, GrantChanged, GrantNotFound, GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import ClusterBusy, StateTable
 from ..core import breakglass as bg
@@ -48,16 +50,22 @@ from ..core.breakglass import (
     Refusal,
     RestoreRequest,
     TooManyRequests,
+    Unprocessable,
 )
 from ..core.config import Config, Metrics
+from ..core.deadline import Deadline
 from ..core.describe import has_drift, plan_json, render_plan, summarize
 from ..core.grants import Desired, Grant, desired_state, entry_facts
+from ..core.limits import API_GATEWAY_TIMEOUT_SECONDS
 from ..core.model import Baseline
 from ..core.report import Notification, Trigger, alert_note, run_note
-from .enforce import Enforcer, MetricFn, RunReport
+from .enforce import Enforcer, MetricFn, Prepare, RunContext, RunReport, monotonic_deadline
 
 API_LOCK_WAIT_SECONDS = 10.0  # the API answers within API Gateway's 29 s
-EXPIRY_LOCK_WAIT_SECONDS = 30.0
+# A call's budget when its handler gives none: inside API Gateway's 29 s, with room to answer.
+API_SECONDS = API_GATEWAY_TIMEOUT_SECONDS - 4.0
+EXPIRY_SECONDS = 170.0  # the expiry's budget when its handler gives none (its function runs 180 s)
+EXPIRY_RUN_SECONDS = 30.0  # what the expiry's run needs after waiting for the grant's exact end
 CLUSTER_CONCURRENCY = 4
 
 
@@ -121,6 +129,7 @@ class BreakGlass:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         logger: Any = None,
         lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if enforcer.notifier is not None:
             raise ValueError("BreakGlass tells its own notes: give it an Enforcer without a notifier")
@@ -137,6 +146,7 @@ class BreakGlass:
         self._new_id = new_id
         self.log = logger or logging.getLogger("access_guard.breakglass")
         self.lock_wait_seconds = lock_wait_seconds  # how long a write waits for another run's lock
+        self._sleep = sleep
 
     # --- every call ---------------------------------------------------------------------------------------
     def serve(self, call: Call, request: object, act: Action) -> Answer:
@@ -241,21 +251,31 @@ class BreakGlass:
         )
 
     def _cluster_row(self, cluster: str) -> dict[str, Any]:
+        """One cluster's row; a cluster that cannot be read says why in its row and never fails the list."""
         row: dict[str, Any] = {"cluster": cluster, "region": self.region, "mode": None}
         row.update(authenticationMode=None, drift=None, changes=None, refusals=None, activeGrants=None)
         try:
             desired = self.enforcer.desired(cluster, self.region)
             row["mode"] = self._mode(desired)
+            ending = [g for g in desired.ending if g.revocation_error]
+            row["grantsNotYetRevoked"] = [
+                {"grantId": g.grant_id, "principalArn": g.principal_arn, "why": g.revocation_error}
+                for g in ending
+            ]
             live, plan = self.enforcer.reconciler.plan(desired.baseline)
         except (BaselineNotFound, BaselineUnreadable, ClusterNotFound) as exc:
             row["error"] = _first_line(exc)
+            return row
+        except Exception as exc:  # one cluster's failure (throttled, denied) must not fail the list
+            self.log.exception(f"the row of {cluster} could not be read")
+            row["error"] = _describe(exc)
             return row
         row.update(
             authenticationMode=live.authentication_mode,
             drift=has_drift(plan),
             changes=len(plan.actions),
             refusals=len(plan.refusals),
-            activeGrants=len(desired.active),
+            activeGrants=len(desired.holding),
             error=None,
         )
         return row
@@ -273,14 +293,14 @@ class BreakGlass:
             "mode": mode,
             "plan": plan_json(plan, mode=mode),
             "text": render_plan(plan, mode=mode),
-            "activeGrants": [bg.grant_json(g, self.clock()) for g in desired.active],
+            "activeGrants": [bg.grant_json(g, self.clock()) for g in desired.holding],
         }
         detail = str(summarize(plan.actions)) if has_drift(plan) else "no drift"
         return Reply(200, body, detail)
 
     def grants_of(self, caller: Caller, cluster: str) -> Reply:
         self._desired(cluster)
-        found = self.grants.for_cluster(cluster, self.region, include_revoked=True)
+        found = self.grants.for_cluster(cluster, self.region, include_closed=True)
         now = self.clock()
         active = sum(1 for g in found if g.state(now) == "active")
         body = {"cluster": cluster, "region": self.region, "grants": [bg.grant_json(g, now) for g in found]}
@@ -299,16 +319,17 @@ class BreakGlass:
         return Reply(200, body, f"{len(records)} records" + (f" of {query.cluster}" if query.cluster else ""))
 
     # --- restore -------------------------------------------------------------------------------------------
-    def restore(self, caller: Caller, cluster: str, request: RestoreRequest) -> Reply:
+    def restore(
+        self, caller: Caller, cluster: str, request: RestoreRequest, deadline: Deadline | None = None
+    ) -> Reply:
+        """Bring the cluster to its baseline now. Never blocks on a mode update: 200 when done, 202 when a
+        mode update is running (the rest follows on its own: the run hands its continuation on). A detect-only
+        cluster is restored too: people asked (detect mode governs what the guard does on its own)."""
         mode = self._mode(self._baseline(cluster))
-        if mode == "detect" and not request.dry_run:
-            raise Conflict(
-                f"{cluster} is in detect mode: Guard changes nothing on it (dryRun shows the drift)"
-            )
         trigger = Trigger(
             "restore", f"break-glass restore by {caller.arn}: {request.reason}", actor=caller.arn
         )
-        report = self._run(cluster, trigger, dry_run=request.dry_run)
+        report = self._run(cluster, trigger, dry_run=request.dry_run, deadline=deadline, override_detect=True)
         outcome = report.outcome
         if outcome is None:
             raise NotFound(report.skipped or f"{cluster} is not managed")
@@ -316,6 +337,7 @@ class BreakGlass:
             "cluster": cluster,
             "region": self.region,
             "dryRun": request.dry_run,
+            "mode": mode,
             "outcome": outcome.to_json(),
             "revokedGrants": report.revoked,
             "revocationFailures": report.revocation_failures,
@@ -330,6 +352,14 @@ class BreakGlass:
         note = run_note(trigger, outcome, detect=False)
         body["reachedBaseline"] = outcome.reached_baseline
         body["text"] = note.text if note else f"Cluster {cluster} ({self.region}): no drift; nothing to do.\n"
+        if outcome.in_progress:
+            body["status"] = "in-progress"
+            body["continues"] = report.continued
+            follow = "the rest follows on its own" if report.continued else "the next sweep continues it"
+            detail = f"in progress: {outcome.in_progress}; {follow}"
+            body["message"] = detail
+            return Reply(202, body, detail, run_text=body["text"])
+        body["status"] = "done"
         detail = (
             f"restored to the baseline ({len(outcome.written)} writes)"
             if outcome.reached_baseline
@@ -338,90 +368,122 @@ class BreakGlass:
         return Reply(200, body, detail, run_text=body["text"])
 
     # --- grants --------------------------------------------------------------------------------------------
-    def grant(self, caller: Caller, cluster: str, request: GrantRequest) -> Reply:
-        baseline = self._baseline(cluster)  # what the baseline owns: a grant only ever adds to it
-        desired = self._desired(cluster, baseline)
-        if self._mode(desired) == "detect":
-            raise Conflict(f"{cluster} is in detect mode: Guard changes nothing on it, grants included")
+    def grant(
+        self, caller: Caller, cluster: str, request: GrantRequest, deadline: Deadline | None = None
+    ) -> Reply:
+        """Give temporary access. Recorded and given in one run under the cluster's lock (so the safety module
+        judges it, and no other writer acts on a read made before it): 201 `active` once the access is seen
+        live; 202 `pending` when a mode update must land first (it becomes active on its own); 409 or 422
+        with the reason when it cannot be given, and then nothing is active and nothing scheduled."""
+        self._baseline(cluster)  # 404 for a cluster this deployment does not manage
         principal = bg.grant_principal(caller, request, self.config.oncall_principals)
-        limit = bg.max_minutes(self.config.max_grant_minutes, baseline.settings.break_glass_max_minutes)
-        if request.duration_minutes > limit:
-            raise BadRequest(
-                f"durationMinutes must be between 1 and {limit} on {cluster} (its baseline's maximum), "
-                f"got {request.duration_minutes}"
+        grant_id = self._new_id()
+
+        def prepare(desired: Desired, run: RunContext) -> Desired:
+            owned = desired.owned
+            limit = bg.max_minutes(self.config.max_grant_minutes, owned.settings.break_glass_max_minutes)
+            if request.duration_minutes > limit:
+                raise BadRequest(
+                    f"durationMinutes must be between 1 and {limit} on {cluster} (its baseline's maximum), "
+                    f"got {request.duration_minutes}"
+                )
+            live = run.reconciler.read(desired.baseline, only=[principal])
+            entry = live.entries.get(principal)
+            why = bg.grant_conflict(owned, entry, principal, request.policy_arn, request.scope)
+            if why is not None:
+                raise Conflict(why)
+            facts = entry_facts(desired.grants, principal, request.policy_arn, request.scope.normal(), entry)
+            now = self.clock()
+            new = self.grants.put_new(
+                Grant(
+                    grant_id=grant_id,
+                    cluster=cluster,
+                    region=self.region,
+                    principal_arn=principal,
+                    policy_arn=request.policy_arn,
+                    scope=request.scope.normal(),
+                    reason=request.reason,
+                    requested_by=caller.arn,
+                    created_at=now,
+                    ends_at=now + timedelta(minutes=request.duration_minutes),
+                    created_entry=facts.created_entry,
+                    policy_was_there=facts.policy_was_there,
+                    scope_before=facts.scope_before,
+                )
             )
-        try:
-            live = self.enforcer.reconciler.read(desired.baseline, only=[principal])
-        except ClusterNotFound as exc:
-            raise NotFound(_first_line(exc)) from None
-        entry = live.entries.get(principal)
-        why = bg.grant_conflict(baseline, entry, principal, request.policy_arn, request.scope)
-        if why is not None:
-            raise Conflict(why)
-        created_entry, policy_was_there = entry_facts(
-            desired.active + desired.ending, principal, request.policy_arn, entry
-        )
-        now = self.clock()
-        grant = Grant(
-            grant_id=self._new_id(),
-            cluster=cluster,
-            region=self.region,
-            principal_arn=principal,
-            policy_arn=request.policy_arn,
-            scope=request.scope.normal(),
-            reason=request.reason,
-            requested_by=caller.arn,
-            created_at=now,
-            ends_at=now + timedelta(minutes=request.duration_minutes),
-            created_entry=created_entry,
-            policy_was_there=policy_was_there,
-        )
-        self.grants.put_new(grant)  # the record first: whatever follows, the table knows the grant
+            run.giving = new.grant_id
+            return desired_state(owned, [*desired.grants, new], now, giving=new.grant_id)
+
         trigger = Trigger("grant", f"break-glass grant by {caller.arn}: {request.reason}", actor=caller.arn)
-        try:
-            report = self._run(cluster, trigger, principals=[principal])
-        except ApiError as exc:  # the cluster busy, or gone
-            raise self._fail(grant, exc.message, type(exc)) from None
-        except Exception as exc:  # an AWS failure: the recorded grant must not outlive it
-            raise self._fail(grant, _describe(exc), Failed) from exc
-        problem = _why_not_given(report, principal)
-        if problem is not None:
-            kind: type[ApiError] = Conflict if any(principal in r for r in _refusals(report)) else Failed
-            raise self._fail(grant, problem, kind)
+        report = self._run(
+            cluster, trigger, principals=[principal], deadline=deadline, override_detect=True, prepare=prepare
+        )
+        grant = report.settled.get(grant_id) or self.grants.find(cluster, self.region, grant_id)
+        if grant is None:
+            raise Failed(f"the grant could not be given: {report.skipped or 'the run did not record it'}")
+        if grant.status not in ("active", "pending"):
+            why = grant.failure or grant.revocation_error or "its access is not live after the run"
+            tail = (
+                "nothing was left behind"
+                if grant.closed
+                else "it is ended and what it wrote goes with the next run"
+            )
+            kind: type[ApiError] = Conflict if why.startswith("the safety rules") else Unprocessable
+            raise kind(f"the grant could not be given: {why}; {tail}", grant_id=grant_id)
         if self.schedules is not None:
             try:
-                self.schedules.create(grant)
+                self.schedules.create(grant, now=self.clock())
             except Exception as exc:  # a missing group, no permission: take the grant back
-                raise self._fail(grant, f"its end could not be scheduled: {_describe(exc)}", Failed) from None
+                raise self._fail(
+                    grant, f"its end could not be scheduled: {_describe(exc)}", deadline
+                ) from None
         note = run_note(trigger, report.outcome, detect=False) if report.outcome else None
-        body = {"grant": bg.grant_json(grant, self.clock()), "outcome": _outcome_json(report)}
+        body: dict[str, Any] = {"grant": bg.grant_json(grant, self.clock()), "outcome": _outcome_json(report)}
+        if grant.status == "pending":
+            expected = self.clock() + timedelta(seconds=self.config.mode_update_wait_seconds)
+            message = (
+                f"grant {grant_id} is pending: {grant.pending_reason}; it becomes active on its own when the "
+                f"update lands (expected by {expected.isoformat(timespec='seconds')}); it still ends at "
+                f"{grant.ends_at.isoformat(timespec='seconds')}"
+            )
+            body.update(message=message, expectedBy=expected.isoformat(timespec="seconds"))
+            return Reply(202, body, message, grant_id=grant_id, run_text=note.text if note else "")
         return Reply(
             201,
             body,
             f"granted {bg.describe_grant(grant)}",
-            grant_id=grant.grant_id,
+            grant_id=grant_id,
             run_text=note.text if note else "",
         )
 
-    def _fail(self, grant: Grant, why: str, kind: type[ApiError]) -> ApiError:
-        """End a grant that could not be given and take back what it wrote; the error to answer with."""
+    def _fail(self, grant: Grant, why: str, deadline: Deadline | None) -> ApiError:
+        """End a grant that could not be scheduled and take back what it wrote; the error to answer with."""
         self.log.warning(f"grant {grant.grant_id} could not be given: {why}")
+        back = False
         try:
-            ended = self.grants.end_early(grant, at=self.clock(), by=GUARD, failure=why)
+            self.grants.end_early(grant, at=self.clock(), by=GUARD, failure=why)
             report = self._run(
                 grant.cluster,
                 Trigger("revoke", f"grant {grant.grant_id} could not be given ({why}): taking it back"),
                 principals=[grant.principal_arn],
+                deadline=deadline,
+                when_busy="mark",
             )
-            back = ended.grant_id in report.revoked
+            back = grant.grant_id in report.revoked
         except Exception as exc:  # the sweep takes it back: the grant is ending in the table
             self.log.exception(f"grant {grant.grant_id} could not be taken back at once")
-            back, report = False, None
             why += f"; taking it back failed ({_describe(exc)}), the sweep tries again"
         tail = "nothing was left behind" if back else "it is ended and its access goes with the next run"
-        return kind(f"the grant could not be given: {why}; {tail}", grant_id=grant.grant_id)
+        return Failed(f"the grant could not be given: {why}; {tail}", grant_id=grant.grant_id)
 
-    def revoke(self, caller: Caller, cluster: str, grant_id: str) -> Reply:
+    def revoke(
+        self,
+        caller: Caller,
+        cluster: str,
+        grant_id: str,
+        deadline: Deadline | None = None,
+        reason: str | None = None,
+    ) -> Reply:
         bg.check_grant_id(grant_id)
         try:
             grant = self.grants.get(cluster, self.region, grant_id)
@@ -436,69 +498,62 @@ class BreakGlass:
                 self.schedules.delete(grant_id)
             except Exception:  # harmless: a schedule that fires for a revoked grant does nothing
                 self.log.exception(f"the schedule of grant {grant_id} could not be deleted")
-        trigger = Trigger("revoke", f"grant {grant_id} revoked early by {caller.arn}", actor=caller.arn)
-        try:
-            report = self._run(cluster, trigger, principals=[grant.principal_arn])
-        except Conflict:
-            report = RunReport(cluster, self.region, skipped="the cluster is busy; the next run revokes it")
+        why = f": {reason}" if reason else ""
+        trigger = Trigger("revoke", f"grant {grant_id} revoked early by {caller.arn}{why}", actor=caller.arn)
+        report = self._run(
+            cluster, trigger, principals=[grant.principal_arn], deadline=deadline, when_busy="mark"
+        )
         now = self.clock()
         current = self.grants.get(cluster, self.region, grant_id)
         body: dict[str, Any] = {"grant": bg.grant_json(current, now), "outcome": _outcome_json(report)}
         note = run_note(trigger, report.outcome, detect=False) if report.outcome else None
-        if grant_id in report.revoked:
+        if current.closed:
             return Reply(200, body, f"revoked grant {grant_id} early", grant_id, note.text if note else "")
-        if report.skipped:
-            self._skipped([current], report.skipped)
         why = current.revocation_error or report.skipped or "not yet"
         message = f"grant {grant_id} is ended; its access is not gone yet ({why}): Guard retries"
         body["message"] = message
         return Reply(202, body, message, grant_id, note.text if note else "")
 
     # --- expiry --------------------------------------------------------------------------------------------
-    def expire(self, cluster: str, region: str, grant_id: str) -> str:
-        """The scheduled end of one grant: re-read it, and revoke it if it is due. One line saying what was
-        done; RevocationFailed (after recording, counting and alarming it) when its access is still there."""
-        try:
-            grant = self.grants.get(cluster, region, grant_id)
-        except GrantNotFound:
+    def expire(self, cluster: str, region: str, grant_id: str, deadline: Deadline | None = None) -> str:
+        """The scheduled end of one grant: re-read it, wait for its exact end if the schedule fired early
+        (Scheduler fires within a minute; the schedule is set a minute ahead), and take its access away.
+        One line saying what was done; RevocationFailed (after recording, counting and alarming it) when its
+        access is still there, so that Lambda retries."""
+        deadline = deadline or monotonic_deadline(EXPIRY_SECONDS)
+        grant = self.grants.find(cluster, region, grant_id)
+        if grant is None:
             return f"grant {grant_id} on {cluster} is not in the table: nothing to do"
-        now = self.clock()
-        if grant.revoked_at is not None:  # the run that took its access away audited it
-            return f"grant {grant_id} was already revoked at {grant.revoked_at.isoformat()}"
-        if grant.state(now) == "active":
-            return f"grant {grant_id} is not due until {grant.ends_at.isoformat()}: nothing to do"
+        if grant.closed:  # the run that took its access away audited it
+            return f"grant {grant_id} is already {grant.status}"
+        early = (grant.ends_at - self.clock()).total_seconds()
+        if early > 0 and grant.ended_early_at is None:
+            if early > deadline.left_for(EXPIRY_RUN_SECONDS):
+                if self.schedules is None:
+                    return f"grant {grant_id} is not due until {grant.ends_at.isoformat()}: nothing to do"
+                self.schedules.create(grant, now=self.clock(), replace=True)
+                return f"grant {grant_id} is not due until {grant.ends_at.isoformat()}: its end is re-armed"
+            self._sleep(early)
         trigger = Trigger("expiry", f"grant {grant_id} of {grant.principal_arn} ended at {grant.ends_at}")
-        try:
-            report = self._run(
-                cluster, trigger, principals=[grant.principal_arn], wait=EXPIRY_LOCK_WAIT_SECONDS
+        report = self._run(
+            cluster, trigger, principals=[grant.principal_arn], deadline=deadline, when_busy="mark"
+        )
+        current = self.grants.find(cluster, region, grant_id) or grant
+        if current.closed:
+            line = f"grant {grant_id} ended ({current.status}): {bg.describe_grant(grant)}"
+            note = run_note(trigger, report.outcome, detect=False) if report.outcome else None
+            record = bg.grant_end_record(
+                current, at=self.clock(), ok=True, line=line, request_id=f"expiry-{grant_id}"
             )
-        except Conflict as busy:
-            raise RevocationFailed(f"grant {grant_id}: {busy.message}") from None
-        revoked = grant_id in report.revoked
-        line = (
-            f"revoked grant {grant_id}: {bg.describe_grant(grant)}"
-            if revoked
-            else f"grant {grant_id} is not revoked yet: "
-            + ("; ".join(report.revocation_failures) or report.skipped or "the run did not reach it")
-        )
-        note = run_note(trigger, report.outcome, detect=False) if report.outcome else None
-        record = bg.grant_end_record(
-            grant,
-            at=self.clock(),
-            ok=revoked,
-            line=line,
-            request_id=f"expiry-{grant_id}-{uuid.uuid4().hex[:8]}",
-        )
-        if revoked:  # the Enforcer's run audited the revocation itself; the logs and the owners hear of it
-            self.log.info(f"break glass: {record.action} {record.status}", extra={"audit": record.to_json()})
-        else:
-            self._record(record)
-        self._tell(bg.breakglass_note(record, note.text if note else ""))
-        if report.skipped and not revoked:
-            self._skipped([grant], report.skipped)
-        if not revoked:
-            raise RevocationFailed(line)
-        return line
+            self._tell(bg.breakglass_note(record, note.text if note else ""))
+            return line
+        if report.busy:
+            return f"grant {grant_id}: the cluster is held by another run, which takes its access away next"
+        why = "; ".join(report.revocation_failures) or report.skipped or "the run did not reach it"
+        line = f"grant {grant_id} is not revoked yet: {why}"
+        if report.skipped and not report.revocation_failures:
+            self._skipped([current], report.skipped)
+        raise RevocationFailed(line)
 
     def expire_due(self, now: datetime | None = None) -> ExpiryReport:
         return expire_due(
@@ -521,8 +576,12 @@ class BreakGlass:
         *,
         principals: list[str] | None = None,
         dry_run: bool = False,
-        wait: float | None = None,
+        deadline: Deadline | None = None,
+        override_detect: bool = False,
+        prepare: Prepare | None = None,
+        when_busy: str = "raise",
     ) -> RunReport:
+        deadline = deadline or monotonic_deadline(API_SECONDS)
         try:
             report = self.enforcer.run(
                 cluster,
@@ -530,12 +589,19 @@ class BreakGlass:
                 trigger=trigger,
                 principals=principals,
                 dry_run=dry_run,
-                lock_wait_seconds=self.lock_wait_seconds if wait is None else wait,
+                deadline=deadline,
+                lock_wait_seconds=self.lock_wait_seconds,
+                wait_for_mode=False,  # never block on a mode update: the run hands its continuation on
+                override_detect=override_detect,
+                prepare=prepare,
+                when_busy=when_busy,
             )
         except ClusterBusy as exc:
             raise Conflict(f"{exc}") from None
         except ClusterNotFound as exc:
             raise NotFound(_first_line(exc)) from None
+        if report.missing:
+            raise NotFound(report.skipped or f"{cluster} does not exist")
         for note in report.notes:  # the Enforcer's alerts (a revocation not done); its run note we fold in
             if note.kind == "alert":
                 self._tell(note)
@@ -564,30 +630,38 @@ def expire_due(
     notifier: Notifier | None = None,
     metric: MetricFn | None = None,
     lock_wait_seconds: float = 0.0,
+    deadline: Deadline | None = None,
 ) -> ExpiryReport:
-    """Revoke every grant of `region` past its end and not yet revoked: the fallback for a schedule that was
-    lost or whose revocation failed. One targeted run per cluster (the Enforcer records, counts and alarms
-    what it could not revoke, and audits what it did); a grant whose cluster has no baseline any more is
-    recorded and alarmed."""
+    """Revoke every grant of `region` past its end and not yet closed (and take back grants whose run died
+    while giving them): the fallback for a schedule that was lost or whose revocation failed or was held by
+    the safety rules. One targeted run per cluster (the Enforcer records, counts and alarms what it could not
+    revoke, and audits what it did); a grant whose cluster has no baseline any more is recorded and alarmed.
+    """
     report = ExpiryReport()
     due: dict[str, list[Grant]] = {}
-    for grant in grants.unrevoked():
-        if grant.region == region and grant.state(now) == "ending":
+    for grant in grants.unclosed():
+        if grant.region == region and grant.state(now) in ("ending", "requested"):
             due.setdefault(grant.cluster, []).append(grant)
     for cluster, ended in sorted(due.items()):
         targets = sorted({g.principal_arn for g in ended})
         trigger = Trigger("expiry", f"{len(ended)} grant(s) past their end, not yet revoked (the sweep)")
         try:
             run = enforcer.run(
-                cluster, region, trigger=trigger, principals=targets, lock_wait_seconds=lock_wait_seconds
+                cluster,
+                region,
+                trigger=trigger,
+                principals=targets,
+                lock_wait_seconds=lock_wait_seconds,
+                deadline=deadline,
+                when_busy="mark",
             )
-        except ClusterBusy:
-            report.busy.append(cluster)
-            continue
         except Exception as exc:  # one cluster's failure must not stop the others
             for grant in ended:
                 report.failures.append(f"grant {grant.grant_id} on {cluster}: {_describe(exc)}")
             _not_revocable(grants, ended, _describe(exc), notifier, metric)
+            continue
+        if run.busy:
+            report.busy.append(cluster)
             continue
         report.revoked += run.revoked
         report.failures += run.revocation_failures
@@ -608,7 +682,8 @@ def _not_revocable(
     """Record, count and alarm grants whose access the Enforcer could not even try to take away."""
     ended = list(ended)
     for grant in ended:
-        grants.save(replace(grant, revocation_error=why))
+        with contextlib.suppress(GrantChanged):  # another run moved it meanwhile: it is that run's to tell
+            grants.transition(grant, revocation_error=why)
         if metric is not None:
             metric(Metrics.REVOCATION_FAILURES, 1, "Count")
     if ended and notifier is not None:

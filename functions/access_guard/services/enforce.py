@@ -1,38 +1,69 @@
-"""Enforce: bring one cluster to its desired state (baseline plus active grants) and tell its owners.
+"""Enforce: bring one cluster to its desired state (baseline plus holding grants) and tell its owners.
 
-The one use case behind every writer of the service after the CLI: remediation of an event, the sweep, a
-break-glass restore, a grant and its end. It reads the stored baseline (an absent one means the cluster is
-not managed; an unreadable one is an alert and changes nothing), merges the cluster's grants, takes the
-cluster's lock (one writer at a time, whatever the writer), reconciles through `Reconciler` (so through the
-safety module), records which ended grants are now revoked (a revocation that did not happen is kept, noted
-and alarmed, and tried again by the next run), publishes a note and counts the metrics.
+The one use case behind every writer of the service: remediation of an event, the sweep, a break-glass
+restore, a grant, its end, an early revoke, the CLI's apply and replay. One history per cluster:
+
+1. The run takes the cluster's lock first (its lease is the run's time left plus a margin), before it reads
+   anything; a run that finds the cluster held leaves a pending mark for the holder (or waits a bounded
+   while, or answers busy), so nobody acts on what they read before another writer's run.
+2. Under the lock it reads the stored baseline (absent: not managed; unreadable: an alert, nothing changed),
+   the cluster's grants, and then the live state (through `Reconciler`, so through the safety module).
+3. `prepare` may record a new grant at that point (break glass): it is judged with everything else.
+4. It reconciles, within the run's deadline. On a detect-only cluster the baseline is only reported, but
+   the guard still takes back what it gave (ending grants) and gives what people asked for (holding grants):
+   detect mode governs what the guard does on its own, not what it owes.
+5. It settles the grants it touched, each a conditional transition verified against the live state: a grant
+   becomes `active` only when its access is seen live, `pending` while a mode update runs, and closed
+   (`ended`, `revoked`, `failed`) only when what it added is seen gone; every close is audited once (by the
+   run whose transition won). A revocation that did not happen is recorded, counted, alarmed and retried.
+6. A run that ends "in progress" (a mode update still running, its time up) queues its own continuation.
+7. It lets the lock go and looks for pending marks left meanwhile, running again for them while time allows.
+
+A cluster that no longer exists settles the run: one note ("cluster deleted, baseline kept"), its grants
+ended and audited, and the report says `missing`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..adapters.audit_table import AuditTable
 from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
-from ..adapters.grants_table import GrantsTable
+from ..adapters.eks_reader import ClusterNotFound
+from ..adapters.grants_table import GrantChanged, GrantsTable
 from ..adapters.notifier import Notifier
-from ..adapters.state_table import StateTable
+from ..adapters.state_table import ClusterBusy, Pending, StateTable
 from ..core import safety
-from ..core.breakglass import describe_grant, grant_end_record
+from ..core.breakglass import GUARD, describe_grant, grant_end_record
 from ..core.config import Config, Metrics
-from ..core.grants import Desired, Grant, desired_state
-from ..core.model import Baseline
+from ..core.deadline import Deadline
+from ..core.grants import Desired, Grant, desired_state, grant_work, holds, taken_back
+from ..core.model import Baseline, LiveState
 from ..core.outcome import Outcome
 from ..core.report import Notification, Trigger, alert_note, run_note
+from ..core.work import WorkItem
 from .reconcile import Reconciler
 
 # metric(name, value, unit): the handlers pass Powertools Metrics; tests a list.
 MetricFn = Callable[[str, float, str], None]
+# prepare(desired, run) -> desired: what a caller does under the lock before the reconcile (record a grant).
+Prepare = Callable[[Desired, "RunContext"], Desired]
+# A run with no deadline of its own (the CLI, tests) gets this much.
+DEFAULT_RUN_SECONDS = 900.0
+# Runs again for pending marks at most this many times before it leaves them to a continuation.
+PENDING_ROUNDS = 3
+# What one more run for a pending mark needs at least (a read, a phase of writes, the records).
+NEXT_RUN_SECONDS = 10.0
+
+
+def monotonic_deadline(seconds: float) -> Deadline:
+    return Deadline.after(seconds, time.monotonic)
 
 
 @dataclass
@@ -40,10 +71,23 @@ class RunReport:
     cluster: str
     region: str
     outcome: Outcome | None = None
-    skipped: str | None = None  # why nothing was done (not managed; baseline unreadable)
+    skipped: str | None = None  # why nothing was done (not managed; baseline unreadable; cluster gone)
     notes: list[Notification] = field(default_factory=list)
-    revoked: list[str] = field(default_factory=list)  # grant ids now revoked
+    revoked: list[str] = field(default_factory=list)  # grant ids now closed (their access gone)
     revocation_failures: list[str] = field(default_factory=list)  # one line per grant still not revoked
+    settled: dict[str, Grant] = field(default_factory=dict)  # grants this run moved, as they are now
+    busy: bool = False  # another run held the cluster: a pending mark tells it to run again
+    missing: bool = False  # the cluster does not exist (its baseline is kept)
+    continued: bool = False  # the run handed its continuation on (a work item queued)
+
+
+@dataclass
+class RunContext:
+    """What `prepare` may use: the run's reconciler (to read the live state) and the run's deadline."""
+
+    reconciler: Reconciler
+    deadline: Deadline
+    giving: str | None = None  # set by `prepare` to the grant it records
 
 
 class Enforcer:
@@ -60,6 +104,7 @@ class Enforcer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         holder: str = "guard",
         audit: AuditTable | None = None,
+        continuations: Any = None,
     ) -> None:
         self.store = store
         self.reconciler = reconciler
@@ -71,13 +116,20 @@ class Enforcer:
         self._clock = clock
         self._holder = holder
         self.audit = audit  # every grant whose access a run takes away joins the audit trail
+        self.continuations = continuations  # a WorkQueue: where a run short of time hands its work on
+        self.log = logging.getLogger("access_guard.enforce")
 
     def desired(self, cluster: str, region: str) -> Desired:
-        """The cluster's baseline with its grants merged (BaselineNotFound / BaselineUnreadable raise)."""
+        """The cluster's baseline with its grants merged (BaselineNotFound / BaselineUnreadable raise).
+        For reading only: a writer reads under the lock, in `run`."""
         baseline = self.store.get(cluster, region)
         grants = self.grants.for_cluster(cluster, region) if self.grants is not None else []
         return desired_state(baseline, grants, self._clock())
 
+    def detect_only(self, baseline: Baseline) -> bool:
+        return self.config.detect_only or baseline.settings.mode == "detect"
+
+    # --- the run -------------------------------------------------------------------------------------------
     def run(
         self,
         cluster: str,
@@ -86,13 +138,153 @@ class Enforcer:
         trigger: Trigger,
         principals: Iterable[str] | None = None,
         dry_run: bool = False,
-        lock_seconds: float = 600.0,
+        deadline: Deadline | None = None,
         lock_wait_seconds: float = 0.0,
+        wait_for_mode: bool = True,
+        override_detect: bool = False,
+        approved: tuple[LiveState, Any] | None = None,
+        prepare: Prepare | None = None,
+        when_busy: str = "raise",
     ) -> RunReport:
-        """Reconcile one cluster to its desired state; `principals` limits the run to them (targeted)."""
+        """Reconcile one cluster to its desired state; `principals` limits the run to them (targeted).
+
+        `when_busy`: "raise" ClusterBusy when another run holds the cluster past the wait; "mark" leave a
+        pending mark for the holder and report `busy` (the event path: nothing waits for a visibility
+        timeout). `override_detect`: people asked for this run (a restore, an operator's apply), so a
+        detect-only cluster is enforced too.
+        """
+        deadline = deadline or monotonic_deadline(DEFAULT_RUN_SECONDS)
+        only = None if principals is None else frozenset(principals)
+        if dry_run or self.state is None:
+            return self._locked_run(
+                cluster,
+                region,
+                trigger,
+                only,
+                dry_run,
+                deadline,
+                wait_for_mode,
+                override_detect,
+                approved,
+                prepare,
+            )
+        try:
+            report = self._with_lock(
+                cluster,
+                region,
+                deadline,
+                lock_wait_seconds,
+                only,
+                lambda scope: self._locked_run(
+                    cluster,
+                    region,
+                    trigger,
+                    scope,
+                    False,
+                    deadline,
+                    wait_for_mode,
+                    override_detect,
+                    approved,
+                    prepare,
+                ),
+            )
+        except ClusterBusy:
+            if when_busy != "mark":
+                raise
+            self.state.mark_pending(cluster, region, only)
+            try:  # the holder may have let go between our try and our mark: then nobody would see it
+                report = self._with_lock(
+                    cluster,
+                    region,
+                    deadline,
+                    0.0,
+                    only,
+                    lambda scope: self._locked_run(
+                        cluster,
+                        region,
+                        trigger,
+                        scope,
+                        False,
+                        deadline,
+                        wait_for_mode,
+                        override_detect,
+                        None,
+                        None,
+                    ),
+                )
+            except ClusterBusy:
+                return RunReport(
+                    cluster,
+                    region,
+                    skipped="another run holds the cluster: it runs again for this",
+                    busy=True,
+                )
+        self._follow_pending(cluster, region, deadline, wait_for_mode, report)
+        return report
+
+    def _with_lock(
+        self,
+        cluster: str,
+        region: str,
+        deadline: Deadline,
+        wait_seconds: float,
+        only: frozenset[str] | None,
+        body: Callable[[frozenset[str] | None], RunReport],
+    ) -> RunReport:
+        assert self.state is not None
+        wait = min(wait_seconds, deadline.left_for())
+        with self.state.lock(
+            cluster, region, holder=self._holder, seconds=deadline.lease(), wait_seconds=wait
+        ):
+            pending = self.state.take_pending(cluster, region)
+            return body(_widen(only, pending))
+
+    def _follow_pending(
+        self, cluster: str, region: str, deadline: Deadline, wait_for_mode: bool, report: RunReport
+    ) -> None:
+        """After letting the lock go: run again for marks left meanwhile, while time allows; else hand on."""
+        assert self.state is not None
+        trigger = Trigger("continue", "changes made while the cluster was held by another run")
+        for _ in range(PENDING_ROUNDS):
+            if report.missing or not self.state.has_pending(cluster, region):
+                return
+            if deadline.expired(NEXT_RUN_SECONDS):
+                self._continue(cluster, region, report, "work left for the cluster while it was held")
+                return
+            try:
+                again = self._with_lock(
+                    cluster,
+                    region,
+                    deadline,
+                    0.0,
+                    frozenset(),
+                    lambda scope: self._locked_run(
+                        cluster, region, trigger, scope, False, deadline, wait_for_mode, False, None, None
+                    ),
+                )
+            except ClusterBusy:
+                return  # its holder looks for the mark when it lets go
+            report.notes += again.notes
+            report.revoked += again.revoked
+            report.revocation_failures += again.revocation_failures
+            report.settled.update(again.settled)
+
+    def _locked_run(
+        self,
+        cluster: str,
+        region: str,
+        trigger: Trigger,
+        only: frozenset[str] | None,
+        dry_run: bool,
+        deadline: Deadline,
+        wait_for_mode: bool,
+        override_detect: bool,
+        approved: tuple[LiveState, Any] | None,
+        prepare: Prepare | None,
+    ) -> RunReport:
         report = RunReport(cluster, region)
         try:
-            desired = self.desired(cluster, region)
+            baseline = self.store.get(cluster, region)
         except BaselineNotFound:
             report.skipped = f"{cluster} ({region}) has no baseline: not managed"
             return report
@@ -103,79 +295,257 @@ class Enforcer:
             )
             self._metric(Metrics.FAILURES, 1, "Count")
             return report
-        detect = dry_run or self.config.detect_only or desired.baseline.settings.mode == "detect"
-        target = _detect(desired.baseline) if detect else desired.baseline
-        lock = (
-            self.state.lock(
-                cluster, region, holder=self._holder, seconds=lock_seconds, wait_seconds=lock_wait_seconds
-            )
-            if self.state is not None and not detect
-            else nullcontext()
-        )
-        with lock:
-            outcome = self.reconciler.apply(target, only=principals)
-        report.outcome = outcome
-        if not detect:
-            covered = None if principals is None else frozenset(principals)
-            self._settle_grants(report, desired, outcome, covered, trigger)
+        grants = self.grants.for_cluster(cluster, region) if self.grants is not None else []
+        desired = desired_state(baseline, grants, self._clock())
+        context = RunContext(self.reconciler, deadline)
+        if prepare is not None:
+            desired = prepare(desired, context)
+        detect = self.detect_only(baseline) and not override_detect
+        given: Outcome | None = None  # on a detect-only cluster: the grants' own work, if any
+        try:
+            if dry_run:
+                outcome = self.reconciler.apply(_detect(desired.baseline), only=only)
+            else:
+                if detect:
+                    given = self._grants_run(desired, only, deadline, wait_for_mode)
+                    outcome = self.reconciler.apply(_detect(desired.baseline), only=only)
+                else:
+                    outcome = self.reconciler.apply(
+                        desired.baseline, approved, only=only, deadline=deadline, wait_for_mode=wait_for_mode
+                    )
+                acted = given or outcome
+                self._settle_grants(report, desired, acted, only, trigger, context, deadline, wait_for_mode)
+            report.outcome = outcome
+        except ClusterNotFound as exc:
+            if dry_run:
+                raise
+            self._gone(report, desired, trigger, exc)
+            return report
+        if self.state is not None and not dry_run and trigger.kind == "cluster-created":
+            self.state.forget(_gone_key(cluster, region))
+        in_progress = (given.in_progress if given else None) or (None if detect else outcome.in_progress)
+        if not dry_run and in_progress:
+            self._continue(cluster, region, report, in_progress)
+        if given is not None and (given.written or given.refusals or not given.succeeded):
+            note = run_note(trigger, given, detect=False)
+            if note is not None:
+                self._publish(report, note)
         note = run_note(trigger, outcome, detect=detect)
         if note is not None and not dry_run:
             self._publish(report, note)
-        self._count(trigger, outcome, detect)
+        if given is not None:
+            self._count(trigger, given, False)
+        self._count(trigger, outcome, detect or dry_run)
         return report
 
-    # --- grants ------------------------------------------------------------------------------------------
+    def _grants_run(
+        self, desired: Desired, only: frozenset[str] | None, deadline: Deadline, wait_for_mode: bool
+    ) -> Outcome | None:
+        """On a detect-only cluster, the guard's own work: give the holding grants and take back the ending
+        ones (nothing else is written); None when there are no grants to look at."""
+        touched = {g.principal_arn for g in desired.grants}
+        scope = touched if only is None else touched & only
+        if not scope:
+            return None
+        return self.reconciler.apply(
+            desired.baseline,
+            only=scope,
+            deadline=deadline,
+            wait_for_mode=wait_for_mode,
+            keep=lambda actions: grant_work(desired, actions),
+        )
+
+    # --- grants --------------------------------------------------------------------------------------------
     def _settle_grants(
         self,
         report: RunReport,
         desired: Desired,
         outcome: Outcome,
-        covered: frozenset[str] | None,
+        only: frozenset[str] | None,
         trigger: Trigger,
+        context: RunContext,
+        deadline: Deadline,
+        wait_for_mode: bool,
     ) -> None:
-        """Ended grants whose access is gone are revoked; the others keep their place, with the reason.
-        A targeted run settles only the grants of the principals it covered."""
-        if self.grants is None or not desired.ending:
+        """Move each grant this run covered to the state the live cluster shows: holding grants to `active`
+        when their access is live (`pending` while a mode update runs), ending grants to closed when what
+        they added is gone. A grant being given that did not take is ended and taken back at once."""
+        if self.grants is None or not desired.grants:
             return
-        unfinished = {safety.target(a) for a in outcome.unfinished}
-        stopped = outcome.error is not None or outcome.in_progress is not None or not outcome.applied
-        for grant in desired.ending:
-            if covered is not None and grant.principal_arn not in covered:
+        covered = [g for g in desired.grants if only is None or g.principal_arn in only]
+        moving = [g for g in covered if g in desired.ending or g.status != "active"]
+        if not moving:
+            return
+        live = self.reconciler.read(desired.baseline, only={g.principal_arn for g in moving})
+        now = self._clock()
+        failed: list[Grant] = []
+        for grant in moving:
+            if grant in desired.holding:
+                if holds(grant, live):
+                    self._move(report, grant, status="active", activated_at=now, pending_reason=None)
+                elif outcome.in_progress:
+                    if grant.status != "pending" or grant.pending_reason != outcome.in_progress:
+                        self._move(report, grant, status="pending", pending_reason=outcome.in_progress)
+                elif grant.grant_id == context.giving:
+                    failed.append(grant)
                 continue
-            if not stopped and grant.principal_arn not in unfinished:
-                self.grants.mark_revoked(grant, at=self._clock())
-                report.revoked.append(grant.grant_id)
-                if trigger.kind != "revoke":  # an early revoke's own call is audited with its outcome
-                    self._audit_end(grant, f"by {self._holder} ({trigger.kind}: {trigger.reason})")
-                continue
-            why = _why_not_revoked(grant, outcome)
-            self.grants.save(replace(grant, revocation_error=why))
-            report.revocation_failures.append(f"grant {grant.grant_id} of {grant.principal_arn}: {why}")
-            self._metric(Metrics.REVOCATION_FAILURES, 1, "Count")
+            if taken_back(grant, desired.baseline, live):
+                self._close(report, grant, trigger)
+            else:
+                self._not_revoked(report, grant, _why_not_revoked(grant, outcome))
         if report.revocation_failures:
             detail = "\n".join(report.revocation_failures) + "\nGuard tries again on the next run (sweep)."
             self._publish(
                 report, alert_note(report.cluster, report.region, "temporary access not yet revoked", detail)
             )
+        for grant in failed:
+            self._take_back(report, grant, _why_not_given(grant, outcome), trigger, deadline, wait_for_mode)
+
+    def _take_back(
+        self,
+        report: RunReport,
+        grant: Grant,
+        why: str,
+        trigger: Trigger,
+        deadline: Deadline,
+        wait_for_mode: bool,
+    ) -> None:
+        """A grant being given that did not take: ended (failed) and what it wrote taken back, in this run."""
+        assert self.grants is not None
+        try:
+            ending = self.grants.transition(
+                grant, status="ending", ended_early_at=self._clock(), ended_early_by=GUARD, failure=why
+            )
+        except GrantChanged as changed:
+            if changed.grant is not None:
+                report.settled[grant.grant_id] = changed.grant
+            return
+        report.settled[grant.grant_id] = ending
+        baseline = self.store.get(report.cluster, report.region)
+        desired = desired_state(
+            baseline, self.grants.for_cluster(report.cluster, report.region), self._clock()
+        )
+        only = frozenset({grant.principal_arn})
+        outcome = self.reconciler.apply(
+            desired.baseline, only=only, deadline=deadline, wait_for_mode=wait_for_mode
+        )
+        live = self.reconciler.read(desired.baseline, only=only)
+        if taken_back(ending, desired.baseline, live):
+            self._close(report, ending, trigger)
+        else:
+            self._not_revoked(report, ending, _why_not_revoked(ending, outcome))
+
+    def _move(self, report: RunReport, grant: Grant, **changes: Any) -> Grant | None:
+        assert self.grants is not None
+        try:
+            moved = self.grants.transition(grant, **changes)
+        except GrantChanged as changed:  # another writer moved it (an early revoke): the next run decides
+            if changed.grant is not None:
+                report.settled[grant.grant_id] = changed.grant
+            return None
+        report.settled[grant.grant_id] = moved
+        return moved
+
+    def _close(self, report: RunReport, grant: Grant, trigger: Trigger) -> None:
+        now = self._clock()
+        if grant.status != "ending":  # due by time: it is ending first, then closed
+            grant = self._move(report, grant, status="ending") or grant
+            if grant.status != "ending":
+                return
+        closed = self._move(
+            report, grant, status=grant.closing_status(), revoked_at=now, revocation_error=None
+        )
+        if closed is None:
+            return
+        report.revoked.append(grant.grant_id)
+        self._audit_end(closed, f"by {self._holder} ({trigger.kind}: {trigger.reason})")
+
+    def _not_revoked(self, report: RunReport, grant: Grant, why: str) -> None:
+        if grant.status != "ending":
+            grant = self._move(report, grant, status="ending") or grant
+        if grant.revocation_error != why and grant.status == "ending":
+            self._move(report, grant, revocation_error=why)
+        report.revocation_failures.append(f"grant {grant.grant_id} of {grant.principal_arn}: {why}")
+        self._metric(Metrics.REVOCATION_FAILURES, 1, "Count")
 
     def _audit_end(self, grant: Grant, how: str) -> None:
         if self.audit is None:
             return
         line = f"access of grant {grant.grant_id} removed {how}: {describe_grant(grant)}"
-        request_id = f"end-{grant.grant_id}"
-        record = grant_end_record(grant, at=self._clock(), ok=True, line=line, request_id=request_id)
+        record = grant_end_record(
+            grant, at=self._clock(), ok=True, line=line, request_id=f"end-{grant.grant_id}"
+        )
         try:
             self.audit.put(record)
         except Exception:  # the access is gone: say so loudly, and go on
-            logging.getLogger(__name__).exception(
-                f"the audit record of grant {grant.grant_id} was not written"
-            )
+            self.log.exception(f"the audit record of grant {grant.grant_id} was not written")
 
-    # --- telling -----------------------------------------------------------------------------------------
+    # --- a cluster that is gone ----------------------------------------------------------------------------
+    def _gone(self, report: RunReport, desired: Desired, trigger: Trigger, exc: ClusterNotFound) -> None:
+        cluster, region = report.cluster, report.region
+        report.missing = True
+        report.outcome = None
+        report.skipped = f"{cluster} ({region}) does not exist (deleted?): its baseline is kept"
+        now = self._clock()
+        if self.grants is not None:
+            trigger = replace(
+                trigger, reason=f"{trigger.reason}; the cluster was deleted, and its grants with it"
+            )
+            for grant in desired.grants:
+                ending = grant
+                if grant.status != "ending":
+                    ending = (
+                        self._move(
+                            report,
+                            grant,
+                            status="ending",
+                            ended_early_at=grant.ended_early_at or now,
+                            ended_early_by=grant.ended_early_by or f"{GUARD} (cluster deleted)",
+                        )
+                        or grant
+                    )
+                if ending.status == "ending":
+                    self._close(report, ending, trigger)
+        if self.state is None or self.state.first_time(_gone_key(cluster, region)):
+            detail = (
+                f"{_first_line(exc)}\nGuard keeps the baseline and changes nothing; if the cluster is "
+                "created again under this name, Guard applies the baseline to it. Delete the baseline to "
+                "stop managing it."
+            )
+            self._publish(report, alert_note(cluster, region, "cluster deleted, baseline kept", detail))
+
+    # --- handing on ----------------------------------------------------------------------------------------
+    def _continue(self, cluster: str, region: str, report: RunReport, why: str) -> None:
+        """Queue the run's continuation: a work item for the whole cluster, so nobody has to call again."""
+        if self.continuations is None or report.continued:
+            return
+        now = self._clock()
+        item = WorkItem(
+            cluster=cluster,
+            region=region,
+            principals=None,
+            trigger="continue",
+            event_id=f"continue-{uuid.uuid4().hex}",
+            event_name="Continue",
+            event_time=now.astimezone(UTC).isoformat(),
+            actor=None,
+            reason=f"continuing a run on {cluster}: {why}"[:2000],
+        )
+        try:
+            self.continuations.send([item])
+            report.continued = True
+        except Exception:  # the sweep continues it: say so, and go on
+            self.log.exception(f"the continuation of the run on {cluster} could not be queued")
+
+    # --- telling -------------------------------------------------------------------------------------------
     def _publish(self, report: RunReport, note: Notification) -> None:
         report.notes.append(note)
-        if self.notifier is not None:
+        if self.notifier is None:
+            return
+        try:
             self.notifier.publish(note)
+        except Exception:  # what the run did stands: say loudly that its note was lost, and go on
+            self.log.exception(f"the {note.kind} note on {report.cluster} could not be published")
 
     def _count(self, trigger: Trigger, outcome: Outcome, detect: bool) -> None:
         drift = bool(outcome.plan.actions or outcome.plan.refusals)
@@ -193,6 +563,19 @@ class Enforcer:
             self._metric(Metrics.REMEDIATION_DELAY, max(0.0, delay), "Seconds")
 
 
+def _widen(only: frozenset[str] | None, pending: Pending | None) -> frozenset[str] | None:
+    """The run's principals with the pending marks' work added (None: the whole cluster)."""
+    if pending is None:
+        return only
+    if only is None or pending.whole:
+        return None
+    return only | pending.principals
+
+
+def _gone_key(cluster: str, region: str) -> str:
+    return f"gone#{region}#{cluster}"
+
+
 def _detect(baseline: Baseline) -> Baseline:
     return replace(baseline, settings=replace(baseline.settings, mode="detect"))
 
@@ -207,6 +590,24 @@ def _why_not_revoked(grant: Grant, outcome: Outcome) -> str:
     return outcome.error or outcome.in_progress or "the run did not reach it"
 
 
+def _why_not_given(grant: Grant, outcome: Outcome) -> str:
+    for refusal in outcome.refusals:
+        if grant.principal_arn in refusal:
+            return f"the safety rules held it back: {refusal}"
+    for result in outcome.results:
+        if not result.ok and safety.target(result.action) == grant.principal_arn:
+            return result.error or "a write failed"
+    for warning in outcome.warnings:
+        if grant.principal_arn in warning or "CONFIG_MAP" in warning:
+            return warning
+    return outcome.error or "its access is not live after the run"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def report_json(report: RunReport) -> dict[str, Any]:
     return {
         "cluster": report.cluster,
@@ -215,4 +616,7 @@ def report_json(report: RunReport) -> dict[str, Any]:
         "outcome": report.outcome.to_json() if report.outcome else None,
         "revoked": report.revoked,
         "revocationFailures": report.revocation_failures,
+        "busy": report.busy,
+        "missing": report.missing,
+        "continued": report.continued,
     }

@@ -12,16 +12,23 @@ round reads and plans afresh instead of guessing.
 An approved plan (one an operator was shown) runs only against the state it was made from: the cluster is
 read again and, if the plan made from it differs, nothing is written ("the cluster changed since this plan").
 
-Mode updates: our own is waited on, bounded (well inside a Lambda's 15 minutes); one still running at the
-bound ends the run "in progress" (the next run continues), as does an update of another kind (a version
-upgrade) that keeps the mode step from starting. Entry work never waits for someone else's update.
+Mode updates: our own is waited on, bounded by the setting and by the run's deadline (less what the run
+still needs), or not at all for a caller that must answer at once (the API); one still running at the bound
+ends the run "in progress" (the next run continues), as does an update of another kind (a version upgrade)
+that keeps the mode step from starting. Entry work never waits for someone else's update.
+
+Deadlines: a run with too little time left for another phase stops between phases (never inside one), with
+what it did not attempt and "in progress": a prefix of a run is safe by the planner's order, and the next run
+continues.
+
+`keep` narrows every plan to some of its actions (a detect-only cluster's run does only the grants' work).
 
 In detect mode nothing is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +36,7 @@ from typing import Any
 from ..adapters.eks_reader import DEFAULT_CONCURRENCY, EksReader
 from ..adapters.eks_writer import ClusterBusy, EksWriter, WriteFailed
 from ..core import planner, safety
+from ..core.deadline import PHASE_SECONDS, Deadline
 from ..core.model import Action, Baseline, LiveState, Plan, UpgradeMode
 from ..core.outcome import ActionResult, Outcome
 from ..core.planner import PlanFn
@@ -36,6 +44,8 @@ from ..core.planner import PlanFn
 MAX_ROUNDS = 6
 STALE_PLAN = "the cluster changed since this plan; plan again"
 BUSY = "another update is running on the cluster; the authentication-mode change waits for the next run"
+OUT_OF_TIME = "the run's time is up: it stopped between phases, and the next run continues"
+Keep = Callable[[Sequence[Action]], Sequence[Action]]
 
 
 @dataclass
@@ -91,13 +101,19 @@ class Reconciler:
         self._check_region(region)
         return self._reader.read(cluster, region)
 
-    def plan(self, desired: Baseline, only: Iterable[str] | None = None) -> tuple[LiveState, Plan]:
+    def plan(
+        self, desired: Baseline, only: Iterable[str] | None = None, keep: Keep | None = None
+    ) -> tuple[LiveState, Plan]:
         live = self.read(desired, only)
-        return live, self._plan_of(desired, live)
+        return live, self._plan_of(desired, live, keep)
 
-    def _plan_of(self, desired: Baseline, live: LiveState) -> Plan:
+    def _plan_of(self, desired: Baseline, live: LiveState, keep: Keep | None = None) -> Plan:
         # Reviewed again whatever made the plan: the safety rules are never optional.
-        return safety.review(desired, live, self._plan_fn(desired, live))
+        plan = safety.review(desired, live, self._plan_fn(desired, live))
+        if keep is None:
+            return plan
+        kept = tuple(keep(plan.actions))
+        return Plan(plan.cluster, plan.region, kept, plan.warnings, plan.refusals, plan.held)
 
     # --- applying ------------------------------------------------------------------------------------
     def apply(
@@ -106,16 +122,21 @@ class Reconciler:
         approved: tuple[LiveState, Plan] | None = None,
         *,
         only: Iterable[str] | None = None,
+        deadline: Deadline | None = None,
+        wait_for_mode: bool = True,
+        keep: Keep | None = None,
     ) -> Outcome:
         """Read, plan and apply until nothing is left to do (bounded); in detect mode, write nothing.
 
         `approved` is the (live state, plan) an operator was shown and confirmed: it runs only if a fresh
         read plans exactly the same actions. `only` limits the run to those principals (a targeted
-        reconcile); after a mode step, later rounds read the whole cluster.
+        reconcile); after a mode step, later rounds read the whole cluster. `deadline` bounds the run (it
+        stops between phases when time is short); `wait_for_mode=False` starts a mode update without waiting
+        for it (the run ends "in progress"); `keep` narrows each plan.
         """
         targets = None if only is None else frozenset(only)
         if desired.settings.mode == "detect":
-            live, plan = self.plan(desired, targets)
+            live, plan = self.plan(desired, targets, keep)
             return Outcome(
                 plan,
                 live,
@@ -131,7 +152,7 @@ class Reconciler:
         held: list[Action] = []
         last: Plan | None = None
         for round_ in range(MAX_ROUNDS):
-            live, plan = self.plan(desired, targets)
+            live, plan = self.plan(desired, targets, keep)
             if round_ == 0 and approved is not None:
                 if plan.actions != approved[1].actions:
                     return Outcome(approved[1], approved[0], False, error=STALE_PLAN)
@@ -140,7 +161,7 @@ class Reconciler:
             last = plan
             if plan.is_empty:
                 break
-            run = self._run(desired, live, plan)
+            run = self._run(desired, live, plan, deadline, wait_for_mode)
             results.extend(run.results)
             refusals.extend(run.refusals)
             held.extend(run.held)
@@ -153,7 +174,7 @@ class Reconciler:
             if not run.replan:
                 break
         else:
-            live, plan = self.plan(desired, targets)
+            live, plan = self.plan(desired, targets, keep)
             if not plan.is_empty:
                 assert first is not None
                 return self._outcome(
@@ -193,7 +214,14 @@ class Reconciler:
             in_progress=in_progress,
         )
 
-    def _run(self, desired: Baseline, live: LiveState, plan: Plan) -> _Run:
+    def _run(
+        self,
+        desired: Baseline,
+        live: LiveState,
+        plan: Plan,
+        deadline: Deadline | None = None,
+        wait_for_mode: bool = True,
+    ) -> _Run:
         run = _Run()
         groups = planner.phases(plan.actions, live)
         wrote = False
@@ -201,6 +229,10 @@ class Reconciler:
         for index, group in enumerate(groups):
             later = [a for g in groups[index + 1 :] for a in g]
             group = [a for a in group if safety.target(a) not in held]
+            if deadline is not None and deadline.expired(PHASE_SECONDS):
+                run.not_attempted.extend(a for a in (*group, *later) if safety.target(a) not in held)
+                run.in_progress = OUT_OF_TIME
+                return run
             if safety.needs_gate(group, live):
                 if wrote or live.only_principals is not None:
                     live = self._refresh_admins(desired, live)
@@ -212,7 +244,14 @@ class Reconciler:
             if not group:
                 continue
             if isinstance(group[0], UpgradeMode):
-                result, moved, in_progress = self._mode_step(desired.cluster, group[0])
+                bound = (
+                    self.timeout_seconds
+                    if deadline is None
+                    else min(self.timeout_seconds, deadline.left_for())
+                )
+                result, moved, in_progress = self._mode_step(
+                    desired.cluster, group[0], bound if wait_for_mode else 0.0
+                )
                 if result is not None:
                     run.results.append(result)
                     if not result.ok:
@@ -243,15 +282,18 @@ class Reconciler:
         with ThreadPoolExecutor(min(self.concurrency, len(group)), thread_name_prefix="eks-write") as pool:
             return list(pool.map(lambda a: self._writer.write(cluster, a), group))
 
-    def _mode_step(self, cluster: str, action: UpgradeMode) -> tuple[ActionResult | None, bool, str | None]:
-        """(result of our update, whether the mode may have moved, why the run waits) for one mode step."""
+    def _mode_step(
+        self, cluster: str, action: UpgradeMode, wait_seconds: float
+    ) -> tuple[ActionResult | None, bool, str | None]:
+        """(result of our update, whether the mode may have moved, why the run waits) for one mode step,
+        waiting at most `wait_seconds` for it."""
         try:
             update_id = self._writer.start_mode_update(cluster, action.target)
         except ClusterBusy:
             running = self._writer.running_mode_update(cluster)
             if running is None:
                 return None, False, BUSY
-            status = self._wait(cluster, running)
+            status = self._wait(cluster, running, wait_seconds)
             if status == "InProgress":
                 return (
                     None,
@@ -261,7 +303,7 @@ class Reconciler:
             return None, True, None  # it ended one way or the other: look again
         except WriteFailed as exc:
             return ActionResult(action, False, str(exc)), False, None
-        status = self._wait(cluster, update_id)
+        status = self._wait(cluster, update_id, wait_seconds)
         if status is None:
             return ActionResult(action, True), True, None
         if status == "InProgress":
@@ -274,7 +316,6 @@ class Reconciler:
             )
         return ActionResult(action, False, status), False, None
 
-    def _wait(self, cluster: str, update_id: str) -> str | None:
-        return self._writer.wait_for_update(
-            cluster, update_id, max_seconds=self.timeout_seconds, poll_seconds=self.poll_seconds
-        )
+    def _wait(self, cluster: str, update_id: str, max_seconds: float) -> str | None:
+        poll = min(self.poll_seconds, max_seconds) if max_seconds > 0 else 0.0
+        return self._writer.wait_for_update(cluster, update_id, max_seconds=max_seconds, poll_seconds=poll)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.baseline_store import BaselineStore
-from ..adapters.state_table import ClusterBusy
 from ..core.config import Config
+from ..core.deadline import Deadline
 from ..core.report import Trigger
 from .enforce import Enforcer, RunReport, report_json
 
@@ -26,13 +26,15 @@ DEFAULT_CLUSTER_CONCURRENCY = 4
 class SweepReport:
     runs: list[RunReport] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)  # clusters another run held
+    missing: list[str] = field(default_factory=list)  # clusters with a baseline that no longer exist
     errors: list[str] = field(default_factory=list)  # one line per cluster that failed
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "clusters": len(self.runs) + len(self.busy) + len(self.errors),
+            "clusters": len(self.runs) + len(self.busy) + len(self.missing) + len(self.errors),
             "runs": [report_json(r) for r in self.runs],
             "busy": self.busy,
+            "missing": self.missing,
             "errors": self.errors,
         }
 
@@ -46,6 +48,7 @@ def sweep(
     enforcer: Enforcer,
     region: str,
     *,
+    deadline: Deadline | None = None,
     concurrency: int = DEFAULT_CLUSTER_CONCURRENCY,
     describe: Callable[[Exception], str] = lambda exc: f"{type(exc).__name__}: {exc}",
 ) -> SweepReport:
@@ -55,11 +58,16 @@ def sweep(
 
     def one(cluster: str) -> None:
         try:
-            report.runs.append(enforcer.run(cluster, region, trigger=trigger))
-        except ClusterBusy:
-            report.busy.append(cluster)
+            run = enforcer.run(cluster, region, trigger=trigger, deadline=deadline, when_busy="mark")
         except Exception as exc:  # one cluster's failure must not stop the sweep of the others
             report.errors.append(f"{cluster}: {describe(exc)}")
+            return
+        if run.busy:
+            report.busy.append(cluster)  # its holder runs again for it (a pending mark)
+        elif run.missing:
+            report.missing.append(cluster)
+        else:
+            report.runs.append(run)
 
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="sweep") as pool:
         list(pool.map(one, clusters))
