@@ -141,17 +141,12 @@ def provision(
     registry.register(
         names.api_function, api.handler, timeout=29, environment=environment, role_arn=roles.get("api")
     )
-    # The CDK gives the expiry what every function shares and the audit table (no schedules): the same here.
-    expiry_env = {
-        k: v
-        for k, v in environment.items()
-        if k not in (Env.SCHEDULE_GROUP, Env.SCHEDULER_ROLE_ARN, Env.EXPIRY_FUNCTION_ARN)
-    }
+    # The CDK gives the expiry what the API has, the schedules included (it re-arms one that fired too early).
     registry.register(
         names.expiry_function,
         expiry.handler,
         timeout=180,
-        environment=expiry_env,
+        environment=environment,
         role_arn=roles.get("expiry"),
     )
     if log_level is not None:

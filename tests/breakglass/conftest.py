@@ -64,6 +64,10 @@ class Clock:
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
 
+    def sleep(self, seconds: float) -> None:
+        """The services wait on this clock by moving it (an expiry waiting for its grant's exact end)."""
+        self.advance(seconds=seconds)
+
 
 MAX_MINUTES = 30  # the cluster's own maximum (the deployment's is 60)
 

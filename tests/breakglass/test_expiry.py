@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from access_guard.adapters import clients
+from access_guard.adapters.grant_schedules import fire_time
 from access_guard.core.report import Trigger
 from access_guard.handlers import api, wiring
 
@@ -30,24 +32,29 @@ def state(world: World, grant_id: str) -> dict[str, Any]:
     return next(g for g in grants if g["grantId"] == grant_id)
 
 
-def test_a_grant_ends_on_its_own_when_its_schedule_fires(world: World) -> None:
-    grant_id = world.grant(minutes=15).body["grant"]["grantId"]
+def test_a_grant_ends_on_its_own_on_the_second_when_its_schedule_fires(world: World) -> None:
+    grant = world.grant(minutes=15).body["grant"]
+    grant_id, ends = grant["grantId"], datetime.fromisoformat(grant["endsAt"])
     world.messages()
+    # its schedule is set in the minute before the end's (Scheduler fires anywhere within the minute after)
+    fires = fire_time(ends, ends - timedelta(minutes=15))
+    assert timedelta(0) < ends - fires <= timedelta(minutes=2)
 
-    world.clock.advance(minutes=14, seconds=59)
+    world.clock.offset += fires - world.clock() - timedelta(seconds=1)
     assert world.scheduler.tick() == []
     assert ONCALL in world.admins()
 
     world.clock.advance(seconds=2)
-    [firing] = world.scheduler.tick()
+    [firing] = world.scheduler.tick()  # early: the expiry waits for the exact end, then takes the access
 
     assert firing.delivered and firing.result is not None and firing.result.succeeded
     assert firing.deleted  # ActionAfterCompletion DELETE
     assert ONCALL not in world.access()  # the oracle: really gone
     assert world.admins() == [PLATFORM]
-    assert state(world, grant_id)["state"] == "revoked"
+    assert ends <= world.clock() < ends + timedelta(seconds=2)  # on time, to the second
+    assert state(world, grant_id)["state"] == "ended"
     [note] = world.messages()
-    assert note["subject"] == f"[{CLUSTER}] break glass: expiry by access-guard (ok)"
+    assert note["subject"] == f"[{CLUSTER}] break glass: grant-end by access-guard (ok)"
     assert note["document"]["grantId"] == grant_id
 
 
@@ -72,14 +79,15 @@ def test_a_log_line_names_only_its_own_invocation_s_grant(world: World) -> None:
 def test_the_expiry_rereads_the_grant_and_leaves_one_not_due_or_revoked_alone(world: World) -> None:
     grant_id = world.grant(minutes=15).body["grant"]["grantId"]
 
-    early = expire(world, grant_id)  # a schedule that fires too soon (or a grant extended)
-    assert "is not due until" in early["result"]
+    early = expire(world, grant_id)  # a schedule that fires far too soon: re-armed, never dropped
+    assert "its end is re-armed" in early["result"]
     assert ONCALL in world.admins()
+    assert world.schedules() == [f"access-guard-grant-{grant_id}"]
 
     world.call("DELETE", f"/clusters/{CLUSTER}/grants/{grant_id}")
     before = world.snapshot()
     again = expire(world, grant_id)
-    assert "was already revoked" in again["result"]
+    assert "is already revoked" in again["result"]
     assert world.snapshot() == before
 
 
@@ -135,7 +143,7 @@ def test_a_failed_revocation_is_retried_alarmed_and_then_done_by_the_sweep(
 
     assert report.revoked == [grant_id] and report.failures == []
     assert ONCALL not in world.access()
-    assert state(world, grant_id)["state"] == "revoked"
+    assert state(world, grant_id)["state"] == "ended"
 
 
 def test_a_lost_schedule_is_caught_by_the_sweep(world: World) -> None:
@@ -149,7 +157,7 @@ def test_a_lost_schedule_is_caught_by_the_sweep(world: World) -> None:
 
     assert world.service("sweep").expire_due().revoked == [grant_id]
     assert ONCALL not in world.access()
-    [end] = [r for r in world.audit() if r["action"] == "expiry"]  # the trail knows how it ended
+    [end] = [r for r in world.audit() if r["action"] == "grant-end"]  # the trail knows how it ended
     assert (end["grantId"], end["status"], end["caller"]) == (grant_id, 200, "access-guard")
     assert "removed by sweep (expiry:" in end["detail"]
 
@@ -159,15 +167,15 @@ def test_a_grant_a_remediation_ended_first_is_audited_once(world: World) -> None
     world.clock.advance(minutes=11)
     # a remediation runs on the cluster between the grant's end and its schedule: it removes the access
     world.service("remediate").enforcer.run(CLUSTER, REGION, trigger=Trigger("event", "an event"))
-    assert ONCALL not in world.access() and state(world, grant_id)["state"] == "revoked"
-    [end] = [r for r in world.audit() if r["action"] == "expiry"]
+    assert ONCALL not in world.access() and state(world, grant_id)["state"] == "ended"
+    [end] = [r for r in world.audit() if r["action"] == "grant-end"]
     assert (end["grantId"], end["status"], end["caller"]) == (grant_id, 200, "access-guard")
     assert "removed by remediate (event: an event)" in end["detail"]
 
     [firing] = world.scheduler.tick()  # the schedule fires after all: nothing to do, nothing more to say
 
     assert firing.result is not None and firing.result.succeeded
-    assert [r["grantId"] for r in world.audit() if r["action"] == "expiry"] == [grant_id]
+    assert [r["grantId"] for r in world.audit() if r["action"] == "grant-end"] == [grant_id]
 
 
 def test_remediation_during_a_grant_leaves_it_alone(world: World) -> None:
@@ -197,14 +205,16 @@ def test_a_grant_that_cannot_be_given_leaves_nothing_behind(
 
     answer = world.grant(minutes=15)
 
-    assert answer.status == 500, answer.body
+    assert answer.status == 422, (
+        answer.body
+    )  # valid, but it cannot be given: nothing active, nothing scheduled
     assert "the grant could not be given" in answer.message and "nothing was left behind" in answer.message
     assert ONCALL not in world.access()  # the entry it had created is gone again
     assert world.schedules() == []
     world.aws.clear_faults()
     assert state(world, answer.body["grantId"])["state"] == "failed"
     [note] = world.messages()
-    assert note["document"]["outcome"] == "failed"
+    assert note["document"]["outcome"] == "not-given"
 
 
 def test_a_grant_whose_end_cannot_be_scheduled_is_taken_back(
@@ -259,12 +269,10 @@ def test_a_grant_on_a_cluster_another_run_holds_is_refused_and_leaves_nothing(wo
     request = GrantRequest(ADMIN, AccessScope(), 15, "INC-5")
     caller = Caller(ONCALL, f"arn:aws:sts::{ACCOUNT}:assumed-role/oncall/alice")
 
+    before = world.snapshot()
     with locks.lock(CLUSTER, REGION, holder="remediation", seconds=60), pytest.raises(Conflict) as refused:
         service.grant(caller, CLUSTER, request)
 
+    # the grant is decided under the lock: refused before anything is recorded or written
     assert "being changed by another run" in refused.value.message
-    assert ONCALL not in world.access()
-    grant_id = refused.value.grant_id
-    assert state(world, grant_id)["state"] == "ending"  # ended at once; the next run settles it
-    assert service.expire_due().revoked == [grant_id]
-    assert state(world, grant_id)["state"] == "failed" and ONCALL not in world.access()
+    assert world.snapshot() == before and ONCALL not in world.access()

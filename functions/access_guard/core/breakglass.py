@@ -592,7 +592,7 @@ class AuditRecord:
 
     at: datetime
     request_id: str
-    action: str  # clusters | drift | restore | grant | grants | revoke | audit | expiry
+    action: str  # clusters | drift | restore | grant | grants | revoke | audit | grant-end
     region: str
     status: int
     detail: str  # one line: what was done, or why not
@@ -652,12 +652,13 @@ GUARD = "access-guard"  # the caller named in the audit trail for what the guard
 
 
 def grant_end_record(grant: Grant, *, at: datetime, ok: bool, line: str, request_id: str) -> AuditRecord:
-    """The audit record of a grant's access taken away (`ok`) or not yet: the guard did it, whoever asked
-    (its schedule, the sweep, a remediation run, an early revoke through the API)."""
+    """The audit record of a grant's end: its access taken away (`ok`) or not yet. One per grant, written by
+    the run whose transition closed it, whoever asked (its schedule, the sweep, a remediation run, an early
+    revoke through the API, which has its own record of the call); `request.end` says how it ended."""
     return AuditRecord(
         at=at,
         request_id=request_id,
-        action="revoke" if grant.ended_early_at is not None else "expiry",
+        action="grant-end",
         region=grant.region,
         status=200 if ok else 500,
         detail=one_line(line),
@@ -668,6 +669,7 @@ def grant_end_record(grant: Grant, *, at: datetime, ok: bool, line: str, request
             "grantId": grant.grant_id,
             "principalArn": grant.principal_arn,
             "endsAt": grant.ends_at.isoformat(),
+            "end": grant.closing_status(),
         },
         grant_id=grant.grant_id,
     )

@@ -64,9 +64,19 @@ def now() -> datetime:
 
 def set_clock(clock: Callable[[], datetime] | None) -> None:
     """One clock for every handler's services (grant times, expiries, locks): the tests and the local runner
-    move it ahead instead of waiting; None gives real time back."""
+    move it ahead instead of waiting; None gives real time back. A clock with a `sleep(seconds)` method says
+    how the services wait on it (a moved clock is moved on, not slept on)."""
     global _clock
     _clock = clock
+
+
+def sleep(seconds: float) -> None:
+    """The services' wait (an expiry waiting for its grant's exact end): real time, or the moved clock's."""
+    moved = getattr(_clock, "sleep", None)
+    if callable(moved):
+        moved(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def wired(env: Mapping[str, str] | None = None) -> Wired:
@@ -169,6 +179,7 @@ def breakglass(
         clock=clock,
         logger=logger,
         lock_wait_seconds=lock_wait_seconds,
+        sleep=sleep,
     )
 
 

@@ -311,7 +311,11 @@ class Enforcer:
                     outcome = self.reconciler.apply(_detect(desired.baseline), only=only)
                 else:
                     outcome = self.reconciler.apply(
-                        desired.baseline, approved, only=only, deadline=deadline, wait_for_mode=wait_for_mode
+                        _enforce(desired.baseline),
+                        approved,
+                        only=only,
+                        deadline=deadline,
+                        wait_for_mode=wait_for_mode,
                     )
                 acted = given or outcome
                 self._settle_grants(report, desired, acted, only, trigger, context, deadline, wait_for_mode)
@@ -348,7 +352,7 @@ class Enforcer:
         if not scope:
             return None
         return self.reconciler.apply(
-            desired.baseline,
+            _enforce(desired.baseline),
             only=scope,
             deadline=deadline,
             wait_for_mode=wait_for_mode,
@@ -427,7 +431,11 @@ class Enforcer:
         )
         only = frozenset({grant.principal_arn})
         outcome = self.reconciler.apply(
-            desired.baseline, only=only, deadline=deadline, wait_for_mode=wait_for_mode
+            _enforce(desired.baseline),
+            only=only,
+            deadline=deadline,
+            wait_for_mode=wait_for_mode,
+            keep=lambda actions: grant_work(desired, actions),  # the grant's own writes, nothing else
         )
         live = self.reconciler.read(desired.baseline, only=only)
         if taken_back(ending, desired.baseline, live):
@@ -578,6 +586,13 @@ def _gone_key(cluster: str, region: str) -> str:
 
 def _detect(baseline: Baseline) -> Baseline:
     return replace(baseline, settings=replace(baseline.settings, mode="detect"))
+
+
+def _enforce(baseline: Baseline) -> Baseline:
+    """The baseline to write towards (a detect-only one, when people asked or for the guard's own grants)."""
+    if baseline.settings.mode == "enforce":
+        return baseline
+    return replace(baseline, settings=replace(baseline.settings, mode="enforce"))
 
 
 def _why_not_revoked(grant: Grant, outcome: Outcome) -> str:
