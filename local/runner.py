@@ -270,7 +270,7 @@ class Pipeline:
         settings = {
             k: v
             for k, v in self.environment.items()
-            if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF")) or k == Env.WORK_QUEUE_URL
+            if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF", "ACCESS_GUARD_WORK_QUEUE"))
         }
         self._gateway = serve_api(
             self.registry,
