@@ -21,7 +21,16 @@ from typing import Any
 from . import names, principals, text
 from .events import BaselineChange, EksChange, Ignored, PrincipalChange
 
-TRIGGERS: tuple[str, ...] = ("event", "baseline", "principal", "sweep", "restore", "expiry", "continue")
+TRIGGERS: tuple[str, ...] = (
+    "event",
+    "baseline",
+    "principal",
+    "sweep",
+    "restore",
+    "expiry",
+    "continue",
+    "cluster-created",
+)
 MAX_PRINCIPALS = 1000  # a message stays far below SQS's 256 KB
 MAX_TEXT = 2000  # reason and actor, characters
 _TOKEN = re.compile(r"[\x21-\x7e]{1,128}")  # event ids: printable ASCII, no spaces (SQS-safe, log-safe)
@@ -172,7 +181,8 @@ def work_for(intent: EksChange | BaselineChange | Ignored) -> list[WorkItem]:
                 cluster=intent.cluster,
                 region=intent.region,
                 principals=(intent.principal_arn,) if intent.principal_arn is not None else None,
-                trigger="event",
+                # a cluster created under a managed name gets its baseline, as the CONFIG_MAP recovery does
+                trigger="cluster-created" if intent.event_name == "CreateCluster" else "event",
                 event_id=intent.event_id,
                 event_name=intent.event_name,
                 event_time=iso_utc(intent.event_time),
