@@ -128,12 +128,13 @@ def test_a_grant_gets_a_one_time_utc_schedule_that_deletes_itself_and_names_the_
     schedules = GrantSchedules(scheduler, group="grants", role_arn=ROLE, target_arn=TARGET)
     the_grant = grant()
 
-    arn = schedules.create(the_grant)
+    arn = schedules.create(the_grant, now=the_grant.created_at)
 
     made = scheduler.get_schedule(Name=schedule_name(the_grant.grant_id), GroupName="grants")
     assert made["Arn"] == arn
-    # Rounded up to the next second: never fires before the grant ends.
-    assert made["ScheduleExpression"] == "at(2026-11-23T03:15:01)"
+    # The start of the minute before the end's minute (it ends at 03:15:00): Scheduler fires within the minute
+    # after, so always before the end, and the expiry waits for the exact second.
+    assert made["ScheduleExpression"] == "at(2026-11-23T03:14:00)"
     assert made["ScheduleExpressionTimezone"] == "UTC"
     assert made["ActionAfterCompletion"] == "DELETE"
     assert made["FlexibleTimeWindow"] == {"Mode": "OFF"}

@@ -446,8 +446,6 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
     enforcer, alone = aws.enforcer("cli-apply")
-    if alone:
-        io.note(alone)
     desired = enforcer.desired(args.cluster, region)  # the baseline with the live grants merged
     baseline = desired.baseline
     reconciler = enforcer.reconciler
@@ -509,6 +507,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
 
     # The plan runs only if the cluster, read again under the lock, still plans the same (the prompt may
     # have waited for hours, and another writer may have run meanwhile).
+    if alone:
+        io.note(alone)
     trigger = Trigger("apply", f"access-guard apply of {args.cluster}")
     try:
         report = enforcer.run(
