@@ -48,7 +48,7 @@ from ..core.model import Baseline, LiveState
 from ..core.outcome import Outcome
 from ..core.report import Notification, Trigger, alert_note, run_note
 from ..core.work import WorkItem
-from .reconcile import Reconciler
+from .reconcile import BUSY, Reconciler
 
 # metric(name, value, unit): the handlers pass Powertools Metrics; tests a list.
 MetricFn = Callable[[str, float, str], None]
@@ -328,7 +328,9 @@ class Enforcer:
         if self.state is not None and not dry_run and trigger.kind == "cluster-created":
             self.state.forget(_gone_key(cluster, region))
         in_progress = (given.in_progress if given else None) or (None if detect else outcome.in_progress)
-        if not dry_run and in_progress:
+        if not dry_run and in_progress and in_progress != BUSY:
+            # our own mode update still running, or the run's time up: the next run continues at once.
+            # (Someone else's update is not waited on in a loop: the sweep continues after it.)
             self._continue(cluster, region, report, in_progress)
         if given is not None and (given.written or given.refusals or not given.succeeded):
             note = run_note(trigger, given, detect=False)
