@@ -171,6 +171,13 @@ class ServiceStack(Stack):
         self_roles = Fn.join(",", [fn.role_arn for fn in self.functions.values()])
         for fn in self.functions.values():
             fn.function.add_environment(Env.SELF_ROLE_ARNS, self_roles)
+            # Every function reads baselines, and applies only SecureStrings under this key.
+            fn.function.add_environment(Env.BASELINE_KEY_ARN, key.key_arn)
+        self.baseline_key.trust_baselines(
+            writers=config.baseline_writers,
+            guard_roles=[fn.role_arn for fn in self.functions.values()],
+            prefix=config.prefix,
+        )
 
         # --- permissions, function by function -----------------------------------------------------------
         baselines = read_baselines(
