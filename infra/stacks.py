@@ -264,7 +264,7 @@ class ServiceStack(Stack):
             eks.write(),
             node_roles,
             iam_reads,
-            list_without_resources(eks=True, iam=True),
+            list_without_resources(eks=True, iam=True, ssm=True),  # the baseline key check describes them
             publish,
             use_topic,
             tables.grants.grant("ReadWriteGrants", write=True),

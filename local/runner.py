@@ -251,9 +251,9 @@ class Pipeline:
             api_function="api",
             expiry_function="expiry",
         )
-        settings = {
-            k: v for k, v in self.environment.items() if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF"))
-        }
+        # the API reads baselines as every function does: through the baseline key's check and holds
+        shared = ("POWERTOOLS_", "ACCESS_GUARD_SELF", "ACCESS_GUARD_BASELINE_KEY", "ACCESS_GUARD_HOLD")
+        settings = {k: v for k, v in self.environment.items() if k.startswith(shared)}
         self._gateway = serve_api(
             self.registry,
             oncall_principals=oncall_principals,
