@@ -294,3 +294,19 @@ def test_a_refused_write_counts_baseline_rejected_once_however_often_it_is_read(
     with pytest.raises(BaselineRejected):
         store.get(CLUSTER, REGION)
     assert len(metrics) == 2 and user("trudy") in store.notes[-1].text
+
+
+def test_one_chunk_rewritten_outside_the_boundary_refuses_the_whole_baseline(aws, key):
+    writer = person("writer")
+    push(writer, entry(role("platform"), (ADMIN, None)), key_id=key)
+    ssm = boto3.client("ssm", region_name=REGION)
+    store = BaselineStore(ssm, trusted_key_arn=key)
+    assert store.get(CLUSTER, REGION).entries  # trusted as written
+    chunk = next(p["Name"] for p in ssm.describe_parameters()["Parameters"] if "/v/" in p["Name"])
+    value = ssm.get_parameter(Name=chunk, WithDecryption=True)["Parameter"]["Value"]
+    # when someone rewrites one chunk, same content, as a String
+    person("mallory").client("ssm").put_parameter(Name=chunk, Value=value, Type="String", Overwrite=True)
+    with pytest.raises(BaselineRejected) as refused:
+        store.get(CLUSTER, REGION)
+    [found] = refused.value.untrusted
+    assert (found.parameter, found.found, found.writer) == (chunk, "a String", user("mallory"))
