@@ -310,3 +310,42 @@ def test_one_chunk_rewritten_outside_the_boundary_refuses_the_whole_baseline(aws
         store.get(CLUSTER, REGION)
     [found] = refused.value.untrusted
     assert (found.parameter, found.found, found.writer) == (chunk, "a String", user("mallory"))
+
+
+def test_a_held_admin_stays_held_through_a_later_change_and_keeps_its_earlier_access(aws, endpoint, key):
+    resources = Pipeline.create(endpoint, region=REGION)
+    now = [datetime(2026, 12, 4, 8, 0, tzinfo=UTC)]
+    store = TrustedBaselines(
+        boto3.client("ssm", region_name=REGION),
+        prefix=resources.prefix,
+        trusted_key_arn=key,
+        copies=TrustedCopies(boto3.client("dynamodb", region_name=REGION), resources.tables["state"]),
+        clock=lambda: now[0],
+        hold_new_admins_minutes=30,
+    )
+    writer = person("writer")
+    platform, newcomer, viewer = role("platform"), role("newcomer"), role("viewer")
+    push(writer, entry(platform, (ADMIN, None)), entry(newcomer, (VIEW, ["apps"])), key_id=key)
+    store.get(CLUSTER, REGION)
+
+    def newcomers_policies() -> list[str]:
+        got = {s.principal_arn: s for s in store.get(CLUSTER, REGION).entries}[newcomer]
+        return [p.policy_arn for p in got.policies]
+
+    # when newcomer is made cluster admin, then, ten minutes later, another change comes
+    push(writer, entry(platform, (ADMIN, None)), entry(newcomer, (ADMIN, None)), key_id=key)
+    assert newcomers_policies() == [VIEW]  # held: it keeps what it had
+    now[0] += timedelta(minutes=10)
+    push(
+        writer,
+        entry(platform, (ADMIN, None)),
+        entry(newcomer, (ADMIN, None)),
+        entry(viewer, (VIEW, ["apps"])),
+        key_id=key,
+    )
+    # then it is still held, with its earlier access, until 30 minutes after the first note
+    assert newcomers_policies() == [VIEW]
+    assert viewer in {s.principal_arn for s in store.get(CLUSTER, REGION).entries}
+    now[0] += timedelta(minutes=21)
+    assert newcomers_policies() == [ADMIN]
+    assert [n.document["diff"]["adminsAdded"] for n in store.notes] == [[platform], [newcomer], []]

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..adapters.baseline_store import BaselineRejected, BaselineStore, BaselineUnreadable
 from ..adapters.notifier import Notifier
 from ..adapters.trusted_copies import TrustedCopies, TrustedCopy
-from ..core.changes import Hold, Holds, access_diff, apply_holds, change_note, holds_for, release
+from ..core import baseline as baseline_mod
+from ..core.changes import Hold, Holds, access_diff, admins, apply_holds, change_note, holds_for, release
 from ..core.config import Metrics
-from ..core.model import Baseline
+from ..core.model import Baseline, EntrySpec
 from ..core.report import Notification, alert_note
 
 MetricFn = Callable[[str, float, str], None]
@@ -65,7 +67,7 @@ class TrustedBaselines(BaselineStore):
             if copy is None:
                 raise
             kept = self._validated(cluster, region, copy.text)
-            return apply_holds(kept, _holds(copy, self._previous(copy)), now)
+            return apply_holds(kept, _holds(copy), now)
         if self.copies is None:
             return stored.baseline
         copy = self.copies.get(cluster, region)
@@ -73,15 +75,7 @@ class TrustedBaselines(BaselineStore):
             copy = self._changed(stored.baseline, stored.text, stored.sha256, stored.writer, copy, now)
         if copy.sha256 != stored.sha256:
             return stored.baseline
-        return apply_holds(stored.baseline, _holds(copy, self._previous(copy)), now)
-
-    def _previous(self, copy: TrustedCopy) -> Baseline | None:
-        if copy.previous_text is None:
-            return None
-        try:
-            return self._validated(copy.cluster, copy.region, copy.previous_text)
-        except BaselineUnreadable:
-            return None
+        return apply_holds(stored.baseline, _holds(copy), now)
 
     def _changed(
         self,
@@ -101,6 +95,14 @@ class TrustedBaselines(BaselineStore):
                 previous = None
         diff = access_diff(previous, baseline)
         holds = holds_for(diff, previous, minutes=self.hold_minutes, noted_at=now)
+        # an admin still held by an earlier change stays held (with what it had before that change)
+        still_admins = admins(baseline)
+        carried = {
+            h.principal_arn: h
+            for h in (_holds(copy).active(now) if copy is not None else [])
+            if h.principal_arn in still_admins and h.principal_arn not in holds.by_principal
+        }
+        holds = Holds({**holds.by_principal, **carried})
         new = TrustedCopy(
             cluster=baseline.cluster,
             region=baseline.region,
@@ -157,7 +159,7 @@ class TrustedBaselines(BaselineStore):
     def held(self, cluster: str, region: str) -> list[Hold]:
         """The admins held back now on this cluster."""
         copy = self.copies.get(cluster, region) if self.copies is not None else None
-        return [] if copy is None else _holds(copy, None).active(self.clock())
+        return [] if copy is None else _holds(copy).active(self.clock())
 
     def release(
         self, cluster: str, region: str, principal_arn: str | None, *, by: str, reason: str
@@ -168,7 +170,7 @@ class TrustedBaselines(BaselineStore):
         copy = self.copies.get(cluster, region)
         if copy is None:
             return []
-        holds, released = release(_holds(copy, None), principal_arn, by=by, reason=reason)
+        holds, released = release(_holds(copy), principal_arn, by=by, reason=reason)
         released = [a for a in released if holds.by_principal[a].until > self.clock()]
         if not released:
             return []
@@ -198,22 +200,40 @@ class TrustedBaselines(BaselineStore):
 
 def _holds_json(holds: Holds) -> dict[str, dict[str, Any]]:
     return {
-        arn: {"until": h.until.isoformat(), "releasedBy": h.released_by, "reason": h.reason}
+        arn: {
+            "until": h.until.isoformat(),
+            "releasedBy": h.released_by,
+            "reason": h.reason,
+            "previous": _entry_json(h.previous),
+        }
         for arn, h in holds.by_principal.items()
     }
 
 
-def _holds(copy: TrustedCopy, previous: Baseline | None) -> Holds:
-    before = {s.principal_arn: s for s in previous.entries} if previous is not None else {}
+def _holds(copy: TrustedCopy) -> Holds:
     return Holds(
         {
             arn: Hold(
                 principal_arn=arn,
                 until=datetime.fromisoformat(h["until"]),
-                previous=before.get(arn),
+                previous=_entry_of(h.get("previous")),
                 released_by=h.get("releasedBy"),
                 reason=h.get("reason"),
             )
             for arn, h in (copy.holds or {}).items()
         }
     )
+
+
+# A held principal's entry before the change, kept as a one-entry baseline document (the document's own form).
+_HOLDER = Baseline(cluster="held", region="us-east-1", authentication_mode=None, entries=())
+
+
+def _entry_json(spec: EntrySpec | None) -> dict[str, Any] | None:
+    return None if spec is None else baseline_mod.to_document(replace(_HOLDER, entries=(spec,)))
+
+
+def _entry_of(doc: Any) -> EntrySpec | None:
+    if not doc:
+        return None
+    return baseline_mod.from_document(doc).entries[0]
