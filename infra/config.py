@@ -21,6 +21,7 @@ from access_guard.core.config import (
     DEFAULT_MAX_GRANT_MINUTES,
     DEFAULT_PREFIX,
     DEFAULT_RATE_LIMIT_PER_MINUTE,
+    MAX_HOLD_NEW_ADMINS_MINUTES,
     Config,
     ConfigError,
     Env,
@@ -55,6 +56,7 @@ _RUNTIME_KEYS = {
     Env.MAX_GRANT_MINUTES: "maxGrantMinutes",
     Env.GRANT_POLICIES: "grantPolicies",
     Env.RATE_LIMIT_PER_MINUTE: "rateLimitPerMinute",
+    Env.HOLD_NEW_ADMINS_MINUTES: "holdNewAdminsMinutes",
 }
 
 KNOWN_KEYS = frozenset(
@@ -75,6 +77,8 @@ KNOWN_KEYS = frozenset(
         "nodeRoleArns",
         "logRetentionDays",
         "apiThrottle",
+        "baselineWriters",
+        "holdNewAdminsMinutes",
     }
 )
 
@@ -116,6 +120,10 @@ class GuardConfig:
     log_retention_days: int
     api_rate_limit: int
     api_burst_limit: int
+    # IAM roles and users that may write baselines: the only principals the baseline key lets encrypt
+    # through SSM, so the only ones whose writes the guard applies.
+    baseline_writers: tuple[str, ...] = ()
+    hold_new_admins_minutes: int = 0
 
     def clusters_in(self, region: str) -> tuple[str, ...] | None:
         """The managed cluster names in `region` (None: chosen by tag)."""
@@ -131,6 +139,7 @@ class GuardConfig:
             Env.MAX_GRANT_MINUTES: str(self.max_grant_minutes),
             Env.GRANT_POLICIES: ",".join(self.grant_policies),
             Env.RATE_LIMIT_PER_MINUTE: str(self.rate_limit_per_minute),
+            Env.HOLD_NEW_ADMINS_MINUTES: str(self.hold_new_admins_minutes),
         }
         names = self.clusters_in(region)
         if names is not None:
@@ -272,6 +281,18 @@ def parse(raw: Any) -> GuardConfig:
         )
         retention = 90
 
+    # Who may change cluster access through the guard: without them, nobody's baseline would be trusted.
+    writers = strings("baselineWriters")
+    if not writers and isinstance(raw.get("baselineWriters", []), list):
+        problems.append(
+            "baselineWriters must name at least one IAM role or user ARN: the only principals whose "
+            "baselines the guard applies (the platform team, the CI pipeline)"
+        )
+    for arn in writers:
+        principal = principals.parse(arn)
+        if principal is None or principal.kind not in ("role", "user"):
+            problems.append(f"baselineWriters: {arn!r} is not an IAM role or user ARN")
+
     throttle = raw.get("apiThrottle", {})
     rate, burst = 5, 10
     if not isinstance(throttle, dict) or set(throttle) - {"rateLimit", "burstLimit"}:
@@ -302,6 +323,8 @@ def parse(raw: Any) -> GuardConfig:
         log_retention_days=retention,
         api_rate_limit=rate if isinstance(rate, int) else 5,
         api_burst_limit=burst if isinstance(burst, int) else 10,
+        baseline_writers=writers,
+        hold_new_admins_minutes=whole("holdNewAdminsMinutes", 0, low=0, high=MAX_HOLD_NEW_ADMINS_MINUTES),
     )
     # The runtime's own parser judges what the runtime will read (one definition of those rules).
     for region in regions:

@@ -171,6 +171,13 @@ class ServiceStack(Stack):
         self_roles = Fn.join(",", [fn.role_arn for fn in self.functions.values()])
         for fn in self.functions.values():
             fn.function.add_environment(Env.SELF_ROLE_ARNS, self_roles)
+            # Every function reads baselines, and applies only SecureStrings under this key.
+            fn.function.add_environment(Env.BASELINE_KEY_ARN, key.key_arn)
+        self.baseline_key.trust_baselines(
+            writers=config.baseline_writers,
+            guard_roles=[fn.role_arn for fn in self.functions.values()],
+            prefix=config.prefix,
+        )
 
         # --- permissions, function by function -----------------------------------------------------------
         baselines = read_baselines(
@@ -257,7 +264,7 @@ class ServiceStack(Stack):
             eks.write(),
             node_roles,
             iam_reads,
-            list_without_resources(eks=True, iam=True),
+            list_without_resources(eks=True, iam=True, ssm=True),  # the baseline key check describes them
             publish,
             use_topic,
             tables.grants.grant("ReadWriteGrants", write=True),

@@ -70,9 +70,18 @@ def _serve(args: argparse.Namespace) -> int:
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
     Emulator(endpoint).set_cloudtrail_delivery(delay_seconds=args.delivery_delay)
+    import boto3
+    from access_guard.core.config import Env
+    from access_guard.core.trust import BASELINE_KEY_ALIAS
+
+    from .baseline_key import ensure_baseline_key
     from .runner import Pipeline
 
-    pipeline = Pipeline.create(endpoint, region=args.region)
+    # The deployment's baseline key, under the same alias as in AWS: the guard applies only baselines that
+    # are SecureStrings under it, and `access-guard baseline push` finds it by its alias.
+    key = ensure_baseline_key(boto3.client("kms", region_name=args.region))
+    print(f"baseline key {key} (alias {BASELINE_KEY_ALIAS})", flush=True)
+    pipeline = Pipeline.create(endpoint, region=args.region, environment={Env.BASELINE_KEY_ARN: key})
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
     print(
         f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True

@@ -251,6 +251,9 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     started = time.monotonic()
     with local_aws() as endpoint:
+        from access_guard.core.config import Env
+
+        from .baseline_key import ensure_baseline_key
         from .runner import Pipeline
 
         emulator = Emulator(endpoint)
@@ -258,6 +261,9 @@ def main() -> int:
         emulator.set_cloudtrail_delivery(delay_seconds=DELIVERY_DELAY)
         # The handlers' logs and metrics go to CloudWatch in AWS; here they would drown the story.
         quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+        # The deployment's baseline key: the guard applies only baselines pushed under it.
+        key = ensure_baseline_key(boto3.client("kms", region_name=REGION))
+        quiet[Env.BASELINE_KEY_ARN] = key
         pipeline = Pipeline.create(endpoint, region=REGION, environment=quiet)
         iam = boto3.client("iam", region_name=REGION)
         trust = '{"Version":"2012-10-17","Statement":[]}'

@@ -267,11 +267,16 @@ class Pipeline:
             api_function="api",
             expiry_function="expiry",
         )
-        settings = {
-            k: v
-            for k, v in self.environment.items()
-            if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF", "ACCESS_GUARD_WORK_QUEUE"))
-        }
+        # the API reads baselines as every function does (through the baseline key's check and holds), and
+        # hands a run's continuation on to the work queue
+        shared = (
+            "POWERTOOLS_",
+            "ACCESS_GUARD_SELF",
+            "ACCESS_GUARD_BASELINE_KEY",
+            "ACCESS_GUARD_HOLD",
+            "ACCESS_GUARD_WORK_QUEUE",
+        )
+        settings = {k: v for k, v in self.environment.items() if k.startswith(shared)}
         self._gateway = serve_api(
             self.registry,
             oncall_principals=oncall_principals,

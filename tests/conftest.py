@@ -12,10 +12,12 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
+from local.baseline_key import ensure_baseline_key
 from local.client import Emulator
 from local.server import LocalAWS
 
 REGION = "us-east-1"
+BASELINE_KEY_REGIONS = ("us-east-1", "eu-west-1")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,8 +64,11 @@ def emulator(local_aws: LocalAWS) -> Iterator[Emulator]:
 
 @pytest.fixture
 def aws(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """A reset local AWS that boto3 clients made in the test reach through AWS_ENDPOINT_URL."""
+    """A reset local AWS that boto3 clients made in the test reach through AWS_ENDPOINT_URL, with the
+    deployment's baseline key (its alias) in the regions tests use, as `python -m local serve` makes it."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    for region in BASELINE_KEY_REGIONS:
+        ensure_baseline_key(boto3.client("kms", region_name=region, endpoint_url=emulator.endpoint_url))
     return emulator
 
 

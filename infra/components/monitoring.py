@@ -22,6 +22,8 @@ ALARMED_METRICS: dict[str, str] = {
     Metrics.REFUSED_STEPS: "the safety rules held back a remediation step",
     Metrics.BREAK_GLASS_REQUESTS: "someone used the break-glass API",
     Metrics.REVOCATION_FAILURES: "a grant revocation failed (it is retried)",
+    Metrics.BASELINE_REJECTED: "a baseline from outside the trust boundary was refused (not a SecureString "
+    "under the baseline key): someone who is not a baseline writer wrote it",
 }
 DASHBOARD_METRICS = (
     Metrics.DRIFT_DETECTED,

@@ -11,6 +11,7 @@ import pytest
 from access_guard.adapters import clients
 from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.cli.main import main as access_guard
+from access_guard.core.trust import BASELINE_KEY_ALIAS
 
 from .scenario import ADMIN, REGION, VIEW, baseline_doc, create_cluster, entry, role
 
@@ -33,7 +34,8 @@ def drifted(aws: Any) -> dict[str, Any]:
             clusterName=CLUSTER, principalArn=arn, policyArn=policy, accessScope=scope
         )
     doc = baseline_doc(CLUSTER, [entry(admins, (ADMIN, None)), entry(viewer, (VIEW, ["apps"]))], auth="API")
-    BaselineStore(boto3.client("ssm", region_name=REGION)).put(json.dumps(doc))
+    # pushed as a baseline writer does: under the deployment's baseline key (the CLI refuses anything else)
+    BaselineStore(boto3.client("ssm", region_name=REGION), kms_key_id=BASELINE_KEY_ALIAS).put(json.dumps(doc))
     eks.delete_access_entry(clusterName=CLUSTER, principalArn=viewer)
     [record] = [r for r in aws.cloudtrail_records() if r["eventName"] == "DeleteAccessEntry"]
     return {"record": record, "viewer": viewer}

@@ -44,6 +44,11 @@ NAMED: dict[str, Any] = {
         "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
     ],
     "nodeRoleArns": [f"arn:aws:iam::{ACCOUNT}:role/karpenter-node"],
+    "baselineWriters": [
+        f"arn:aws:iam::{ACCOUNT}:role/platform-ci",
+        f"arn:aws:iam::{ACCOUNT}:user/platform-lead",
+    ],
+    "holdNewAdminsMinutes": 30,
 }
 # Clusters chosen by tag, two regions outside us-east-1 (both forwarded to), no MFA requirement.
 TAGGED: dict[str, Any] = {
@@ -53,6 +58,7 @@ TAGGED: dict[str, Any] = {
     "oncallPrincipals": [f"arn:aws:iam::{ACCOUNT}:role/oncall"],
     "requireMfa": False,
     "mode": "detect",
+    "baselineWriters": [f"arn:aws:iam::{ACCOUNT}:role/platform-ci"],
 }
 CONFIGS = {"named": NAMED, "tagged": TAGGED}
 

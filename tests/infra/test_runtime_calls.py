@@ -22,6 +22,7 @@ import boto3
 import pytest
 from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.adapters.breakglass_client import BreakGlassClient
+from access_guard.core.config import Env
 from access_guard.handlers import intake as intake_handler
 from access_guard.handlers import wiring
 from botocore.client import BaseClient
@@ -30,6 +31,7 @@ from infra_synth import Synth
 from infra_templates import actions, as_list, function_policies
 
 from infra.stacks import SERVICE_STACK
+from local.baseline_key import ensure_baseline_key
 from local.runner import Pipeline
 
 REGION = "us-east-1"  # a service region of the named configuration
@@ -132,8 +134,12 @@ def as_deployed(pipeline: Pipeline, names: tuple[str, ...], template: dict[str, 
 def night(aws: Any, endpoint: str, template: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Every path of every function, once, each function with its template's environment; the audit trail,
     and the local tables by the variable that names them."""
-    aws.set_eks_settings(mode_update_seconds=0.05, other_update_seconds=4.0)
-    pipeline = Pipeline.create(endpoint, region=REGION)
+    # the other update outlasts the first runs of the drain, however loaded the machine (each run also checks
+    # the baseline against its key now)
+    aws.set_eks_settings(mode_update_seconds=0.05, other_update_seconds=12.0)
+    # as `python -m local serve` runs it: the baseline key under its alias, its ARN given to every function
+    key = ensure_baseline_key(boto3.client("kms", region_name=REGION))
+    pipeline = Pipeline.create(endpoint, region=REGION, environment={Env.BASELINE_KEY_ARN: key})
     as_deployed(pipeline, ("intake", "remediate", "sweep"), template)
     wiring.reset()
     intake_handler.reset()
@@ -155,7 +161,7 @@ def night(aws: Any, endpoint: str, template: dict[str, Any]) -> tuple[list[dict[
         other = eks.update_cluster_config(
             name=CLUSTER, logging={"clusterLogging": [{"types": ["api"], "enabled": True}]}
         )["update"]["id"]
-        BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix).put(
+        BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix, kms_key_id=key).put(
             baseline(platform, oncall)
         )
         pipeline.drain()

@@ -103,4 +103,5 @@ def test_alarms_cover_each_dead_letter_queue_each_handler_and_the_runtime_failur
             Metrics.REFUSED_STEPS,
             Metrics.BREAK_GLASS_REQUESTS,
             Metrics.REVOCATION_FAILURES,
+            Metrics.BASELINE_REJECTED,
         }

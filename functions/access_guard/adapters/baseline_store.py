@@ -18,6 +18,12 @@ under another cluster's name) raises `BaselineUnreadable`: a half-written baseli
 is never applied. A read that races a put and loses the old version's chunks retries once from the manifest.
 
 Parameters are SecureString encrypted with `kms_key_id` when one is configured, else String.
+
+The trust boundary (`trusted_key_arn`, the deployment's baseline key): a reader configured with it checks,
+with DescribeParameters, that the manifest and every chunk it read is a SecureString under that key, and
+raises `BaselineRejected` (naming each parameter, its type or key, and its last writer) otherwise. Only the
+deployment's baseline writers may encrypt with that key through SSM (its key policy), so a baseline that
+passes was written by one of them. `read` also gives who last wrote the manifest and the document's digest.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,10 +43,12 @@ from ..core import baseline as baseline_mod
 from ..core.config import DEFAULT_PREFIX
 from ..core.model import Baseline
 from ..core.triggers import baselines_root
+from ..core.trust import StoredParameter, Untrusted, untrusted
 from .clients import error_code
 
 CHUNK_CHARS = 4096
 _BATCH = 10  # GetParameters and DeleteParameters take at most 10 names
+_DESCRIBE_BATCH = 50  # a DescribeParameters filter takes at most 50 values
 
 
 class BaselineNotFound(LookupError):
@@ -48,6 +57,35 @@ class BaselineNotFound(LookupError):
 
 class BaselineUnreadable(RuntimeError):
     """A baseline is stored but cannot be trusted (incomplete, corrupted or invalid): never apply it."""
+
+
+class BaselineRejected(BaselineUnreadable):
+    """A baseline with a parameter from outside the trust boundary (not a SecureString under the baseline
+    key): never apply it. `.untrusted` names each such parameter, what it is, and who wrote it."""
+
+    def __init__(self, cluster: str, region: str, found: builtins.list[Untrusted]) -> None:
+        self.cluster, self.region, self.untrusted = cluster, region, found
+        lines = "; ".join(u.line() for u in found)
+        super().__init__(
+            f"the baseline of {cluster} ({region}) is not a SecureString under the baseline key, so it did "
+            f"not come from a baseline writer: {lines}"
+        )
+
+
+@dataclass(frozen=True)
+class StoredBaseline:
+    """A baseline as read: the document, its digest, and who last wrote its manifest (when SSM says)."""
+
+    baseline: Baseline
+    text: str
+    sha256: str
+    writer: str | None
+    manifest_version: int | None
+
+
+def _writer(value: object) -> str | None:
+    """SSM's LastModifiedUser, when it names someone."""
+    return value if isinstance(value, str) and value.startswith("arn:") else None
 
 
 def _chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
@@ -61,13 +99,19 @@ def _batches(items: list[str], size: int = _BATCH) -> Iterator[list[str]]:
 
 class BaselineStore:
     def __init__(
-        self, ssm_client: Any, *, prefix: str = DEFAULT_PREFIX, kms_key_id: str | None = None
+        self,
+        ssm_client: Any,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        kms_key_id: str | None = None,
+        trusted_key_arn: str | None = None,
     ) -> None:
         if not prefix.startswith("/"):
             raise ValueError(f"the SSM prefix must start with '/': {prefix!r}")
         self._ssm = ssm_client
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
         self.kms_key_id = kms_key_id
+        self.trusted_key_arn = trusted_key_arn
 
     # --- names -------------------------------------------------------------------------------------------
     def manifest_name(self, cluster: str, region: str) -> str:
@@ -124,7 +168,28 @@ class BaselineStore:
     # --- reading -----------------------------------------------------------------------------------------
     def get(self, cluster: str, region: str) -> Baseline:
         """The stored baseline, validated again. BaselineNotFound / BaselineUnreadable otherwise."""
-        text = self.get_text(cluster, region)
+        return self.read(cluster, region).baseline
+
+    def read(self, cluster: str, region: str) -> StoredBaseline:
+        """The stored baseline with its digest and writer; checked against the trusted key when one is set
+        (BaselineRejected). BaselineNotFound / BaselineUnreadable otherwise."""
+        try:
+            text, described = self._read_document(cluster, region)
+        except BaselineRejected:
+            raise
+        except BaselineUnreadable:
+            text, described = self._read_document(cluster, region)  # a put raced us: once more
+        baseline = self._validated(cluster, region, text)
+        manifest = described.get(self.manifest_name(cluster, region))
+        return StoredBaseline(
+            baseline=baseline,
+            text=text,
+            sha256=hashlib.sha256(text.encode()).hexdigest(),
+            writer=manifest.writer if manifest else None,
+            manifest_version=manifest.version if manifest else None,
+        )
+
+    def _validated(self, cluster: str, region: str, text: str) -> Baseline:
         try:
             baseline = baseline_mod.load(text)
         except baseline_mod.BaselineError as exc:
@@ -140,12 +205,14 @@ class BaselineStore:
     def get_text(self, cluster: str, region: str) -> str:
         """The stored document (compact JSON), checked complete against its manifest."""
         try:
-            return self._read_document(cluster, region)
+            return self._read_document(cluster, region)[0]
+        except BaselineRejected:
+            raise
         except BaselineUnreadable:
             # A put may have replaced the version between our manifest and chunk reads: try once more.
-            return self._read_document(cluster, region)
+            return self._read_document(cluster, region)[0]
 
-    def _read_document(self, cluster: str, region: str) -> str:
+    def _read_document(self, cluster: str, region: str) -> tuple[str, dict[str, StoredParameter]]:
         manifest = self._read_manifest(cluster, region, missing_ok=False)
         assert manifest is not None
         where = f"{cluster} ({region})"
@@ -176,7 +243,43 @@ class BaselineStore:
             raise BaselineUnreadable(
                 f"the baseline for {where} does not match its manifest (size or SHA-256)"
             )
-        return document
+        described: dict[str, StoredParameter] = {}
+        if self.trusted_key_arn is not None:
+            described = self._check_trusted(cluster, region, [self.manifest_name(cluster, region), *names])
+        return document, described
+
+    def describe(self, names: builtins.list[str]) -> dict[str, StoredParameter]:
+        """What SSM says of each named parameter (type, key, last writer, version); absent ones left out."""
+        found: dict[str, StoredParameter] = {}
+        for start in range(0, len(names), _DESCRIBE_BATCH):
+            batch = names[start : start + _DESCRIBE_BATCH]
+            filters = [{"Key": "Name", "Option": "Equals", "Values": batch}]
+            paginator = self._ssm.get_paginator("describe_parameters")
+            for page in paginator.paginate(ParameterFilters=filters, PaginationConfig={"PageSize": 50}):
+                for p in page.get("Parameters", []):
+                    found[p["Name"]] = StoredParameter(
+                        name=p["Name"],
+                        type=str(p.get("Type", "")),
+                        key_id=p.get("KeyId"),
+                        writer=_writer(p.get("LastModifiedUser")),
+                        version=p.get("Version"),
+                    )
+        return found
+
+    def _check_trusted(
+        self, cluster: str, region: str, names: builtins.list[str]
+    ) -> dict[str, StoredParameter]:
+        assert self.trusted_key_arn is not None
+        described = self.describe(names)
+        missing = [n for n in names if n not in described]
+        if missing:  # replaced or deleted since we read it: the reader tries again
+            raise BaselineUnreadable(
+                f"the baseline of {cluster} ({region}) changed while read ({missing[0]})"
+            )
+        found = untrusted((described[n] for n in names), self.trusted_key_arn)
+        if found:
+            raise BaselineRejected(cluster, region, found)
+        return described
 
     def _read_manifest(self, cluster: str, region: str, *, missing_ok: bool) -> dict[str, Any] | None:
         name = self.manifest_name(cluster, region)

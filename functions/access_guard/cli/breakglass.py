@@ -8,6 +8,7 @@
     access-guard breakglass grants CLUSTER
     access-guard breakglass revoke CLUSTER GRANT_ID
     access-guard breakglass audit [CLUSTER] [--limit N] [--next TOKEN]
+    access-guard breakglass release-admin CLUSTER --reason R [--principal ARN]
 
 Requests are signed with SigV4 from the caller's AWS credentials (the default chain, or --profile). The API
 is at --api-url, else $ACCESS_GUARD_API_URL, else the ApiUrl output of the region's deployed stack. Exit
@@ -74,6 +75,12 @@ def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: typ
     audit.add_argument("cluster", metavar="CLUSTER", nargs="?")
     audit.add_argument("--limit", type=int, default=25, help="records per page (1-100)")
     audit.add_argument("--next", dest="next_token", metavar="TOKEN", help="the page after the one printed")
+    release = sub.add_parser(
+        "release-admin", parents=parents, help="give now a cluster admin a baseline change holds back"
+    )
+    release.add_argument("cluster", metavar="CLUSTER")
+    release.add_argument("--reason", required=True, help="why (an incident, a ticket): recorded and told")
+    release.add_argument("--principal", help="the held admin's IAM ARN (default: every held admin)")
 
 
 # --- running ----------------------------------------------------------------------------------------------
@@ -259,6 +266,17 @@ def audit(api: Any, args: argparse.Namespace, io: Any) -> int:
     return EXIT_OK
 
 
+def release_admin(api: Any, args: argparse.Namespace, io: Any) -> int:
+    body: dict[str, Any] = {"reason": args.reason}
+    if args.principal:
+        body["principalArn"] = args.principal
+    result = _call(api, args, io, "POST", _cluster(args.cluster) + "/held-admins/release", body=body)
+    if not args.json:
+        io.out.write(result.body["text"])
+    outcome = result.body.get("outcome") or {}
+    return EXIT_OK if outcome.get("reachedBaseline", True) else EXIT_PARTLY
+
+
 _ACTIONS: dict[str, Callable[[Any, argparse.Namespace, Any], int]] = {
     "clusters": clusters,
     "drift": drift,
@@ -267,6 +285,7 @@ _ACTIONS: dict[str, Callable[[Any, argparse.Namespace, Any], int]] = {
     "grants": grants,
     "revoke": revoke,
     "audit": audit,
+    "release-admin": release_admin,
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from ..core import describe
 from ..core.config import DEFAULT_PREFIX, Env
+from ..core.trust import BASELINE_KEY_ALIAS
 from . import breakglass, render
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
@@ -208,15 +209,57 @@ class Aws:
             max_pool_connections=max(10, self.settings.concurrency),
         )
 
-    def store(self) -> Any:
+    def store(self, *, push: bool = False) -> Any:
+        """The baseline store. Reading, it refuses a baseline that is not a SecureString under the
+        deployment's baseline key; pushing, it encrypts with that key and refuses any other one."""
         from ..adapters.baseline_store import BaselineStore
 
         try:
-            return BaselineStore(
-                self.client("ssm"), prefix=self.settings.prefix, kms_key_id=self.settings.kms_key_id
-            )
+            store = BaselineStore(self.client("ssm"), prefix=self.settings.prefix)
         except ValueError as exc:  # a prefix SSM cannot hold
             raise CliError(str(exc)) from None
+        key_arn = self.baseline_key(required=push)
+        if push and self.settings.kms_key_id:
+            asked = self._key_arn(self.settings.kms_key_id)
+            if asked != key_arn:
+                raise CliError(
+                    f"--kms-key-id {self.settings.kms_key_id} is not the deployment's baseline key "
+                    f"({BASELINE_KEY_ALIAS}, {key_arn}): the guard applies only baselines under that key. "
+                    "Nothing was stored."
+                )
+        store.kms_key_id = key_arn if push else None
+        store.trusted_key_arn = key_arn
+        return store
+
+    def baseline_key(self, *, required: bool) -> str | None:
+        """The ARN of the deployment's baseline key, found by its alias (None if absent and not required)."""
+        arn = self._key_arn(BASELINE_KEY_ALIAS, missing_ok=not required)
+        if arn is None and not required:
+            self.warn(
+                f"warning: no baseline key ({BASELINE_KEY_ALIAS}) in {self.region}: the guard is not "
+                "deployed here, and baselines are read without checking who wrote them"
+            )
+        return arn
+
+    def _key_arn(self, key_id: str, *, missing_ok: bool = False) -> str | None:
+        import botocore.exceptions
+
+        try:
+            return str(self.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
+            if missing_ok:
+                return None
+            if key_id == BASELINE_KEY_ALIAS:
+                raise CliError(
+                    f"no baseline key in {self.region}: {BASELINE_KEY_ALIAS} does not exist (deploy the "
+                    "guard to this region first, or run `python -m local serve` locally). Nothing was stored."
+                ) from None
+            raise CliError(f"KMS key {key_id} not found in {self.region}. Nothing was stored.") from None
+
+    def warn(self, text: str) -> None:
+        sys.stderr.write(text + "\n")
 
     def enforcer(self, holder: str, *, notify: bool = True) -> tuple[Any, str | None]:
         """The Enforcer every writer uses, with this region's deployment (its locks, grants, audit and topic,
@@ -361,7 +404,7 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
         )
     region = baseline.region
     try:
-        stored = Aws(settings, region).store().put(text)
+        stored = Aws(settings, region).store(push=True).put(text)
     except BaselineError as exc:
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
@@ -676,12 +719,14 @@ def _describe_error(exc: BaseException) -> str | None:
 
     if isinstance(exc, CliError):
         return str(exc)
-    from ..adapters.baseline_store import BaselineNotFound, BaselineUnreadable
+    from ..adapters.baseline_store import BaselineNotFound, BaselineRejected, BaselineUnreadable
     from ..adapters.eks_reader import ClusterNotFound
     from ..core.baseline import BaselineError
 
     if isinstance(exc, BaselineNotFound):
         return f"no baseline stored: {_first_line(exc)} (push one with `access-guard baseline push FILE`)"
+    if isinstance(exc, BaselineRejected):
+        return f"refused: {_first_line(exc)} (push it again as a baseline writer)"
     if isinstance(exc, BaselineUnreadable):
         return f"the stored baseline cannot be used: {_first_line(exc)}"
     if isinstance(exc, ClusterNotFound):

@@ -53,6 +53,7 @@ API_ROUTES: tuple[tuple[str, str], ...] = (
     ("/clusters/{cluster}/grants", "POST"),
     ("/clusters/{cluster}/grants/{id}", "DELETE"),
     ("/audit", "GET"),
+    ("/clusters/{cluster}/held-admins/release", "POST"),
 )
 API_STAGE = "v1"
 SERVICE_STACK_NAME = "EksAccessGuard-{region}"  # the service stack of a region; its output ApiUrl
@@ -246,6 +247,31 @@ def parse_restore(doc: object) -> RestoreRequest:
         problems.append(f"dryRun must be true or false, got {_kind(dry_run)}")
     _refuse(problems, "restore request")
     return RestoreRequest(reason, bool(dry_run))
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """Give a cluster admin a baseline change holds back (holdNewAdminsMinutes) now: one, or every one."""
+
+    reason: str
+    principal_arn: str | None = None  # None: every held admin of the cluster
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "principalArn": self.principal_arn}
+
+
+RELEASE_FIELDS = ("reason", "principalArn")
+
+
+def parse_release(doc: object) -> ReleaseRequest:
+    problems: list[str] = []
+    body = _fields(doc, RELEASE_FIELDS, "a release request", problems)
+    reason = _reason(body, problems)
+    arn = body.get("principalArn")
+    if arn is not None and (not isinstance(arn, str) or principals.parse(arn) is None):
+        problems.append(f"principalArn must be an IAM role or user ARN, got {arn!r}"[:300])
+    _refuse(problems, "release request")
+    return ReleaseRequest(reason, arn)
 
 
 @dataclass(frozen=True)

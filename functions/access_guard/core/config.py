@@ -6,6 +6,7 @@ process environment itself. Every problem is reported at once, before any handle
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ DEFAULT_GRANT_POLICIES: tuple[str, ...] = tuple(
 )
 DEFAULT_RATE_LIMIT_PER_MINUTE = 10
 DEFAULT_MODE_UPDATE_WAIT_SECONDS = 120.0
+MAX_HOLD_NEW_ADMINS_MINUTES = 1440  # a held admin waits a day at most: holding is for catching mistakes
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 
 
 class Env:
@@ -60,6 +63,10 @@ class Env:
     MODE_UPDATE_WAIT_SECONDS = "ACCESS_GUARD_MODE_UPDATE_WAIT_SECONDS"  # bounded wait for a mode update
     # The service's account; optional: a handler reads it off its own function ARN when unset.
     ACCOUNT_ID = "ACCESS_GUARD_ACCOUNT_ID"
+    # The baseline key's ARN: a baseline parameter that is not a SecureString under it is never applied.
+    BASELINE_KEY_ARN = "ACCESS_GUARD_BASELINE_KEY_ARN"
+    # Minutes a baseline change that adds a cluster admin waits after its note before the admin is given.
+    HOLD_NEW_ADMINS_MINUTES = "ACCESS_GUARD_HOLD_NEW_ADMINS_MINUTES"
 
 
 class ConfigError(ValueError):
@@ -89,6 +96,8 @@ class Config:
     grant_policies: tuple[str, ...] = DEFAULT_GRANT_POLICIES
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
     mode_update_wait_seconds: float = DEFAULT_MODE_UPDATE_WAIT_SECONDS
+    baseline_key_arn: str | None = None  # None: baselines are not checked against a key (tests only)
+    hold_new_admins_minutes: int = 0
 
     def manages(self, cluster: str) -> bool:
         return self.clusters is None or cluster in self.clusters
@@ -144,6 +153,9 @@ class Config:
             ):
                 problems.append(f"{Env.GRANT_POLICIES}: {arn!r} is not a known EKS access policy ARN")
         clusters = listed(Env.CLUSTERS)
+        key_arn = text(Env.BASELINE_KEY_ARN)
+        if key_arn is not None and not _KMS_KEY_ARN.fullmatch(key_arn):
+            problems.append(f"{Env.BASELINE_KEY_ARN} must be a KMS key ARN, got {key_arn!r}")
         config = Config(
             prefix=prefix,
             detect_only=mode == "detect",
@@ -175,6 +187,10 @@ class Config:
             ),
             mode_update_wait_seconds=number(
                 Env.MODE_UPDATE_WAIT_SECONDS, DEFAULT_MODE_UPDATE_WAIT_SECONDS, low=0, high=600, whole=False
+            ),
+            baseline_key_arn=key_arn,
+            hold_new_admins_minutes=int(
+                number(Env.HOLD_NEW_ADMINS_MINUTES, 0, low=0, high=MAX_HOLD_NEW_ADMINS_MINUTES, whole=True)
             ),
         )
         if problems:
@@ -219,3 +235,4 @@ class Metrics:
     WORK_ITEMS_QUEUED = "WorkItemsQueued"  # per-cluster work items the intake queued
     EVENTS_DROPPED = "EventsDropped"  # events the intake acknowledged without work (ignored, unmanaged)
     BASELINE_DELETED = "BaselineDeleted"  # managed baselines deleted (an alert each)
+    BASELINE_REJECTED = "BaselineRejected"  # baselines from outside the trust boundary (an alert each)

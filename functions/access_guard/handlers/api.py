@@ -127,6 +127,16 @@ def revoke(cluster: str, grant_id: str) -> Response:
     )
 
 
+@app.post("/clusters/<cluster>/held-admins/release")
+def release_held(cluster: str) -> Response:
+    return _serve(
+        "release-admin",
+        lambda caller, request: service().release_held(caller, cluster, request),
+        cluster=cluster,
+        parse=lambda _: bg.parse_release(_body()),
+    )
+
+
 @app.get("/audit")
 def audit() -> Response:
     return _serve(

@@ -22,9 +22,11 @@ from ..adapters.grant_schedules import GrantSchedules
 from ..adapters.grants_table import GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
+from ..adapters.trusted_copies import TrustedCopies
 from ..adapters.work_queue import WorkQueue
 from ..core.config import Config
 from ..core.deadline import Deadline
+from ..services.baselines import TrustedBaselines
 from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
 from ..services.enforce import Enforcer, MetricFn
 from ..services.reconcile import Reconciler
@@ -138,7 +140,7 @@ def enforcer(
     """The Enforcer of this environment. `notify=False` leaves the notes to the caller (break glass)."""
     w = wired(env)
     return Enforcer(
-        store=w.store,
+        store=baselines(metric=metric, clock=clock or now, env=env),
         reconciler=w.reconciler(),
         config=w.config,
         state=w.state,
@@ -149,6 +151,31 @@ def enforcer(
         holder=holder,
         audit=w.audit,
         continuations=w.work_queue,
+    )
+
+
+def baselines(
+    *,
+    metric: MetricFn | None = None,
+    clock: Callable[[], datetime] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BaselineStore:
+    """The baseline store every service reads through: with the deployment's baseline key configured, the
+    trusted one (refuses parameters from outside the boundary, tells every change, holds new admins)."""
+    w = wired(env)
+    if w.config.baseline_key_arn is None:
+        return w.store
+    return TrustedBaselines(
+        client("ssm", region=w.region),
+        prefix=w.config.prefix,
+        trusted_key_arn=w.config.baseline_key_arn,
+        copies=TrustedCopies(client("dynamodb", region=w.region), w.config.state_table)
+        if w.config.state_table
+        else None,
+        notifier=w.notifier,
+        metric=metric,
+        clock=clock or now,
+        hold_new_admins_minutes=w.config.hold_new_admins_minutes,
     )
 
 

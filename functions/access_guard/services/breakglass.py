@@ -367,6 +367,38 @@ class BreakGlass:
         )
         return Reply(200, body, detail, run_text=body["text"])
 
+    # --- held admins (holdNewAdminsMinutes) -----------------------------------------------------------------
+    def release_held(self, caller: Caller, cluster: str, request: bg.ReleaseRequest) -> Reply:
+        """Give now a cluster admin a baseline change holds back (or every held one), with a reason."""
+        self._baseline(cluster)  # managed, and its baseline usable
+        store = self.enforcer.store
+        release = getattr(store, "release", None)  # the trusted store holds admins; a plain one never does
+        released = (
+            release(cluster, self.region, request.principal_arn, by=caller.arn, reason=request.reason)
+            if release is not None
+            else []
+        )
+        if not released:
+            who = request.principal_arn or "no admin"
+            raise NotFound(f"{who} is not held on {cluster}: nothing to release")
+        trigger = Trigger(
+            "baseline",
+            f"held cluster admin(s) {', '.join(released)} released by {caller.arn}: {request.reason}",
+            actor=caller.arn,
+        )
+        report = self._run(cluster, trigger, principals=released)
+        outcome = report.outcome
+        note = run_note(trigger, outcome, detect=False) if outcome is not None else None
+        text = note.text if note else f"Released {', '.join(released)} on {cluster}.\n"
+        body = {
+            "cluster": cluster,
+            "region": self.region,
+            "released": released,
+            "outcome": outcome.to_json() if outcome is not None else None,
+            "text": text,
+        }
+        return Reply(200, body, f"released {', '.join(released)}", run_text=text)
+
     # --- grants --------------------------------------------------------------------------------------------
     def grant(
         self, caller: Caller, cluster: str, request: GrantRequest, deadline: Deadline | None = None

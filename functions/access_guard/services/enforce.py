@@ -34,7 +34,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..adapters.audit_table import AuditTable
-from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
+from ..adapters.baseline_store import (
+    BaselineNotFound,
+    BaselineRejected,
+    BaselineStore,
+    BaselineUnreadable,
+)
 from ..adapters.eks_reader import ClusterNotFound
 from ..adapters.grants_table import GrantChanged, GrantsTable
 from ..adapters.notifier import Notifier
@@ -287,6 +292,9 @@ class Enforcer:
             baseline = self.store.get(cluster, region)
         except BaselineNotFound:
             report.skipped = f"{cluster} ({region}) has no baseline: not managed"
+            return report
+        except BaselineRejected as exc:  # from outside the trust boundary: the store alerted it once
+            report.skipped = f"the baseline of {cluster} ({region}) was refused: {exc}"
             return report
         except BaselineUnreadable as exc:
             report.skipped = f"the baseline of {cluster} ({region}) cannot be used: {exc}"
