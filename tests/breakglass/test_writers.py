@@ -19,7 +19,9 @@ from .conftest import (
     ACCOUNT,
     ADMIN,
     CLUSTER,
+    EDIT,
     NAMES,
+    NODES,
     ONCALL,
     PLATFORM,
     REGION,
@@ -297,3 +299,34 @@ def test_one_cluster_that_cannot_be_read_never_fails_the_list(world: World) -> N
     assert answer.status == 200
     rows = {r["cluster"]: r for r in answer.body["clusters"]}
     assert rows["orders"]["error"] and rows[CLUSTER]["error"] is None and rows[CLUSTER]["drift"] is False
+
+
+# Issue 14, difference 4: the API's role may associate only the grant policies. A restore does what it may,
+# says what it may not, and still runs the later phases (the prune of a rogue admin among them).
+
+
+def test_a_restore_does_what_the_api_role_may_and_hands_the_rest_on(world: World) -> None:
+    secrets = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSSecretReaderPolicy"
+    extra = f"""    - principalARN: {NODES}
+      accessPolicies:
+        - policyARN: {secrets}
+          accessScope: {{type: namespace, namespaces: [vault]}}
+"""
+    text = baseline_text(extra=extra)
+    push(text)
+    eks = boto3.client("eks", region_name=REGION)
+    eks.delete_access_entry(clusterName=CLUSTER, principalArn=PLATFORM)  # a locked-out cluster
+    rogue = f"arn:aws:iam::{ACCOUNT}:role/dev"
+    eks.disassociate_access_policy(clusterName=CLUSTER, principalArn=rogue, policyArn=EDIT)
+    eks.associate_access_policy(
+        clusterName=CLUSTER, principalArn=rogue, policyArn=ADMIN, accessScope={"type": "cluster"}
+    )
+    answer = world.call("POST", f"/clusters/{CLUSTER}/restore", {"reason": "INC-9"})
+    assert answer.status == 202, answer.body
+    assert answer.body["leftToRemediation"] == [
+        "policy AmazonEKSSecretReaderPolicy is outside the grant policies: the remediation's role restores it"
+    ]
+    # what the API's role may do is done: the baseline admin is back, and the rogue admin path is gone
+    access = world.access()
+    assert PLATFORM in world.admins() and rogue not in world.admins()
+    assert secrets not in access.get(NODES, {})

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,7 +57,8 @@ from ..core.deadline import Deadline
 from ..core.describe import has_drift, plan_json, render_plan, summarize
 from ..core.grants import Desired, Grant, desired_state, entry_facts
 from ..core.limits import API_GATEWAY_TIMEOUT_SECONDS
-from ..core.model import Baseline
+from ..core.model import STANDARD, AssociatePolicy, Baseline, CreateEntry
+from ..core.model import Action as EksAction
 from ..core.report import Notification, Trigger, alert_note, run_note
 from .enforce import Enforcer, MetricFn, Prepare, RunContext, RunReport, monotonic_deadline
 
@@ -329,7 +330,36 @@ class BreakGlass:
         trigger = Trigger(
             "restore", f"break-glass restore by {caller.arn}: {request.reason}", actor=caller.arn
         )
-        report = self._run(cluster, trigger, dry_run=request.dry_run, deadline=deadline, override_detect=True)
+        left: list[str] = []
+
+        def within_the_api_role(desired: Desired, run: RunContext) -> Desired:
+            """The API's role may associate only the grant policies, and pass no node role: what it may not
+            do is left to the remediation's role (a continuation), and said; the rest goes ahead, pruning
+            included, under the safety rules."""
+
+            def keep(actions: Sequence[EksAction]) -> list[EksAction]:
+                kept = []
+                for action in actions:
+                    why = self._outside_the_api_role(action)
+                    if why is None:
+                        kept.append(action)
+                    else:
+                        run.left_out.append(action)
+                        if why not in left:
+                            left.append(why)
+                return kept
+
+            run.keep = keep
+            return desired
+
+        report = self._run(
+            cluster,
+            trigger,
+            dry_run=request.dry_run,
+            deadline=deadline,
+            override_detect=True,
+            prepare=None if request.dry_run else within_the_api_role,
+        )
         outcome = report.outcome
         if outcome is None:
             raise NotFound(report.skipped or f"{cluster} is not managed")
@@ -350,8 +380,18 @@ class BreakGlass:
             )
             return Reply(200, body, detail)
         note = run_note(trigger, outcome, detect=False)
-        body["reachedBaseline"] = outcome.reached_baseline
+        body["reachedBaseline"] = outcome.reached_baseline and not left
         body["text"] = note.text if note else f"Cluster {cluster} ({self.region}): no drift; nothing to do.\n"
+        body["leftToRemediation"] = left
+        if left:
+            body["text"] += "".join(f"Left to the remediation: {why}\n" for why in left)
+            body["status"] = "in-progress"
+            body["continues"] = report.continued
+            detail = "; ".join(left) + (
+                "; the remediation follows on its own" if report.continued else "; the next sweep does it"
+            )
+            body["message"] = detail
+            return Reply(202, body, detail, run_text=body["text"])
         if outcome.in_progress:
             body["status"] = "in-progress"
             body["continues"] = report.continued
@@ -487,6 +527,19 @@ class BreakGlass:
             grant_id=grant_id,
             run_text=note.text if note else "",
         )
+
+    def _outside_the_api_role(self, action: EksAction) -> str | None:
+        """Why the API's role may not make this write (its IAM policy: associations of the grant policies
+        only, no node roles passed), or None."""
+        if (
+            isinstance(action, AssociatePolicy)
+            and action.association.policy_arn not in self.config.grant_policies
+        ):
+            name = action.association.policy_arn.rsplit("/", 1)[-1]
+            return f"policy {name} is outside the grant policies: the remediation's role restores it"
+        if isinstance(action, CreateEntry) and action.spec.type != STANDARD:
+            return f"{action.spec.type} entry {action.spec.principal_arn}: the remediation's role restores it"
+        return None
 
     def _fail(self, grant: Grant, why: str, deadline: Deadline | None) -> ApiError:
         """End a grant that could not be scheduled and take back what it wrote; the error to answer with."""

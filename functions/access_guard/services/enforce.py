@@ -49,11 +49,11 @@ from ..core.breakglass import GUARD, describe_grant, grant_end_record
 from ..core.config import Config, Metrics
 from ..core.deadline import Deadline
 from ..core.grants import Desired, Grant, desired_state, grant_work, holds, taken_back
-from ..core.model import Baseline, LiveState
+from ..core.model import Action, Baseline, LiveState
 from ..core.outcome import Outcome
 from ..core.report import Notification, Trigger, alert_note, run_note
 from ..core.work import WorkItem
-from .reconcile import BUSY, Reconciler
+from .reconcile import BUSY, Keep, Reconciler
 
 # metric(name, value, unit): the handlers pass Powertools Metrics; tests a list.
 MetricFn = Callable[[str, float, str], None]
@@ -93,6 +93,10 @@ class RunContext:
     reconciler: Reconciler
     deadline: Deadline
     giving: str | None = None  # set by `prepare` to the grant it records
+    # set by `prepare` to narrow the run's plans to what this writer may do (the API's role); what it leaves
+    # out is handed on to a continuation (the remediation's role does it)
+    keep: Keep | None = None
+    left_out: list[Action] = field(default_factory=list)
 
 
 class Enforcer:
@@ -324,6 +328,7 @@ class Enforcer:
                         only=only,
                         deadline=deadline,
                         wait_for_mode=wait_for_mode,
+                        keep=context.keep,
                     )
                 acted = given or outcome
                 self._settle_grants(report, desired, acted, only, trigger, context, deadline, wait_for_mode)
@@ -336,6 +341,8 @@ class Enforcer:
         if self.state is not None and not dry_run and trigger.kind == "cluster-created":
             self.state.forget(_gone_key(cluster, region))
         in_progress = (given.in_progress if given else None) or (None if detect else outcome.in_progress)
+        if context.left_out and not in_progress:
+            in_progress = f"{len(context.left_out)} step(s) left to the remediation's role"
         if not dry_run and in_progress and in_progress != BUSY:
             # our own mode update still running, or the run's time up: the next run continues at once.
             # (Someone else's update is not waited on in a loop: the sweep continues after it.)
