@@ -30,10 +30,13 @@ from access_guard.core.config import (
     Env,
     TableKeys,
 )
+from access_guard.core.limits import API_GATEWAY_TIMEOUT_SECONDS
 
 from .runtime import FunctionRegistry, LocalApiGateway, LocalScheduler
 
 ROUTES = [f"{method} {path}" for path, method in API_ROUTES]
+API_HANDLER = "access_guard.handlers.api.handler"
+EXPIRY_HANDLER = "access_guard.handlers.expiry.handler"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
 
 
@@ -98,9 +101,8 @@ def provision(
     `settings` adds or overrides environment variables (Env names: ACCESS_GUARD_MAX_GRANT_MINUTES, ...).
     `log_level` sets the handlers' Powertools loggers (e.g. "WARNING" for a quiet console). `roles` gives
     the functions execution roles ({"api": ARN, "expiry": ARN}): their calls are then their roles'.
-    The handlers' modules are imported here, when the functions are registered."""
-    from access_guard.handlers import api, expiry
-
+    The functions are registered by their handlers' import paths: a registry with process isolation runs
+    them in worker processes (stopped at their timeouts), an inline one imports them at first use."""
     dynamodb = registry.client("dynamodb")
     for table, keys in (
         (names.state_table, STATE_TABLE_KEYS),
@@ -138,8 +140,14 @@ def provision(
         **(settings or {}),
     }
     roles = roles or {}
+    if log_level is not None:
+        environment["POWERTOOLS_LOG_LEVEL"] = log_level.upper()
     registry.register(
-        names.api_function, api.handler, timeout=29, environment=environment, role_arn=roles.get("api")
+        names.api_function,
+        API_HANDLER,
+        timeout=API_GATEWAY_TIMEOUT_SECONDS,
+        environment=environment,
+        role_arn=roles.get("api"),
     )
     # The CDK gives the expiry what every function shares and the audit table (no schedules): the same here.
     expiry_env = {
@@ -149,13 +157,15 @@ def provision(
     }
     registry.register(
         names.expiry_function,
-        expiry.handler,
+        EXPIRY_HANDLER,
         timeout=180,
         environment=expiry_env,
         role_arn=roles.get("expiry"),
     )
-    if log_level is not None:
-        for module in (api, expiry):
+    if log_level is not None and registry.isolation == "inline":
+        from access_guard.handlers import api, expiry
+
+        for module in (api, expiry):  # imported already in this process: their loggers were made
             module.logger.setLevel(getattr(logging, log_level.upper()))
     return environment
 
@@ -186,15 +196,31 @@ def serve_api(
 
         wiring.set_clock(clock)  # every function's services: the API, the expiry, the sweep
     gateway = LocalApiGateway(
-        registry, names.api_function, ROUTES, stage=API_STAGE, require_mfa=require_mfa, port=port, host=host
+        registry,
+        names.api_function,
+        ROUTES,
+        stage=API_STAGE,
+        require_mfa=require_mfa,
+        port=port,
+        host=host,
+        integration_timeout=API_GATEWAY_TIMEOUT_SECONDS,
     )
     gateway.start()
     return gateway
 
 
 def expiry_scheduler(
-    registry: FunctionRegistry, *, clock: Callable[[], datetime] | None = None
+    registry: FunctionRegistry,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    precision_seconds: float = 0.0,
+    seed: int | str | None = 0,
 ) -> LocalScheduler:
     """The local EventBridge Scheduler that fires grant schedules at the expiry function: `.tick()` fires
-    what is due on `clock`, `.start(interval)` ticks in the background until `.stop()`."""
-    return LocalScheduler(registry, clock=clock or (lambda: datetime.now(UTC)))
+    what is due on `clock`, `.start(interval)` ticks in the background until `.stop()`. With
+    `precision_seconds=SCHEDULER_PRECISION_SECONDS` (what `python -m local serve` and the strict local world
+    use) a schedule fires anywhere within its minute, as in AWS, reproducibly for `seed`; the default, 0,
+    fires at the exact second."""
+    return LocalScheduler(
+        registry, clock=clock or (lambda: datetime.now(UTC)), precision_seconds=precision_seconds, seed=seed
+    )

@@ -182,3 +182,13 @@ class Emulator:
         """Deliver now every event waiting for its delay (in due order), then the held ones newest first;
         returns how many deliveries were made."""
         return int(self._call("POST", "cloudtrail/flush")["delivered"])
+
+    # --- the services' clock ---------------------------------------------------------------------
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the local services' clock `seconds` ahead and fire what is then due (schedules, the sweep);
+        returns {"offsetSeconds", "now", "realNow"}."""
+        return self._call("POST", "clock", {"advanceSeconds": seconds})  # type: ignore[no-any-return]
+
+    def clock(self) -> dict[str, Any]:
+        """{"offsetSeconds": how far the services' clock is ahead of real time, "now", "realNow"}."""
+        return self._call("GET", "clock")  # type: ignore[no-any-return]

@@ -11,6 +11,15 @@ the sweep on a timer.
 
 `drain()` runs everything to quiet in the caller's thread (tests, benchmarks); `start()` runs it in the
 background (`python -m local serve`, the demo).
+
+Time. The services read the local clock (local/clock.py: real time plus an offset): the functions (through
+Env.LOCAL_CLOCK_FILE, which the wiring reads), the scheduler, the sweep's timer and the locks. Moving it
+(`POST /_emulator/clock {"advanceSeconds": N}`, or `SERVICE_CLOCK.advance(N)`) fires what is then due before
+it answers: the grants' schedules (the expiry runs) and the sweep, if its interval has passed.
+
+Isolation. `Pipeline.create(isolation="process")` (what `python -m local serve` uses) runs every function in
+worker processes that are killed at the function's timeout (local/runtime/functions.py); the default,
+"inline", runs them in this process (fast tests; a test's own clock through wiring.set_clock).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from typing import Any
 
 import boto3
 
+from .clock import SERVICE_CLOCK
 from .runtime import FunctionRegistry, SqsEventSource, SqsPoller
 
 ACCOUNT = "123456789012"
@@ -49,13 +59,6 @@ TIMEOUTS = {"intake": 60.0, "remediate": 300.0, "sweep": 900.0}
 API_FUNCTIONS = ("api", "expiry")
 
 
-def _handler(path: str) -> Callable[[Any, Any], Any]:
-    import importlib
-
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-
-
 @dataclass
 class Pipeline:
     endpoint: str
@@ -74,6 +77,10 @@ class Pipeline:
     _client: Any = None
     _gateway: Any = None
     scheduler: Any = None
+    sweep_seconds: float | None = None
+    _next_sweep: float = 0.0
+    _sweep_lock: threading.Lock = field(default_factory=threading.Lock)
+    _unlisten: list[Callable[[], None]] = field(default_factory=list)
 
     # --- building ----------------------------------------------------------------------------------
     @classmethod
@@ -84,8 +91,10 @@ class Pipeline:
         region: str = "us-east-1",
         prefix: str | None = None,
         environment: Mapping[str, str] | None = None,
+        isolation: str = "inline",
     ) -> Pipeline:
-        """Make the pipeline's resources in the local AWS at `endpoint` and register its functions.
+        """Make the pipeline's resources in the local AWS at `endpoint` and register its functions
+        (`isolation`: "process" runs them in worker processes stopped at their timeouts, see the module).
 
         Handler modules read their settings when first imported: call this before anything imports them
         (the environment it sets for them is also applied, process-wide, while they run).
@@ -209,14 +218,17 @@ class Pipeline:
             "AWS_ENDPOINT_URL": endpoint,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "POWERTOOLS_METRICS_NAMESPACE": "EksAccessGuard",
+            Env.LOCAL_CLOCK_FILE: SERVICE_CLOCK.file,
             **(environment or {}),
         }
-        registry = FunctionRegistry(region=region, account_id=ACCOUNT, endpoint_url=endpoint)
+        registry = FunctionRegistry(
+            region=region, account_id=ACCOUNT, endpoint_url=endpoint, isolation=isolation
+        )
         pipeline = cls(endpoint, region, prefix, settings, queues, topic_arn, tables, roles, registry)
         for function, path in HANDLERS.items():
             registry.register(
                 function,
-                pipeline._lazy(path),
+                path,
                 timeout=TIMEOUTS[function],
                 environment=settings,
                 role_arn=roles[function],
@@ -235,11 +247,21 @@ class Pipeline:
         require_mfa: bool = False,
         clock: Callable[[], Any] | None = None,
         tick_seconds: float | None = 1.0,
+        scheduler_precision_seconds: float = 0.0,
+        scheduler_seed: int | str | None = 0,
     ) -> str:
         """Serve the break-glass API on 127.0.0.1:`port` (its URL is returned), sharing this pipeline's tables
         and topic, with grants' expiries fired by the local scheduler every `tick_seconds` (None: only when
-        `scheduler.tick()` is called). `clock` is the services' clock (tests and the demo move it)."""
+        `scheduler.tick()` is called, or the local clock moves). `clock` is the services' clock (tests and
+        the demo move it; inline isolation only); by default the local clock (local/clock.py).
+        `scheduler_precision_seconds` (core.limits.SCHEDULER_PRECISION_SECONDS: as in AWS) fires each
+        schedule anywhere within its minute, reproducibly for `scheduler_seed`; 0 at the exact second."""
+        from access_guard.core.config import Env
+
         from .breakglass_api import LocalNames, expiry_scheduler, serve_api
+
+        if clock is not None and self.registry.isolation == "process":
+            raise ValueError("a test's clock reaches in-process functions only: move the local clock instead")
 
         names = LocalNames(
             state_table=self.tables["state"],
@@ -252,7 +274,9 @@ class Pipeline:
             expiry_function="expiry",
         )
         settings = {
-            k: v for k, v in self.environment.items() if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF"))
+            k: v
+            for k, v in self.environment.items()
+            if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF")) or k == Env.LOCAL_CLOCK_FILE
         }
         self._gateway = serve_api(
             self.registry,
@@ -265,21 +289,17 @@ class Pipeline:
             settings=settings,
             roles={f: self.roles[f] for f in API_FUNCTIONS},
         )
-        self.scheduler = expiry_scheduler(self.registry, clock=clock)
+        self.scheduler = expiry_scheduler(
+            self.registry,
+            clock=clock or SERVICE_CLOCK.now,
+            precision_seconds=scheduler_precision_seconds,
+            seed=scheduler_seed,
+        )
+        if clock is None:
+            self._unlisten.append(SERVICE_CLOCK.on_advance(self.scheduler.tick))
         if tick_seconds:
             self.scheduler.start(tick_seconds)
         return str(self._gateway.endpoint)
-
-    def _lazy(self, path: str) -> Callable[[Any, Any], Any]:
-        """The handler, imported at its first invocation (under its environment, as Lambda imports it)."""
-        loaded: list[Callable[[Any, Any], Any]] = []
-
-        def handler(event: Any, context: Any) -> Any:
-            if not loaded:
-                loaded.append(_handler(path))
-            return loaded[0](event, context)
-
-        return handler
 
     # --- running -------------------------------------------------------------------------------------
     def drain(self, timeout: float = 60.0) -> int:
@@ -314,17 +334,32 @@ class Pipeline:
         self._poller = SqsPoller(self.sources, poll_interval=poll_interval)
         self._poller.start()
         if sweep_seconds:
-            self._sweeper = threading.Thread(target=self._sweep_every, args=(sweep_seconds,), daemon=True)
+            # The sweep's schedule runs on the local clock: moving it past the interval sweeps at once.
+            self.sweep_seconds = sweep_seconds
+            self._next_sweep = SERVICE_CLOCK.time() + sweep_seconds
+            self._unlisten.append(SERVICE_CLOCK.on_advance(self._sweep_if_due))
+            self._sweeper = threading.Thread(target=self._sweep_every, daemon=True)
             self._sweeper.start()
 
-    def _sweep_every(self, seconds: float) -> None:
-        while not self._stopping.wait(seconds):
+    def _sweep_every(self) -> None:
+        while not self._stopping.wait(min(1.0, self.sweep_seconds or 1.0)):
+            self._sweep_if_due()
+
+    def _sweep_if_due(self) -> None:
+        with self._sweep_lock:
+            if self.sweep_seconds is None or SERVICE_CLOCK.time() < self._next_sweep:
+                return
+            # One sweep however far the clock moved (EventBridge does not catch up on missed rate() runs).
+            self._next_sweep = SERVICE_CLOCK.time() + self.sweep_seconds
             # a failed sweep is logged by the runtime; the next one tries again
             with contextlib.suppress(Exception):
                 self.sweep()
 
     def stop(self) -> None:
         self._stopping.set()
+        for unlisten in self._unlisten:
+            unlisten()
+        self._unlisten.clear()
         if self._poller is not None:
             self._poller.stop()
         if self.scheduler is not None:
@@ -336,6 +371,7 @@ class Pipeline:
             wiring.set_clock(None)  # serve_api(clock=...) moved every function's clock
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
+        self.registry.close()  # worker processes (process isolation)
 
     # --- reading what the guard said ------------------------------------------------------------------
     def _sqs(self) -> Any:

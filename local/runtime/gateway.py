@@ -15,7 +15,10 @@ and after a Lambda proxy integration:
   checks no code, so any 6 digits do);
 - the request becomes the REST proxy event (payload 1.0) with requestContext.identity filled as for an
   IAM caller, and the function's response becomes the HTTP response (502 if it fails or is malformed);
-- bodies over `max_body_bytes` (API Gateway's 10 MB) get 413.
+- bodies over `max_body_bytes` (API Gateway's 10 MB) get 413;
+- `integration_timeout` (seconds; the caller passes API Gateway's 29 s from the product's limits module,
+  None: no limit) bounds the wait for the function: past it the client gets 504 "Endpoint request timed
+  out" while the function runs on until it ends or its own timeout stops it, as in AWS.
 Header names reach the handler in Title-Case (WSGI does not keep the client's case); Powertools looks
 headers up case-insensitively.
 """
@@ -30,6 +33,8 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -151,6 +156,9 @@ class Route:
         )
 
 
+_TIMED_OUT = object()
+
+
 class _Refused(Exception):
     def __init__(self, status: int, error_type: str, message: str, key: str = "message") -> None:
         super().__init__(message)
@@ -194,8 +202,10 @@ class LocalApiGateway:
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        integration_timeout: float | None = None,
     ) -> None:
         registry.get(function)
+        self.integration_timeout = integration_timeout
         self.registry, self.function = registry, function
         self.routes = sorted((Route.parse(r) for r in routes), key=Route.specificity, reverse=True)
         self.region, self.account_id = registry.region, registry.account_id
@@ -277,7 +287,13 @@ class LocalApiGateway:
             environ, request_id, method, route, path, params, raw_query, headers, body, identity
         )
         try:
-            response = self.registry.invoke(self.function, event)
+            response = self._invoke(event)
+            if response is _TIMED_OUT:
+                log.info("%s %s: no answer within %s s", method, path, self.integration_timeout)
+                headers = [("Content-Type", "application/json")]
+                headers.append(("x-amzn-ErrorType", "InternalServerErrorException"))
+                return 504, headers, b'{"message": "Endpoint request timed out"}'
+
             return _http_response(response, request_id)
         except (InvocationError, ValueError, TypeError, KeyError) as exc:
             log.info("%s %s: integration failed: %s", method, path, exc)
@@ -286,6 +302,24 @@ class LocalApiGateway:
                 [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InternalServerErrorException")],
                 b'{"message": "Internal server error"}',
             )
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
+        """The function's answer, or _TIMED_OUT past the integration timeout (the invocation runs on)."""
+        if self.integration_timeout is None:
+            return self.registry.invoke(self.function, event)
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.registry.invoke(self.function, event))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=run, daemon=True, name="apigateway-integration").start()
+        try:
+            return future.result(timeout=self.integration_timeout)
+        except FutureTimeout:
+            return _TIMED_OUT
 
     def _route(self, method: str, raw_path: str) -> tuple[Route, str, dict[str, str]]:
         prefix = f"/{self.stage}"

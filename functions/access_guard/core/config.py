@@ -60,6 +60,10 @@ class Env:
     MODE_UPDATE_WAIT_SECONDS = "ACCESS_GUARD_MODE_UPDATE_WAIT_SECONDS"  # bounded wait for a mode update
     # The service's account; optional: a handler reads it off its own function ARN when unset.
     ACCOUNT_ID = "ACCESS_GUARD_ACCOUNT_ID"
+    # Local AWS only (never set by the CDK): a file holding the seconds the local services' clock is ahead
+    # of real time (local/clock.py writes it; `POST /_emulator/clock` moves it). The handlers' clock
+    # (wiring.now) and the locks' clock add it.
+    LOCAL_CLOCK_FILE = "ACCESS_GUARD_LOCAL_CLOCK_FILE"
 
 
 class ConfigError(ValueError):
