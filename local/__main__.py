@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .runner import Pipeline
 
     # As in AWS: each function in its own environments (worker processes), stopped at its timeout.
-    pipeline = Pipeline.create(endpoint, region=args.region, isolation="process")
+    pipeline = Pipeline.create(endpoint, region=args.region, isolation="process", strict=True)
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
     print(
         f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from access_guard.core import deployment
 
 from .clock import SERVICE_CLOCK
 from .runtime import FunctionRegistry, SqsEventSource, SqsPoller
@@ -54,7 +55,18 @@ HANDLERS = {
     "remediate": "access_guard.handlers.remediate.handler",
     "sweep": "access_guard.handlers.sweep.handler",
 }
-TIMEOUTS = {"intake": 60.0, "remediate": 300.0, "sweep": 900.0}
+# Each function's timeout and each queue's visibility timeout, as the CDK deploys them (core.deployment).
+TIMEOUTS = {
+    "intake": float(deployment.INTAKE_TIMEOUT_SECONDS),
+    "remediate": float(deployment.REMEDIATE_TIMEOUT_SECONDS),
+    "sweep": float(deployment.SWEEP_TIMEOUT_SECONDS),
+}
+VISIBILITY = {
+    "intake": deployment.INTAKE_VISIBILITY_TIMEOUT_SECONDS,
+    "work": deployment.WORK_VISIBILITY_TIMEOUT_SECONDS,
+}
+# Strict: batches of one function that AWS would run at once (a FIFO source: one per message group).
+STRICT_CONCURRENCY = 5
 # The break-glass API and the grants' expiry (registered by local/breakglass_api.py when the API is served).
 API_FUNCTIONS = ("api", "expiry")
 
@@ -92,9 +104,14 @@ class Pipeline:
         prefix: str | None = None,
         environment: Mapping[str, str] | None = None,
         isolation: str = "inline",
+        strict: bool = False,
     ) -> Pipeline:
         """Make the pipeline's resources in the local AWS at `endpoint` and register its functions
         (`isolation`: "process" runs them in worker processes stopped at their timeouts, see the module).
+        Functions, queues and event sources get the CDK's settings (core.deployment). `strict` is AWS's
+        pace: a failed message returns only after its queue's visibility timeout (move the services' clock
+        to see it sooner), and each event source runs several batches at once (a FIFO source one per
+        message group); without it failed messages return at once, one batch at a time (fast tests).
 
         Handler modules read their settings when first imported: call this before anything imports them
         (the environment it sets for them is also applied, process-wide, while they run).
@@ -124,12 +141,12 @@ class Pipeline:
         arns: dict[str, str] = {}
 
         def queue(name: str, *, fifo: bool = False, dlq: str | None = None) -> None:
-            attributes: dict[str, str] = {"VisibilityTimeout": "30"}
+            attributes: dict[str, str] = {"VisibilityTimeout": str(VISIBILITY.get(name, 30))}
             if fifo:
                 attributes["FifoQueue"] = "true"
             if dlq:
                 attributes["RedrivePolicy"] = json.dumps(
-                    {"deadLetterTargetArn": arns[dlq], "maxReceiveCount": "5"}
+                    {"deadLetterTargetArn": arns[dlq], "maxReceiveCount": str(deployment.MAX_RECEIVES)}
                 )
             suffix = ".fifo" if fifo else ""
             url = sqs.create_queue(QueueName=f"{NAME}-{name}{suffix}", Attributes=attributes)["QueueUrl"]
@@ -234,8 +251,18 @@ class Pipeline:
                 role_arn=roles[function],
             )
         pipeline.sources = [
-            SqsEventSource(registry, "intake", queues["intake"], batch_size=10),
-            SqsEventSource(registry, "remediate", queues["work"], batch_size=10),
+            SqsEventSource(
+                registry,
+                function,
+                queues[queue],
+                batch_size=deployment.SQS_BATCH_SIZE,
+                # Strict: a failed message comes back when its visibility timeout ends (on the services'
+                # clock: moving it ahead brings it back); else at once.
+                retry_delay=VISIBILITY[queue] if strict else 0.0,
+                concurrency=STRICT_CONCURRENCY if strict else 1,
+                clock=SERVICE_CLOCK.monotonic,
+            )
+            for function, queue in (("intake", "intake"), ("remediate", "work"))
         ]
         return pipeline
 

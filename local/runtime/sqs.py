@@ -19,8 +19,9 @@ minutes). Here the poller returns it itself, with ChangeMessageVisibility to 0, 
 (default 0: at once) after the failure, measured on `clock`. It is faithful to what the function sees (the
 same message again, ApproximateReceiveCount one higher, the same redrive count) and only shortens the
 wait. It also avoids a moto defect: when a FIFO group's in-flight messages time out together, moto hands
-them back out of order; made visible explicitly, they come back in order. `retry_delay` must be shorter
-than the queue's visibility timeout so the poller, not the timeout, returns them.
+them back out of order; made visible explicitly, they come back in order. `retry_delay` is at most the
+queue's visibility timeout; equal to it (the strict local world) the message returns when SQS would
+return it, on `clock`, so a clock moved ahead brings it back sooner.
 
 Long polling is not used (WaitTimeSeconds=0): the local AWS runs one call at a time, and a long poll
 would hold every other client for its whole wait. The poller sleeps between empty receives instead.
@@ -84,8 +85,8 @@ class SqsEventSource:
         )["Attributes"]
         self.queue_arn: str = attributes["QueueArn"]
         self.fifo = attributes.get("FifoQueue") == "true"
-        if retry_delay >= int(attributes["VisibilityTimeout"]):
-            raise ValueError("retry_delay must be shorter than the queue's visibility timeout")
+        if retry_delay > int(attributes["VisibilityTimeout"]):
+            raise ValueError("retry_delay must be at most the queue's visibility timeout")
         self._region = self.queue_arn.split(":")[3]
         self._parked: list[_Parked] = []
         self._groups_busy: set[str] = set()
