@@ -192,3 +192,23 @@ class Emulator:
     def clock(self) -> dict[str, Any]:
         """{"offsetSeconds": how far the services' clock is ahead of real time, "now", "realNow"}."""
         return self._call("GET", "clock")  # type: ignore[no-any-return]
+
+    # --- AWS's limits and eventual consistency (local/strict.py) ----------------------------------
+    def set_strict(
+        self,
+        *,
+        ssm_get_tps: float | None = None,
+        new_principal_seconds: float | None = None,
+        parameter_visible_after_seconds: float | None = None,
+    ) -> dict[str, float]:
+        """Parameter Store throttling (GetParameter* calls a second; 0: off), how long a new IAM principal
+        is refused by CreateAccessEntry, how long a parameter just written reads as missing."""
+        fields = {
+            "ssmGetTps": ssm_get_tps,
+            "newPrincipalSeconds": new_principal_seconds,
+            "parameterVisibleAfterSeconds": parameter_visible_after_seconds,
+        }
+        return self._call("PUT", "strict", {k: v for k, v in fields.items() if v is not None})  # type: ignore[no-any-return]
+
+    def strict(self) -> dict[str, float]:
+        return self._call("GET", "strict")  # type: ignore[no-any-return]
