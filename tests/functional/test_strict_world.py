@@ -18,7 +18,7 @@ from access_guard.handlers import wiring
 
 from local.runner import Pipeline
 
-from .scenario import ADMIN, REGION, VIEW, entry, role
+from .scenario import ADMIN, REGION, VIEW, entry, recreate_role, role
 from .test_pipeline import CLUSTER, make_cluster, person, push
 
 
@@ -75,3 +75,85 @@ def test_1_a_failed_work_item_returns_only_after_the_work_queues_visibility_time
     strict.drain()
     assert managed["oncall"] in principals(aws)
     assert strict.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+def test_5_an_iam_event_reads_the_baseline_index_not_every_baseline_under_ssms_throughput(
+    strict: Pipeline, aws: Any
+) -> None:
+    from access_guard.core.limits import SSM_GET_TPS
+
+    from local.calls import Call, add_listener
+
+    # Given twelve managed clusters whose baselines name the on-call role, and Parameter Store's 40 TPS
+    oncall, platform = role("oncall"), role("platform", "/platform/")
+    alice = person("alice")
+    role("eks-cluster")
+    clusters = [f"c{i:02d}" for i in range(12)]
+    for name in clusters:
+        alice.client("eks").create_cluster(
+            name=name,
+            roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+            resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+            accessConfig={"authenticationMode": "API"},
+        )
+        push_named(strict, name, entry(platform, (ADMIN, None)), entry(oncall, (VIEW, ["team"])))
+    strict.drain()
+    aws.set_strict(ssm_get_tps=SSM_GET_TPS)
+    reads: list[str] = []
+
+    def count(call: Call, status: int, headers: dict[str, str], body: bytes) -> None:
+        if call.operation.service == "ssm" and call.operation.name.startswith("GetParameter"):
+            reads.append(call.caller.arn)
+
+    add_listener(count)
+    try:
+        # When the role is deleted and made again, twice (IAM events)
+        for _ in range(2):
+            recreate_role(oncall)
+            strict.drain()
+    finally:
+        from local import calls
+
+        calls._LISTENERS.remove(count)
+    # Then every cluster has the recreated role's entry back (a live one), nothing was dead-lettered
+    for name in clusters:
+        access = aws.access(name)
+        assert oncall in {p["principalArn"] for p in access["principals"]}, name
+        assert access["inactiveEntries"] == [], name
+    assert strict.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+    # and for its four IAM events the intake read at most a listing of the manifests each (two pages of ten),
+    # not each cluster's baseline per event (reading them all: 98 reads, measured)
+    by_intake = [arn for arn in reads if "eks-access-guard-intake" in arn]
+    assert 1 <= len(by_intake) <= 4 * 2, len(by_intake)
+
+
+def test_6_a_recreated_principal_unknown_to_eks_for_seconds_gets_its_entry_back(
+    managed: dict[str, Any], strict: Pipeline, aws: Any
+) -> None:
+    aws.set_strict(new_principal_seconds=2.5)
+    recreate_role(managed["oncall"])
+    strict.drain(timeout=120)
+    access = aws.access(CLUSTER)
+    assert managed["oncall"] in {p["principalArn"] for p in access["principals"]}
+    assert access["inactiveEntries"] == []
+
+
+def test_6_a_new_baseline_that_reads_as_missing_at_first_is_applied(strict: Pipeline, aws: Any) -> None:
+    platform = role("platform", "/platform/")
+    make_cluster(person("alice"))
+    aws.set_strict(parameter_visible_after_seconds=1.0)
+    push(strict, entry(platform, (ADMIN, None)), prune=True)
+    strict.drain()
+    assert aws.admins(CLUSTER) == [platform]
+
+
+def push_named(pipeline: Pipeline, cluster: str, *entries: dict[str, Any]) -> None:
+    import json
+
+    import boto3
+    from access_guard.adapters.baseline_store import BaselineStore
+
+    from .scenario import baseline_doc
+
+    text = json.dumps(baseline_doc(cluster, list(entries)))
+    BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix).put(text)
