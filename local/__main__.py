@@ -87,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
             oncall_principals=oncall,
             scheduler_precision_seconds=SCHEDULER_PRECISION_SECONDS,
             scheduler_seed=None,  # a fresh draw each run, as in AWS
+            as_deployed=True,  # the deployed resource policy, request validation, access logs
         )
         print(f"break-glass API on {api} (on call: {', '.join(oncall)})", flush=True)
     print(

@@ -52,6 +52,7 @@ class LocalNames:
     scheduler_role: str = "access-guard-grant-scheduler"
     api_function: str = "access-guard-api"
     expiry_function: str = "access-guard-expiry"
+    access_log_group: str = "access-guard-api-access-logs"  # the stage's access logs (as_deployed)
 
 
 def ensure_table(dynamodb: Any, name: str, keys: TableKeys) -> None:
@@ -179,11 +180,18 @@ def serve_api(
     require_mfa: bool = False,
     clock: Callable[[], datetime] | None = None,
     names: LocalNames = LocalNames(),
+    as_deployed: bool = False,
     **provision_options: Any,
 ) -> LocalApiGateway:
     """Provision, then serve the API handler on http://HOST:PORT/v1 behind the local API Gateway (started;
     `.endpoint` is the invoke URL, `.stop()` ends it). `clock` is the services' clock (grant times and
-    expiry), for tests and benches; the gateway checks signatures against the real time."""
+    expiry), for tests and benches; the gateway checks signatures against the real time.
+
+    `as_deployed=True` (what `python -m local serve` uses) puts the deployed API's gatekeepers in front of
+    the function, taken from the CDK's own definitions (infra.components.api): the resource policy (the
+    on-call allow-list by aws:PrincipalArn, the deny for everyone else, the MFA deny), the request validator
+    (POST bodies are JSON objects) and the stage's access-log format, written to the CloudWatch Logs group
+    `names.access_log_group` on the local AWS. Refused requests never reach the function."""
     provision(
         registry,
         oncall_principals=oncall_principals,
@@ -204,9 +212,25 @@ def serve_api(
         port=port,
         host=host,
         integration_timeout=API_GATEWAY_TIMEOUT_SECONDS,
+        **(_deployed_gatekeepers(oncall_principals, require_mfa, names) if as_deployed else {}),
     )
     gateway.start()
     return gateway
+
+
+def _deployed_gatekeepers(
+    oncall_principals: Sequence[str], require_mfa: bool, names: LocalNames
+) -> dict[str, Any]:
+    """The gateway's settings from the CDK's definitions of the API (imports the CDK: a few seconds)."""
+    from infra.components.api import ACCESS_LOG_FORMAT, resource_policy
+
+    document = resource_policy(oncall_principals=list(oncall_principals), require_mfa=require_mfa).to_json()
+    return {
+        "resource_policy": document,
+        "validate_bodies": True,
+        "access_log_group": names.access_log_group,
+        "access_log_format": ACCESS_LOG_FORMAT,
+    }
 
 
 def expiry_scheduler(

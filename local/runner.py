@@ -276,13 +276,16 @@ class Pipeline:
         tick_seconds: float | None = 1.0,
         scheduler_precision_seconds: float = 0.0,
         scheduler_seed: int | str | None = 0,
+        as_deployed: bool = False,
     ) -> str:
         """Serve the break-glass API on 127.0.0.1:`port` (its URL is returned), sharing this pipeline's tables
         and topic, with grants' expiries fired by the local scheduler every `tick_seconds` (None: only when
         `scheduler.tick()` is called, or the local clock moves). `clock` is the services' clock (tests and
         the demo move it; inline isolation only); by default the local clock (local/clock.py).
         `scheduler_precision_seconds` (core.limits.SCHEDULER_PRECISION_SECONDS: as in AWS) fires each
-        schedule anywhere within its minute, reproducibly for `scheduler_seed`; 0 at the exact second."""
+        schedule anywhere within its minute, reproducibly for `scheduler_seed`; 0 at the exact second.
+        `as_deployed`: the deployed API's resource policy, request validation and access logs in front of the
+        function (local/breakglass_api.serve_api)."""
         from access_guard.core.config import Env
 
         from .breakglass_api import LocalNames, expiry_scheduler, serve_api
@@ -315,6 +318,7 @@ class Pipeline:
             prefix=self.prefix,
             settings=settings,
             roles={f: self.roles[f] for f in API_FUNCTIONS},
+            as_deployed=as_deployed,
         )
         self.scheduler = expiry_scheduler(
             self.registry,

@@ -157,3 +157,114 @@ def push_named(pipeline: Pipeline, cluster: str, *entries: dict[str, Any]) -> No
 
     text = json.dumps(baseline_doc(cluster, list(entries)))
     BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix).put(text)
+
+
+# --- 3: the gateway's resource policy and request validation -----------------------------------------
+
+
+def session(role_arn: str, *, mfa: bool = False) -> Any:
+    import boto3
+    from botocore.credentials import Credentials
+
+    extra = {"SerialNumber": "arn:aws:iam::123456789012:mfa/carol", "TokenCode": "123456"} if mfa else {}
+    c = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=role_arn, RoleSessionName="carol", **extra
+    )
+    k = c["Credentials"]
+    return Credentials(k["AccessKeyId"], k["SecretAccessKey"], k["SessionToken"])
+
+
+def user_keys(name: str) -> Any:
+    import boto3
+    from botocore.credentials import Credentials
+
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def audit_records(strict: Pipeline) -> int:
+    import boto3
+
+    return int(boto3.client("dynamodb", region_name=REGION).scan(TableName=strict.tables["audit"])["Count"])
+
+
+def access_log(group: str) -> list[dict[str, Any]]:
+    import json
+
+    import boto3
+
+    events = boto3.client("logs", region_name=REGION).filter_log_events(logGroupName=group)["events"]
+    return [json.loads(e["message"]) for e in events]
+
+
+def test_3_the_deployed_resource_policy_and_validator_refuse_before_the_function_and_log_the_caller(
+    managed: dict[str, Any], strict: Pipeline, aws: Any
+) -> None:
+    from access_guard.adapters.breakglass_client import BreakGlassClient
+
+    from local.breakglass_api import LocalNames
+
+    # Given the on-call role with its path, and the API deployed as the CDK makes it
+    oncall = role("responder", "/ops/")
+    url = strict.serve_api(oncall_principals=[oncall], tick_seconds=None, as_deployed=True)
+
+    def api(credentials: Any) -> BreakGlassClient:
+        return BreakGlassClient(url, credentials=credentials, region=REGION)
+
+    restore = f"/clusters/{CLUSTER}/restore"
+    # the on-call role's session is let through
+    assert api(session(oncall)).call("GET", "/clusters").status == 200
+    before = audit_records(strict)
+    strict.notifications()
+    # someone else (an IAM user; another role) is refused by the policy's explicit deny
+    for credentials in (user_keys("mallory"), session(role("builder"))):
+        answer = api(credentials).call("POST", restore, body={"reason": "INC-9 outage"})
+        assert answer.status == 403 and "explicit deny" in str(answer.body), answer.body
+    # a body that is not a JSON object is refused by the validator
+    answer = api(session(oncall)).call("POST", restore, body=["INC-9"])
+    assert (answer.status, answer.body) == (400, {"message": "Invalid request body"})
+    # Then none of them reached the function: no audit record, no note
+    assert audit_records(strict) == before
+    assert strict.notifications(wait_seconds=0.5) == []
+    # and the stage's access log has each refusal with the caller's ARN
+    lines = access_log(LocalNames().access_log_group)
+    refused = [(line["status"], line["userArn"].split(":")[-1]) for line in lines if line["status"] != "200"]
+    assert refused == [
+        ("403", "user/mallory"),
+        ("403", "assumed-role/builder/carol"),
+        ("400", "assumed-role/responder/carol"),
+    ]
+
+
+def test_3_a_configured_role_arn_without_its_path_is_denied_as_in_aws(
+    managed: dict[str, Any], strict: Pipeline, aws: Any
+) -> None:
+    from access_guard.adapters.breakglass_client import BreakGlassClient
+
+    actual = role("responder", "/ops/")
+    without_path = actual.replace("role/ops/", "role/")
+    url = strict.serve_api(oncall_principals=[without_path], tick_seconds=None, as_deployed=True)
+    answer = BreakGlassClient(url, credentials=session(actual), region=REGION).call("GET", "/clusters")
+    assert answer.status == 403, answer.body
+
+
+def test_3_with_mfa_required_only_sessions_with_the_mfa_key_true_pass(
+    managed: dict[str, Any], strict: Pipeline, aws: Any
+) -> None:
+    from access_guard.adapters.breakglass_client import BreakGlassClient
+
+    plain = role("responder", "/ops/")
+    sso = role("AWSReservedSSO_OnCall_0123456789abcdef", "/aws-reserved/sso.amazonaws.com/")
+    url = strict.serve_api(
+        oncall_principals=[plain, sso], tick_seconds=None, as_deployed=True, require_mfa=True
+    )
+
+    def status(credentials: Any) -> int:
+        return BreakGlassClient(url, credentials=credentials, region=REGION).call("GET", "/clusters").status
+
+    assert status(session(plain, mfa=True)) == 200
+    assert status(session(plain)) == 403
+    # An IAM Identity Center session carries no MFA key, whatever its sign-in: BoolIfExists denies it
+    assert status(session(sso, mfa=True)) == 403
