@@ -260,6 +260,7 @@ class Pipeline:
                 # clock: moving it ahead brings it back); else at once.
                 retry_delay=VISIBILITY[queue] if strict else 0.0,
                 concurrency=STRICT_CONCURRENCY if strict else 1,
+                batch_per_group=strict,
                 clock=SERVICE_CLOCK.monotonic,
             )
             for function, queue in (("intake", "intake"), ("remediate", "work"))

@@ -11,7 +11,9 @@ Two isolations (`FunctionRegistry(isolation=...)`):
   real deadline. The worker's environment is the function's (and its role's keys), not this process's.
 - "inline" (the default, for fast tests): handlers run in this process, in the caller's thread; a
   callable handler always runs so, whatever the isolation. A run past its timeout is not stopped (a
-  thread cannot be): it finishes, and its result is then discarded as timed out.
+  thread cannot be): it finishes, and its result is then discarded as timed out. Overlapping invocations
+  of one function share its module state (a Powertools batch processor, caches), which Lambda's separate
+  environments never do: tests of concurrency belong in "process".
 
 A function is a plain `handler(event, context)` callable with the settings Lambda gives it: a timeout,
 environment variables, memory size, an execution role, and (for asynchronous invocations) a retry count

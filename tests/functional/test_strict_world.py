@@ -147,7 +147,7 @@ def test_6_a_new_baseline_that_reads_as_missing_at_first_is_applied(strict: Pipe
     assert aws.admins(CLUSTER) == [platform]
 
 
-def push_named(pipeline: Pipeline, cluster: str, *entries: dict[str, Any]) -> None:
+def push_named(pipeline: Pipeline, cluster: str, *entries: dict[str, Any], **guard: Any) -> None:
     import json
 
     import boto3
@@ -155,7 +155,7 @@ def push_named(pipeline: Pipeline, cluster: str, *entries: dict[str, Any]) -> No
 
     from .scenario import baseline_doc
 
-    text = json.dumps(baseline_doc(cluster, list(entries)))
+    text = json.dumps(baseline_doc(cluster, list(entries), **guard))
     BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix).put(text)
 
 
@@ -268,3 +268,52 @@ def test_3_with_mfa_required_only_sessions_with_the_mfa_key_true_pass(
     assert status(session(plain)) == 403
     # An IAM Identity Center session carries no MFA key, whatever its sign-in: BoolIfExists denies it
     assert status(session(sso, mfa=True)) == 403
+
+
+# --- 2: functions and message groups at once -----------------------------------------------------------
+
+
+@pytest.fixture
+def strict_processes(aws: Any, endpoint: str) -> Iterator[Pipeline]:
+    """Strict, with every function in worker processes: concurrent batches of one function get their own
+    environments, as in Lambda (in process they would share the handler's module state)."""
+    aws.set_eks_settings(mode_update_seconds=0.05)
+    made = Pipeline.create(endpoint, region=REGION, strict=True, isolation="process")
+    yield made
+    made.stop()
+
+
+@pytest.mark.slow  # worker processes' cold starts: ~45 s on two busy cores
+def test_2_work_for_different_clusters_is_remediated_in_parallel(
+    strict_processes: Pipeline, aws: Any
+) -> None:
+    import time
+
+    strict = strict_processes
+    platform = role("platform", "/platform/")
+    alice = person("alice")
+    role("eks-cluster")
+    clusters = ["a1", "a2", "a3", "a4"]
+    for name in clusters:
+        alice.client("eks").create_cluster(
+            name=name,
+            roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+            resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+            accessConfig={"authenticationMode": "API"},
+        )
+        push_named(strict, name, entry(platform, (ADMIN, None)), prune=True)
+    strict.drain()
+    # Given EKS answering each remediation's first read slowly, and drift on every cluster at once
+    aws.set_fault("eks:DescribeCluster", latency_ms=1500)
+    bob = person("bob").client("eks")
+    for name in clusters:
+        bob.delete_access_entry(clusterName=name, principalArn=platform)
+    aws.flush_cloudtrail_delivery()
+    started = time.monotonic()
+    strict.drain()
+    elapsed = time.monotonic() - started
+    aws.clear_faults()
+    # Then every cluster is repaired, and not one after the other (4 x 1.5 s of reads alone, serially)
+    for name in clusters:
+        assert aws.admins(name) == [platform], name
+    assert elapsed < 4 * 1.5, elapsed
