@@ -9,9 +9,10 @@ from typing import Any
 
 def remaining(event: Any, context: Any) -> dict[str, Any]:
     """What the context says of the deadline, before and after sleeping `sleep` seconds."""
-    before = context.get_remaining_time_in_millis()
+    before, started = context.get_remaining_time_in_millis(), time.time()
     time.sleep(event.get("sleep", 0))
-    return {"before": before, "after": context.get_remaining_time_in_millis(), "pid": os.getpid()}
+    after = context.get_remaining_time_in_millis()
+    return {"before": before, "after": after, "pid": os.getpid(), "started": started, "ended": time.time()}
 
 
 def half_done(event: Any, context: Any) -> str:
