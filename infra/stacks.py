@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from access_guard.core.breakglass import API_URL_OUTPUT, SERVICE_STACK_NAME
 from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, Env
+from access_guard.core.deployment import REMEDIATE_TIMEOUT_SECONDS
 from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
 from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
 from aws_cdk import aws_events as events
@@ -63,7 +64,7 @@ class ServiceStack(Stack):
         retention = getattr(logs.RetentionDays, LOG_RETENTION[config.log_retention_days])
         layer = powertools_layer(self)
         runtime = config.runtime_env(region)
-        remediate_timeout = Duration.seconds(int(DEFAULT_MODE_UPDATE_WAIT_SECONDS) + 60)
+        remediate_timeout = Duration.seconds(REMEDIATE_TIMEOUT_SECONDS)
 
         # --- what the guard keeps ------------------------------------------------------------------------
         self.baseline_key = BaselineKey(self, "BaselineKey")

@@ -81,19 +81,35 @@ def _serve(args: argparse.Namespace) -> int:
     # are SecureStrings under it, and `access-guard baseline push` finds it by its alias.
     key = ensure_baseline_key(boto3.client("kms", region_name=args.region))
     print(f"baseline key {key} (alias {BASELINE_KEY_ALIAS})", flush=True)
-    pipeline = Pipeline.create(endpoint, region=args.region, environment={Env.BASELINE_KEY_ARN: key})
+    # As in AWS: each function in its own environments (worker processes), stopped at its timeout.
+    pipeline = Pipeline.create(
+        endpoint,
+        region=args.region,
+        environment={Env.BASELINE_KEY_ARN: key},
+        isolation="process",
+        strict=True,
+    )
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
     print(
         f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True
     )
     if args.api_port:
         oncall = args.oncall or [_oncall_role()]
-        api = pipeline.serve_api(port=args.api_port, oncall_principals=oncall)
+        from access_guard.core.limits import SCHEDULER_PRECISION_SECONDS
+
+        api = pipeline.serve_api(
+            port=args.api_port,
+            oncall_principals=oncall,
+            scheduler_precision_seconds=SCHEDULER_PRECISION_SECONDS,
+            scheduler_seed=None,  # a fresh draw each run, as in AWS
+            as_deployed=True,  # the deployed resource policy, request validation, access logs
+        )
         print(f"break-glass API on {api} (on call: {', '.join(oncall)})", flush=True)
     print(
         "Try it: export AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
         f"AWS_DEFAULT_REGION={args.region}, push a baseline with access-guard, change the cluster with the "
-        "aws CLI, and watch it come back. (Ctrl-C to stop)",
+        "aws CLI, and watch it come back. Move the services' clock ahead with "
+        f"curl -X POST {endpoint}/_emulator/clock -d '{{\"advanceSeconds\": 900}}'. (Ctrl-C to stop)",
         flush=True,
     )
     try:

@@ -30,10 +30,13 @@ from access_guard.core.config import (
     Env,
     TableKeys,
 )
+from access_guard.core.limits import API_GATEWAY_TIMEOUT_SECONDS
 
 from .runtime import FunctionRegistry, LocalApiGateway, LocalScheduler
 
 ROUTES = [f"{method} {path}" for path, method in API_ROUTES]
+API_HANDLER = "access_guard.handlers.api.handler"
+EXPIRY_HANDLER = "access_guard.handlers.expiry.handler"
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
 
 
@@ -49,6 +52,7 @@ class LocalNames:
     scheduler_role: str = "access-guard-grant-scheduler"
     api_function: str = "access-guard-api"
     expiry_function: str = "access-guard-expiry"
+    access_log_group: str = "access-guard-api-access-logs"  # the stage's access logs (as_deployed)
 
 
 def ensure_table(dynamodb: Any, name: str, keys: TableKeys) -> None:
@@ -98,9 +102,8 @@ def provision(
     `settings` adds or overrides environment variables (Env names: ACCESS_GUARD_MAX_GRANT_MINUTES, ...).
     `log_level` sets the handlers' Powertools loggers (e.g. "WARNING" for a quiet console). `roles` gives
     the functions execution roles ({"api": ARN, "expiry": ARN}): their calls are then their roles'.
-    The handlers' modules are imported here, when the functions are registered."""
-    from access_guard.handlers import api, expiry
-
+    The functions are registered by their handlers' import paths: a registry with process isolation runs
+    them in worker processes (stopped at their timeouts), an inline one imports them at first use."""
     dynamodb = registry.client("dynamodb")
     for table, keys in (
         (names.state_table, STATE_TABLE_KEYS),
@@ -138,19 +141,27 @@ def provision(
         **(settings or {}),
     }
     roles = roles or {}
+    if log_level is not None:
+        environment["POWERTOOLS_LOG_LEVEL"] = log_level.upper()
     registry.register(
-        names.api_function, api.handler, timeout=29, environment=environment, role_arn=roles.get("api")
+        names.api_function,
+        API_HANDLER,
+        timeout=API_GATEWAY_TIMEOUT_SECONDS,
+        environment=environment,
+        role_arn=roles.get("api"),
     )
     # The CDK gives the expiry what the API has, the schedules included (it re-arms one that fired too early).
     registry.register(
         names.expiry_function,
-        expiry.handler,
+        EXPIRY_HANDLER,
         timeout=180,
         environment=environment,
         role_arn=roles.get("expiry"),
     )
-    if log_level is not None:
-        for module in (api, expiry):
+    if log_level is not None and registry.isolation == "inline":
+        from access_guard.handlers import api, expiry
+
+        for module in (api, expiry):  # imported already in this process: their loggers were made
             module.logger.setLevel(getattr(logging, log_level.upper()))
     return environment
 
@@ -164,11 +175,18 @@ def serve_api(
     require_mfa: bool = False,
     clock: Callable[[], datetime] | None = None,
     names: LocalNames = LocalNames(),
+    as_deployed: bool = False,
     **provision_options: Any,
 ) -> LocalApiGateway:
     """Provision, then serve the API handler on http://HOST:PORT/v1 behind the local API Gateway (started;
     `.endpoint` is the invoke URL, `.stop()` ends it). `clock` is the services' clock (grant times and
-    expiry), for tests and benches; the gateway checks signatures against the real time."""
+    expiry), for tests and benches; the gateway checks signatures against the real time.
+
+    `as_deployed=True` (what `python -m local serve` uses) puts the deployed API's gatekeepers in front of
+    the function, taken from the CDK's own definitions (infra.components.api): the resource policy (the
+    on-call allow-list by aws:PrincipalArn, the deny for everyone else, the MFA deny), the request validator
+    (POST bodies are JSON objects) and the stage's access-log format, written to the CloudWatch Logs group
+    `names.access_log_group` on the local AWS. Refused requests never reach the function."""
     provision(
         registry,
         oncall_principals=oncall_principals,
@@ -181,15 +199,47 @@ def serve_api(
 
         wiring.set_clock(clock)  # every function's services: the API, the expiry, the sweep
     gateway = LocalApiGateway(
-        registry, names.api_function, ROUTES, stage=API_STAGE, require_mfa=require_mfa, port=port, host=host
+        registry,
+        names.api_function,
+        ROUTES,
+        stage=API_STAGE,
+        require_mfa=require_mfa,
+        port=port,
+        host=host,
+        integration_timeout=API_GATEWAY_TIMEOUT_SECONDS,
+        **(_deployed_gatekeepers(oncall_principals, require_mfa, names) if as_deployed else {}),
     )
     gateway.start()
     return gateway
 
 
+def _deployed_gatekeepers(
+    oncall_principals: Sequence[str], require_mfa: bool, names: LocalNames
+) -> dict[str, Any]:
+    """The gateway's settings from the CDK's definitions of the API (imports the CDK: a few seconds)."""
+    from infra.components.api import ACCESS_LOG_FORMAT, resource_policy
+
+    document = resource_policy(oncall_principals=list(oncall_principals), require_mfa=require_mfa).to_json()
+    return {
+        "resource_policy": document,
+        "validate_bodies": True,
+        "access_log_group": names.access_log_group,
+        "access_log_format": ACCESS_LOG_FORMAT,
+    }
+
+
 def expiry_scheduler(
-    registry: FunctionRegistry, *, clock: Callable[[], datetime] | None = None
+    registry: FunctionRegistry,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    precision_seconds: float = 0.0,
+    seed: int | str | None = 0,
 ) -> LocalScheduler:
     """The local EventBridge Scheduler that fires grant schedules at the expiry function: `.tick()` fires
-    what is due on `clock`, `.start(interval)` ticks in the background until `.stop()`."""
-    return LocalScheduler(registry, clock=clock or (lambda: datetime.now(UTC)))
+    what is due on `clock`, `.start(interval)` ticks in the background until `.stop()`. With
+    `precision_seconds=SCHEDULER_PRECISION_SECONDS` (what `python -m local serve` and the strict local world
+    use) a schedule fires anywhere within its minute, as in AWS, reproducibly for `seed`; the default, 0,
+    fires at the exact second."""
+    return LocalScheduler(
+        registry, clock=clock or (lambda: datetime.now(UTC)), precision_seconds=precision_seconds, seed=seed
+    )

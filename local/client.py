@@ -182,3 +182,33 @@ class Emulator:
         """Deliver now every event waiting for its delay (in due order), then the held ones newest first;
         returns how many deliveries were made."""
         return int(self._call("POST", "cloudtrail/flush")["delivered"])
+
+    # --- the services' clock ---------------------------------------------------------------------
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the local services' clock `seconds` ahead and fire what is then due (schedules, the sweep);
+        returns {"offsetSeconds", "now", "realNow"}."""
+        return self._call("POST", "clock", {"advanceSeconds": seconds})  # type: ignore[no-any-return]
+
+    def clock(self) -> dict[str, Any]:
+        """{"offsetSeconds": how far the services' clock is ahead of real time, "now", "realNow"}."""
+        return self._call("GET", "clock")  # type: ignore[no-any-return]
+
+    # --- AWS's limits and eventual consistency (local/strict.py) ----------------------------------
+    def set_strict(
+        self,
+        *,
+        ssm_get_tps: float | None = None,
+        new_principal_seconds: float | None = None,
+        parameter_visible_after_seconds: float | None = None,
+    ) -> dict[str, float]:
+        """Parameter Store throttling (GetParameter* calls a second; 0: off), how long a new IAM principal
+        is refused by CreateAccessEntry, how long a parameter just written reads as missing."""
+        fields = {
+            "ssmGetTps": ssm_get_tps,
+            "newPrincipalSeconds": new_principal_seconds,
+            "parameterVisibleAfterSeconds": parameter_visible_after_seconds,
+        }
+        return self._call("PUT", "strict", {k: v for k, v in fields.items() if v is not None})  # type: ignore[no-any-return]
+
+    def strict(self) -> dict[str, float]:
+        return self._call("GET", "strict")  # type: ignore[no-any-return]

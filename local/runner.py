@@ -11,6 +11,15 @@ the sweep on a timer.
 
 `drain()` runs everything to quiet in the caller's thread (tests, benchmarks); `start()` runs it in the
 background (`python -m local serve`, the demo).
+
+Time. The services read the local clock (local/clock.py: real time plus an offset): the functions (through
+Env.LOCAL_CLOCK_FILE, which the wiring reads), the scheduler, the sweep's timer and the locks. Moving it
+(`POST /_emulator/clock {"advanceSeconds": N}`, or `SERVICE_CLOCK.advance(N)`) fires what is then due before
+it answers: the grants' schedules (the expiry runs) and the sweep, if its interval has passed.
+
+Isolation. `Pipeline.create(isolation="process")` (what `python -m local serve` uses) runs every function in
+worker processes that are killed at the function's timeout (local/runtime/functions.py); the default,
+"inline", runs them in this process (fast tests; a test's own clock through wiring.set_clock).
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from access_guard.core import deployment
 
+from .clock import SERVICE_CLOCK
 from .runtime import FunctionRegistry, SqsEventSource, SqsPoller
 
 ACCOUNT = "123456789012"
@@ -44,16 +55,20 @@ HANDLERS = {
     "remediate": "access_guard.handlers.remediate.handler",
     "sweep": "access_guard.handlers.sweep.handler",
 }
-TIMEOUTS = {"intake": 60.0, "remediate": 300.0, "sweep": 900.0}
+# Each function's timeout and each queue's visibility timeout, as the CDK deploys them (core.deployment).
+TIMEOUTS = {
+    "intake": float(deployment.INTAKE_TIMEOUT_SECONDS),
+    "remediate": float(deployment.REMEDIATE_TIMEOUT_SECONDS),
+    "sweep": float(deployment.SWEEP_TIMEOUT_SECONDS),
+}
+VISIBILITY = {
+    "intake": deployment.INTAKE_VISIBILITY_TIMEOUT_SECONDS,
+    "work": deployment.WORK_VISIBILITY_TIMEOUT_SECONDS,
+}
+# Strict: batches of one function that AWS would run at once (a FIFO source: one per message group).
+STRICT_CONCURRENCY = 5
 # The break-glass API and the grants' expiry (registered by local/breakglass_api.py when the API is served).
 API_FUNCTIONS = ("api", "expiry")
-
-
-def _handler(path: str) -> Callable[[Any, Any], Any]:
-    import importlib
-
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -74,6 +89,10 @@ class Pipeline:
     _client: Any = None
     _gateway: Any = None
     scheduler: Any = None
+    sweep_seconds: float | None = None
+    _next_sweep: float = 0.0
+    _sweep_lock: threading.Lock = field(default_factory=threading.Lock)
+    _unlisten: list[Callable[[], None]] = field(default_factory=list)
 
     # --- building ----------------------------------------------------------------------------------
     @classmethod
@@ -84,8 +103,15 @@ class Pipeline:
         region: str = "us-east-1",
         prefix: str | None = None,
         environment: Mapping[str, str] | None = None,
+        isolation: str = "inline",
+        strict: bool = False,
     ) -> Pipeline:
-        """Make the pipeline's resources in the local AWS at `endpoint` and register its functions.
+        """Make the pipeline's resources in the local AWS at `endpoint` and register its functions
+        (`isolation`: "process" runs them in worker processes stopped at their timeouts, see the module).
+        Functions, queues and event sources get the CDK's settings (core.deployment). `strict` is AWS's
+        pace: a failed message returns only after its queue's visibility timeout (move the services' clock
+        to see it sooner), and each event source runs several batches at once (a FIFO source one per
+        message group); without it failed messages return at once, one batch at a time (fast tests).
 
         Handler modules read their settings when first imported: call this before anything imports them
         (the environment it sets for them is also applied, process-wide, while they run).
@@ -115,12 +141,12 @@ class Pipeline:
         arns: dict[str, str] = {}
 
         def queue(name: str, *, fifo: bool = False, dlq: str | None = None) -> None:
-            attributes: dict[str, str] = {"VisibilityTimeout": "30"}
+            attributes: dict[str, str] = {"VisibilityTimeout": str(VISIBILITY.get(name, 30))}
             if fifo:
                 attributes["FifoQueue"] = "true"
             if dlq:
                 attributes["RedrivePolicy"] = json.dumps(
-                    {"deadLetterTargetArn": arns[dlq], "maxReceiveCount": "5"}
+                    {"deadLetterTargetArn": arns[dlq], "maxReceiveCount": str(deployment.MAX_RECEIVES)}
                 )
             suffix = ".fifo" if fifo else ""
             url = sqs.create_queue(QueueName=f"{NAME}-{name}{suffix}", Attributes=attributes)["QueueUrl"]
@@ -209,6 +235,7 @@ class Pipeline:
             "AWS_ENDPOINT_URL": endpoint,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "POWERTOOLS_METRICS_NAMESPACE": "EksAccessGuard",
+            Env.LOCAL_CLOCK_FILE: SERVICE_CLOCK.file,
             **(environment or {}),
         }
         # The deployment record, as the stack writes it: the CLI finds the locks, grants and topic with it.
@@ -227,19 +254,32 @@ class Pipeline:
                 work_queue_url=queues["work"],
             ),
         )
-        registry = FunctionRegistry(region=region, account_id=ACCOUNT, endpoint_url=endpoint)
+        registry = FunctionRegistry(
+            region=region, account_id=ACCOUNT, endpoint_url=endpoint, isolation=isolation
+        )
         pipeline = cls(endpoint, region, prefix, settings, queues, topic_arn, tables, roles, registry)
         for function, path in HANDLERS.items():
             registry.register(
                 function,
-                pipeline._lazy(path),
+                path,
                 timeout=TIMEOUTS[function],
                 environment=settings,
                 role_arn=roles[function],
             )
         pipeline.sources = [
-            SqsEventSource(registry, "intake", queues["intake"], batch_size=10),
-            SqsEventSource(registry, "remediate", queues["work"], batch_size=10),
+            SqsEventSource(
+                registry,
+                function,
+                queues[queue],
+                batch_size=deployment.SQS_BATCH_SIZE,
+                # Strict: a failed message comes back when its visibility timeout ends (on the services'
+                # clock: moving it ahead brings it back); else at once.
+                retry_delay=VISIBILITY[queue] if strict else 0.0,
+                concurrency=STRICT_CONCURRENCY if strict else 1,
+                batch_per_group=strict,
+                clock=SERVICE_CLOCK.monotonic,
+            )
+            for function, queue in (("intake", "intake"), ("remediate", "work"))
         ]
         return pipeline
 
@@ -251,11 +291,24 @@ class Pipeline:
         require_mfa: bool = False,
         clock: Callable[[], Any] | None = None,
         tick_seconds: float | None = 1.0,
+        scheduler_precision_seconds: float = 0.0,
+        scheduler_seed: int | str | None = 0,
+        as_deployed: bool = False,
     ) -> str:
         """Serve the break-glass API on 127.0.0.1:`port` (its URL is returned), sharing this pipeline's tables
         and topic, with grants' expiries fired by the local scheduler every `tick_seconds` (None: only when
-        `scheduler.tick()` is called). `clock` is the services' clock (tests and the demo move it)."""
+        `scheduler.tick()` is called, or the local clock moves). `clock` is the services' clock (tests and
+        the demo move it; inline isolation only); by default the local clock (local/clock.py).
+        `scheduler_precision_seconds` (core.limits.SCHEDULER_PRECISION_SECONDS: as in AWS) fires each
+        schedule anywhere within its minute, reproducibly for `scheduler_seed`; 0 at the exact second.
+        `as_deployed`: the deployed API's resource policy, request validation and access logs in front of the
+        function (local/breakglass_api.serve_api)."""
+        from access_guard.core.config import Env
+
         from .breakglass_api import LocalNames, expiry_scheduler, serve_api
+
+        if clock is not None and self.registry.isolation == "process":
+            raise ValueError("a test's clock reaches in-process functions only: move the local clock instead")
 
         names = LocalNames(
             state_table=self.tables["state"],
@@ -267,8 +320,8 @@ class Pipeline:
             api_function="api",
             expiry_function="expiry",
         )
-        # the API reads baselines as every function does (through the baseline key's check and holds), and
-        # hands a run's continuation on to the work queue
+        # the API reads baselines as every function does (through the baseline key's check and holds), hands
+        # a run's continuation on to the work queue, and keeps the local services' clock
         shared = (
             "POWERTOOLS_",
             "ACCESS_GUARD_SELF",
@@ -276,7 +329,9 @@ class Pipeline:
             "ACCESS_GUARD_HOLD",
             "ACCESS_GUARD_WORK_QUEUE",
         )
-        settings = {k: v for k, v in self.environment.items() if k.startswith(shared)}
+        settings = {
+            k: v for k, v in self.environment.items() if k.startswith(shared) or k == Env.LOCAL_CLOCK_FILE
+        }
         self._gateway = serve_api(
             self.registry,
             oncall_principals=oncall_principals,
@@ -287,22 +342,19 @@ class Pipeline:
             prefix=self.prefix,
             settings=settings,
             roles={f: self.roles[f] for f in API_FUNCTIONS},
+            as_deployed=as_deployed,
         )
-        self.scheduler = expiry_scheduler(self.registry, clock=clock)
+        self.scheduler = expiry_scheduler(
+            self.registry,
+            clock=clock or SERVICE_CLOCK.now,
+            precision_seconds=scheduler_precision_seconds,
+            seed=scheduler_seed,
+        )
+        if clock is None:
+            self._unlisten.append(SERVICE_CLOCK.on_advance(self.scheduler.tick))
         if tick_seconds:
             self.scheduler.start(tick_seconds)
         return str(self._gateway.endpoint)
-
-    def _lazy(self, path: str) -> Callable[[Any, Any], Any]:
-        """The handler, imported at its first invocation (under its environment, as Lambda imports it)."""
-        loaded: list[Callable[[Any, Any], Any]] = []
-
-        def handler(event: Any, context: Any) -> Any:
-            if not loaded:
-                loaded.append(_handler(path))
-            return loaded[0](event, context)
-
-        return handler
 
     # --- running -------------------------------------------------------------------------------------
     def drain(self, timeout: float = 60.0) -> int:
@@ -337,17 +389,32 @@ class Pipeline:
         self._poller = SqsPoller(self.sources, poll_interval=poll_interval)
         self._poller.start()
         if sweep_seconds:
-            self._sweeper = threading.Thread(target=self._sweep_every, args=(sweep_seconds,), daemon=True)
+            # The sweep's schedule runs on the local clock: moving it past the interval sweeps at once.
+            self.sweep_seconds = sweep_seconds
+            self._next_sweep = SERVICE_CLOCK.time() + sweep_seconds
+            self._unlisten.append(SERVICE_CLOCK.on_advance(self._sweep_if_due))
+            self._sweeper = threading.Thread(target=self._sweep_every, daemon=True)
             self._sweeper.start()
 
-    def _sweep_every(self, seconds: float) -> None:
-        while not self._stopping.wait(seconds):
+    def _sweep_every(self) -> None:
+        while not self._stopping.wait(min(1.0, self.sweep_seconds or 1.0)):
+            self._sweep_if_due()
+
+    def _sweep_if_due(self) -> None:
+        with self._sweep_lock:
+            if self.sweep_seconds is None or SERVICE_CLOCK.time() < self._next_sweep:
+                return
+            # One sweep however far the clock moved (EventBridge does not catch up on missed rate() runs).
+            self._next_sweep = SERVICE_CLOCK.time() + self.sweep_seconds
             # a failed sweep is logged by the runtime; the next one tries again
             with contextlib.suppress(Exception):
                 self.sweep()
 
     def stop(self) -> None:
         self._stopping.set()
+        for unlisten in self._unlisten:
+            unlisten()
+        self._unlisten.clear()
         if self._poller is not None:
             self._poller.stop()
         if self.scheduler is not None:
@@ -359,6 +426,7 @@ class Pipeline:
             wiring.set_clock(None)  # serve_api(clock=...) moved every function's clock
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
+        self.registry.close()  # worker processes (process isolation)
 
     # --- reading what the guard said ------------------------------------------------------------------
     def _sqs(self) -> Any:

@@ -22,6 +22,7 @@ from .faults import FAULTS, NO_INJECTION, error_response
 from .identity import parse_authorization, resolve_caller
 from .operations import _service_model, resolve
 from .serving import stop_waitress
+from .strict import STRICT, NotYet
 
 
 class ConnectionDropped(ClientDisconnected):
@@ -42,7 +43,7 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
-        from . import cloudtrail, eks, ssm_events, ssm_writers  # noqa: F401  (each installs itself on import)
+        from . import clock, cloudtrail, eks, ssm_events, ssm_writers, strict  # noqa: F401  (each installs itself)
 
         _installed = True
 
@@ -67,6 +68,10 @@ class Middleware:
         injection, protocol = NO_INJECTION, ""
         if call is not None:
             protocol = _service_model(call.operation.service).metadata.get("protocol", "rest-json")
+            refusal = STRICT.before_call(call)  # throughput limits, a principal not yet known
+            if refusal is not None:
+                notify(call, *refusal)
+                return _respond(start_response, *refusal)
             injection = FAULTS.before_call(call.operation, protocol)
             if injection.response is not None:
                 notify(call, *injection.response)
@@ -98,6 +103,11 @@ class Middleware:
             raise ConnectionDropped(f"{call.operation.name if call else path}: dropped after it committed")
         if injection.error_after_commit:
             return _respond(start_response, *error_response(injection.error_after_commit, protocol))
+        if call is not None:
+            try:  # eventual consistency: what was just written may not be read yet
+                response_body = STRICT.after_call(call, status, response_body)
+            except NotYet as not_yet:
+                return _respond(start_response, *not_yet.response)
         return _respond(start_response, status, dict(headers), response_body)
 
     @staticmethod

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from access_guard.core.breakglass import API_ROUTES, API_STAGE
+from access_guard.core.deployment import API_TIMEOUT_SECONDS
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -97,7 +98,7 @@ class BreakGlassApi(Construct):
             handler=f"{HANDLERS}.api.handler",
             description="Break-glass API: drift, restore, temporary grants, audit",
             environment=environment,
-            timeout=Duration.seconds(29),  # API Gateway's integration limit
+            timeout=Duration.seconds(API_TIMEOUT_SECONDS),  # API Gateway's integration limit
             layer=layer,
             log_retention=log_retention,
         )

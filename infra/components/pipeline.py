@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsii
+from access_guard.core import deployment
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -26,7 +27,7 @@ from ..iam import Allow
 from .function import GuardFunction
 
 HANDLERS = "access_guard.handlers"
-MAX_RECEIVES = 5  # deliveries before a message goes to its dead-letter queue
+MAX_RECEIVES = deployment.MAX_RECEIVES  # deliveries before a message goes to its dead-letter queue
 DLQ_RETENTION = Duration.days(14)
 # EventBridge pattern keys and the EventPattern fields that carry them.
 _PATTERN_FIELDS = {
@@ -128,7 +129,7 @@ class RemediationPipeline(Construct):
         remediate_timeout: Duration,
     ) -> None:
         super().__init__(scope, id)
-        intake_timeout = Duration.seconds(60)
+        intake_timeout = Duration.seconds(deployment.INTAKE_TIMEOUT_SECONDS)
         # Lambda's advice for SQS sources: visibility timeout at least six times the function timeout.
         self.intake_dead_letters = encrypted_queue(
             self, "IntakeDeadLetters", key=key, retention_period=DLQ_RETENTION
@@ -137,7 +138,9 @@ class RemediationPipeline(Construct):
             self,
             "IntakeQueue",
             key=key,
-            visibility_timeout=Duration.seconds(intake_timeout.to_seconds() * 6),
+            visibility_timeout=Duration.seconds(
+                intake_timeout.to_seconds() * deployment.VISIBILITY_TIMEOUT_FACTOR
+            ),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.intake_dead_letters, max_receive_count=MAX_RECEIVES
             ),
@@ -152,7 +155,9 @@ class RemediationPipeline(Construct):
             key=key,
             fifo=True,
             content_based_deduplication=False,
-            visibility_timeout=Duration.seconds(remediate_timeout.to_seconds() * 6),
+            visibility_timeout=Duration.seconds(
+                remediate_timeout.to_seconds() * deployment.VISIBILITY_TIMEOUT_FACTOR
+            ),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.work_dead_letters, max_receive_count=MAX_RECEIVES
             ),
@@ -202,7 +207,7 @@ class RemediationPipeline(Construct):
             id,
             target=function.function,
             event_source_arn=queue.queue_arn,
-            batch_size=10,
+            batch_size=deployment.SQS_BATCH_SIZE,
             report_batch_item_failures=True,
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from access_guard.core.deployment import SWEEP_TIMEOUT_SECONDS
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -37,7 +38,7 @@ class Sweep(Construct):
             handler=f"{HANDLERS}.sweep.handler",
             description="Reconciles every managed cluster and revokes overdue grants",
             environment=environment,
-            timeout=Duration.minutes(15),
+            timeout=Duration.seconds(SWEEP_TIMEOUT_SECONDS),
             layer=layer,
             log_retention=log_retention,
         )

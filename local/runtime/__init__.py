@@ -1,4 +1,5 @@
-"""A local Lambda runtime: runs Lambda handlers in process, driven by the local AWS.
+"""A local Lambda runtime: runs Lambda handlers in process or in worker processes stopped at their timeout
+(`FunctionRegistry(isolation="process")`), driven by the local AWS.
 
 moto stores functions, queues and schedules but runs no code. This package does what AWS's services do
 with them: SQS event source mappings (`SqsEventSource`, `SqsPoller`), EventBridge Scheduler's one-time

@@ -1,4 +1,19 @@
-"""Lambda functions run in process: the context object, the registry, and how one invocation runs.
+"""Lambda functions run locally: the context object, the registry, and how one invocation runs.
+
+Two isolations (`FunctionRegistry(isolation=...)`):
+- "process" (what `python -m local serve` runs): a function registered by its handler's import path
+  ("package.module.handler") runs in worker processes, one invocation at a time each, as warm Lambda
+  execution environments (local/runtime/worker.py). Invocations that overlap get more workers; different
+  functions run at the same time. An invocation that outlives its timeout has its worker killed
+  (SIGKILL: no `finally`, no cleanup, what it left half done stays half done) and answers
+  Sandbox.Timedout; the next invocation starts a fresh worker (a cold start: its import is Lambda's init
+  phase, not counted in the timeout). The context's get_remaining_time_in_millis() counts down to the
+  real deadline. The worker's environment is the function's (and its role's keys), not this process's.
+- "inline" (the default, for fast tests): handlers run in this process, in the caller's thread; a
+  callable handler always runs so, whatever the isolation. A run past its timeout is not stopped (a
+  thread cannot be): it finishes, and its result is then discarded as timed out. Overlapping invocations
+  of one function share its module state (a Powertools batch processor, caches), which Lambda's separate
+  environments never do: tests of concurrency belong in "process".
 
 A function is a plain `handler(event, context)` callable with the settings Lambda gives it: a timeout,
 environment variables, memory size, an execution role, and (for asynchronous invocations) a retry count
@@ -15,10 +30,14 @@ with (boto3's default session itself is made afresh for each function's environm
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import select
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -35,6 +54,12 @@ log = logging.getLogger("local.runtime")
 
 Handler = Callable[[Any, Any], Any]
 Clock = Callable[[], float]
+ISOLATIONS = ("inline", "process")
+# Lambda's init phase has its own limit (10 s); a loaded 2-core machine imports boto3 and Powertools slowly.
+INIT_TIMEOUT_SECONDS = 60.0
+_WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
+# What a worker inherits from this process: how to run Python, nothing of AWS's or the service's settings.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -81,7 +106,7 @@ class FunctionTimeout(InvocationError):
 @dataclass(frozen=True)
 class Function:
     name: str
-    handler: Handler
+    handler: Handler | str  # a callable (runs inline), or its import path "module.attribute"
     region: str
     account_id: str
     timeout: float = 3.0  # seconds; Lambda's default
@@ -96,6 +121,10 @@ class Function:
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
+
+    @property
+    def handler_path(self) -> str | None:
+        return self.handler if isinstance(self.handler, str) else None
 
 
 @dataclass(frozen=True)
@@ -166,12 +195,72 @@ class _EnvironmentGate:
 _GATE = _EnvironmentGate()
 
 
+class _Worker:
+    """One execution environment: a worker process, its request pipe (stdin) and its answer pipe."""
+
+    def __init__(self, function: Function, environment: dict[str, str], expires: float | None) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 (our own worker script, our own interpreter)
+                [sys.executable, _WORKER, str(function.handler_path), str(write_fd)],
+                stdin=subprocess.PIPE,
+                env=environment,
+                pass_fds=(write_fd,),
+                close_fds=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.function = function
+        self.key = tuple(sorted(environment.items()))
+        self.expires = expires  # its role session's expiry (epoch seconds): retired before then
+        self._fd = read_fd
+        self._buffer = b""
+
+    def send(self, request: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+
+    def answer(self, timeout: float) -> dict[str, Any] | None:
+        """The next answer line; None if none came within `timeout` s; EOFError if the worker died."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self._fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                raise EOFError(f"exited with status {self.process.wait()}")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def kill(self) -> None:
+        """Stop it now: SIGKILL, as Lambda stops an environment whose invocation timed out."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
 class FunctionRegistry:
     """Function name or ARN -> Function; runs invocations the way Lambda does, in this process.
 
     `endpoint_url` (default: boto3's resolution, so AWS_ENDPOINT_URL) is the local AWS the registry uses
     for its own calls: AssumeRole for execution roles, SendMessage to dead-letter queues.
-    `clock` times invocations (timeouts, get_remaining_time_in_millis); tests pass a fake one.
+    `clock` times inline invocations (timeouts, get_remaining_time_in_millis); tests pass a fake one.
+    Worker processes ("process" isolation, see the module's docstring) are timed on real time; `close()`
+    stops them.
     """
 
     def __init__(
@@ -181,12 +270,20 @@ class FunctionRegistry:
         account_id: str = DEFAULT_ACCOUNT,
         endpoint_url: str | None = None,
         clock: Clock = time.monotonic,
+        isolation: str = "inline",
     ) -> None:
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"isolation is one of {', '.join(ISOLATIONS)}, not {isolation!r}")
         self.region, self.account_id, self.clock = region, account_id, clock
+        self.isolation = isolation
         self._endpoint_url = endpoint_url
         self._functions: dict[str, Function] = {}
         self._credentials: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._idle: dict[str, list[_Worker]] = {}
+        self._busy: set[_Worker] = set()
+        self._resolved: dict[str, Handler] = {}
+        self.cold_starts = 0  # workers started (each a cold start)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self._endpoint_url)
@@ -195,7 +292,7 @@ class FunctionRegistry:
     def register(
         self,
         name: str,
-        handler: Handler,
+        handler: Handler | str,
         *,
         timeout: float = 3.0,
         environment: Mapping[str, str] | None = None,
@@ -220,6 +317,9 @@ class FunctionRegistry:
         )
         with self._lock:
             self._functions[name] = function
+            retired = self._idle.pop(name, [])
+        for worker in retired:  # a new version: new environments
+            worker.kill()
         return function
 
     def get(self, name_or_arn: str) -> Function:
@@ -253,9 +353,11 @@ class FunctionRegistry:
         )
         # The event crosses a JSON boundary in Lambda: the handler gets its own copy, never our objects.
         event = json.loads(json.dumps(event))
+        if function.handler_path is not None and self.isolation == "process":
+            return self._invoke_in_worker(function, context, event)
         with _GATE.applied(self._environment(function)):
             try:
-                result = function.handler(event, context)
+                result = self._callable(function)(event, context)
             except Exception as exc:
                 log.info("%s failed: %s", function.name, "".join(traceback.format_exception_only(exc)))
                 raise InvocationError(function.name, request_id, type(exc).__name__, str(exc)) from exc
@@ -269,6 +371,125 @@ class FunctionRegistry:
             return json.loads(json.dumps(result))
         except (TypeError, ValueError) as exc:
             raise InvocationError(function.name, request_id, "Runtime.MarshalError", str(exc)) from exc
+
+    def _callable(self, function: Function) -> Handler:
+        if not isinstance(function.handler, str):
+            return function.handler
+        resolved = self._resolved.get(function.handler)
+        if resolved is None:  # imported at its first invocation, under its environment, as Lambda's init
+            import importlib
+
+            module, _, attribute = function.handler.rpartition(".")
+            resolved = self._resolved[function.handler] = getattr(importlib.import_module(module), attribute)
+        return resolved
+
+    def _invoke_in_worker(self, function: Function, context: LambdaContext, event: Any) -> Any:
+        worker = self._worker(function, context.aws_request_id)
+        deadline = time.time() + function.timeout
+        try:
+            worker.send(
+                {
+                    "event": event,
+                    "requestId": context.aws_request_id,
+                    "functionName": function.name,
+                    "invokedFunctionArn": context.invoked_function_arn,
+                    "deadline": deadline,
+                    "memoryLimitInMB": function.memory_mb,
+                    "logGroupName": context.log_group_name,
+                    "logStreamName": context.log_stream_name,
+                }
+            )
+            answer = worker.answer(function.timeout)
+        except (EOFError, OSError, ValueError) as exc:  # died mid-run (killed, crashed, garbled its answer)
+            self._retire(worker)
+            error = InvocationError(function.name, context.aws_request_id, "Runtime.ExitError", str(exc))
+            raise error from exc
+        if answer is None:
+            self._retire(worker)
+            log.info("%s (%s): killed at its timeout", function.name, context.aws_request_id)
+            message = f"Task timed out after {function.timeout:.2f} seconds"
+            raise FunctionTimeout(function.name, context.aws_request_id, "Sandbox.Timedout", message)
+        self._release(worker)
+        if "ok" in answer:
+            return answer["ok"]
+        log.info("%s failed: %s: %s", function.name, answer.get("errorType"), answer.get("errorMessage"))
+        raise InvocationError(
+            function.name,
+            context.aws_request_id,
+            str(answer.get("errorType")),
+            str(answer.get("errorMessage")),
+        )
+
+    def _worker(self, function: Function, request_id: str) -> _Worker:
+        """An idle warm worker of this function, or a new one (its init run, not counted in the timeout)."""
+        environment = self._worker_environment(function)
+        key = tuple(sorted(environment.items()))
+        with self._lock:
+            idle = self._idle.get(function.name, [])
+            while idle:
+                worker = idle.pop()
+                if worker.key == key and worker.process.poll() is None:
+                    self._busy.add(worker)
+                    return worker
+                worker.kill()  # another environment (new role keys, new settings): retired
+        expires = None
+        if function.role_arn:
+            expires = self._credentials[function.name]["Expiration"].timestamp()
+        worker = _Worker(function, environment, expires)
+        with self._lock:
+            self._busy.add(worker)
+            self.cold_starts += 1
+        try:
+            ready = worker.answer(INIT_TIMEOUT_SECONDS)
+        except (EOFError, ValueError) as exc:
+            ready = {"errorType": "Runtime.ExitError", "errorMessage": str(exc)}
+        if ready is None or not ready.get("ready"):
+            self._retire(worker)
+            ready = ready or {"errorType": "Runtime.InitTimeout", "errorMessage": "init timed out"}
+            error_type, message = str(ready["errorType"]), str(ready["errorMessage"])
+            raise InvocationError(function.name, request_id, error_type, message)
+        return worker
+
+    def _worker_environment(self, function: Function) -> dict[str, str]:
+        environment = {k: v for k, v in os.environ.items() if k in _INHERITED}
+        # The worker imports what this process imports (the product from its source, the venv's packages).
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        environment["PYTHONUNBUFFERED"] = "1"
+        if not function.role_arn:  # no role: the process's own credentials, as inline
+            environment.update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
+        if self._endpoint_url and "AWS_ENDPOINT_URL" not in function.environment:
+            environment["AWS_ENDPOINT_URL"] = self._endpoint_url
+        environment.update(self._environment(function))
+        return environment
+
+    def _release(self, worker: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            current = self._functions.get(worker.function.name)
+            if current is worker.function and (worker.expires is None or worker.expires - time.time() > 300):
+                self._idle.setdefault(worker.function.name, []).append(worker)
+                return
+        worker.kill()
+
+    def _retire(self, worker: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+        worker.kill()
+
+    def workers(self, name: str | None = None) -> int:
+        """Worker processes alive (of function `name`, or of all)."""
+        with self._lock:
+            every = [w for ws in self._idle.values() for w in ws] + list(self._busy)
+        return sum(1 for w in every if (name is None or w.function.name == name) and w.process.poll() is None)
+
+    def close(self) -> None:
+        """Stop every worker process (idle ones, and those still running an invocation)."""
+        with self._lock:
+            every = [w for ws in self._idle.values() for w in ws] + list(self._busy)
+            self._idle.clear()
+            self._busy.clear()
+        for worker in every:
+            worker.kill()
 
     def invoke_async(self, name_or_arn: str, event: Any) -> AsyncResult:
         """An asynchronous invocation (Event), as EventBridge Scheduler makes.

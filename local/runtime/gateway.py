@@ -15,7 +15,17 @@ and after a Lambda proxy integration:
   checks no code, so any 6 digits do);
 - the request becomes the REST proxy event (payload 1.0) with requestContext.identity filled as for an
   IAM caller, and the function's response becomes the HTTP response (502 if it fails or is malformed);
-- bodies over `max_body_bytes` (API Gateway's 10 MB) get 413.
+- bodies over `max_body_bytes` (API Gateway's 10 MB) get 413;
+- `resource_policy` (the deployed policy document, as JSON): evaluated after the signature and before the
+  integration (local/runtime/resource_policy.py); a request it denies gets 403 AccessDeniedException and
+  never reaches the function. It takes over from `require_mfa` (the policy's own MFA deny applies);
+- `validate_bodies`: the request validator with a JSON-object model on POST methods: a POST body that is
+  not a JSON object gets 400 "Invalid request body" and never reaches the function;
+- `access_log_group` with `access_log_format` ({"field": "$context.variable"}): one JSON line per request,
+  refused ones included, written to that CloudWatch Logs group on the local AWS, as a stage's access logs;
+- `integration_timeout` (seconds; the caller passes API Gateway's 29 s from the product's limits module,
+  None: no limit) bounds the wait for the function: past it the client gets 504 "Endpoint request timed
+  out" while the function runs on until it ends or its own timeout stops it, as in AWS.
 Header names reach the handler in Title-Case (WSGI does not keep the client's case); Powertools looks
 headers up case-insensitively.
 """
@@ -23,13 +33,16 @@ headers up case-insensitively.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -46,6 +59,7 @@ from .. import control
 from ..calls import Call, add_listener
 from ..identity import Caller, resolve_caller
 from ..serving import stop_waitress
+from . import resource_policy as policies
 from .functions import FunctionRegistry, InvocationError
 
 log = logging.getLogger("local.runtime.gateway")
@@ -151,6 +165,9 @@ class Route:
         )
 
 
+_TIMED_OUT = object()
+
+
 class _Refused(Exception):
     def __init__(self, status: int, error_type: str, message: str, key: str = "message") -> None:
         super().__init__(message)
@@ -194,8 +211,20 @@ class LocalApiGateway:
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        integration_timeout: float | None = None,
+        resource_policy: Mapping[str, Any] | None = None,
+        validate_bodies: bool = False,
+        access_log_group: str | None = None,
+        access_log_format: Mapping[str, str] | None = None,
     ) -> None:
         registry.get(function)
+        self.integration_timeout = integration_timeout
+        if resource_policy is not None:
+            policies.check(resource_policy)
+        self.resource_policy, self.validate_bodies = resource_policy, validate_bodies
+        self.access_log_group, self.access_log_format = access_log_group, dict(access_log_format or {})
+        self._logs: Any = None
+        self._log_lock = threading.Lock()
         self.registry, self.function = registry, function
         self.routes = sorted((Route.parse(r) for r in routes), key=Route.specificity, reverse=True)
         self.region, self.account_id = registry.region, registry.account_id
@@ -238,17 +267,24 @@ class LocalApiGateway:
     # --- one request -------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request_id = str(uuid.uuid4())
+        started = datetime.now(UTC)
+        seen: dict[str, Any] = {}
         try:
-            status, headers, body = self._handle(environ, request_id)
+            status, headers, body = self._handle(environ, request_id, seen)
+            seen.setdefault("error", None)
         except _Refused as refused:
             status, body = refused.status, json.dumps({refused.key: refused.message}).encode()
             headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", refused.error_type)]
+            seen["error"] = refused.message
+        self._access_log(environ, request_id, started, status, len(body), seen)
         headers.append(("x-amzn-RequestId", request_id))
         headers.append(("Content-Length", str(len(body))))
         start_response(f"{status} {_reason(status)}", headers)
         return [body]
 
-    def _handle(self, environ: dict[str, Any], request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _handle(
+        self, environ: dict[str, Any], request_id: str, seen: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > self.max_body_bytes:
             raise _Refused(413, "RequestEntityTooLargeException", "Request Too Long")
@@ -260,9 +296,13 @@ class LocalApiGateway:
         headers = _headers(environ)
 
         route, path, params = self._route(method, raw_path)
+        seen.update(resource=route.template, path=f"/{self.stage}{path}")
         key = self._authenticate(method, raw_path, raw_query, headers, body)
         identity = self._identity(key.caller, environ)
-        if self.require_mfa and not key.mfa:
+        seen["identity"] = identity
+        if self.resource_policy is not None:
+            self._authorize(key, method, path)
+        elif self.require_mfa and not key.mfa:
             arn = (
                 f"arn:aws:execute-api:{self.region}:********{self.account_id[-4:]}:{self.api_id}/{self.stage}"
                 f"/{method}{path}"
@@ -273,11 +313,19 @@ class LocalApiGateway:
             )
             raise _Refused(403, "AccessDeniedException", message, key="Message")
 
+        if self.validate_bodies and method == "POST" and not _json_object(body):
+            raise _Refused(400, "BadRequestException", "Invalid request body")
         event = self._event(
             environ, request_id, method, route, path, params, raw_query, headers, body, identity
         )
         try:
-            response = self.registry.invoke(self.function, event)
+            response = self._invoke(event)
+            if response is _TIMED_OUT:
+                log.info("%s %s: no answer within %s s", method, path, self.integration_timeout)
+                headers = [("Content-Type", "application/json")]
+                headers.append(("x-amzn-ErrorType", "InternalServerErrorException"))
+                return 504, headers, b'{"message": "Endpoint request timed out"}'
+
             return _http_response(response, request_id)
         except (InvocationError, ValueError, TypeError, KeyError) as exc:
             log.info("%s %s: integration failed: %s", method, path, exc)
@@ -286,6 +334,102 @@ class LocalApiGateway:
                 [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InternalServerErrorException")],
                 b'{"message": "Internal server error"}',
             )
+
+    def _authorize(self, key: _Key, method: str, path: str) -> None:
+        """The resource policy's decision for this caller; _Refused(403) unless it allows."""
+        assert self.resource_policy is not None
+        caller = key.caller
+        context = {"aws:PrincipalArn": caller.principal_arn, "aws:PrincipalAccount": caller.account_id}
+        if caller.type == "IAMUser":
+            context["aws:username"] = caller.arn.rsplit("/", 1)[-1]
+        elif "/aws-reserved/sso.amazonaws.com/" not in caller.principal_arn:
+            # A role session carries the MFA key (true or false); long-term user keys and IAM Identity
+            # Center sessions do not.
+            context["aws:MultiFactorAuthPresent"] = "true" if key.mfa else "false"
+        api = f"arn:aws:execute-api:{self.region}:{self.account_id}:{self.api_id}"
+        resource = f"{api}/{self.stage}/{method}{path}"
+        decision = policies.evaluate(
+            self.resource_policy, resource_arn=resource, api_arn_prefix=api, context=context
+        )
+        if decision.allowed:
+            return
+        masked = (
+            f"arn:aws:execute-api:{self.region}:********{self.account_id[-4:]}:{self.api_id}/{self.stage}"
+        )
+        message = (
+            f"User: {caller.arn} is not authorized to perform: execute-api:Invoke on resource: "
+            f"{masked}/{method}{path}" + (" with an explicit deny" if decision.explicit_deny else "")
+        )
+        raise _Refused(403, "AccessDeniedException", message, key="Message")
+
+    def _access_log(
+        self,
+        environ: dict[str, Any],
+        request_id: str,
+        started: datetime,
+        status: int,
+        length: int,
+        seen: dict[str, Any],
+    ) -> None:
+        """One access-log line, as the stage's $context variables render it ("-" for what is unknown)."""
+        if not self.access_log_group or not self.access_log_format:
+            return
+        identity = seen.get("identity") or {}
+        values = {
+            "$context.requestId": request_id,
+            "$context.extendedRequestId": request_id,
+            "$context.requestTime": started.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "$context.identity.sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+            "$context.identity.caller": identity.get("caller"),
+            "$context.identity.userArn": identity.get("userArn"),
+            "$context.identity.accountId": identity.get("accountId"),
+            "$context.identity.user": identity.get("user"),
+            "$context.identity.userAgent": environ.get("HTTP_USER_AGENT"),
+            "$context.httpMethod": environ.get("REQUEST_METHOD"),
+            "$context.resourcePath": seen.get("resource"),
+            "$context.path": seen.get("path"),
+            "$context.status": str(status),
+            "$context.responseLength": str(length),
+            "$context.responseLatency": str(int((datetime.now(UTC) - started).total_seconds() * 1000)),
+            "$context.error.message": seen.get("error"),
+            "$context.authorize.error": seen.get("error") if status == 403 else None,
+        }
+        line = {field: values.get(variable) or "-" for field, variable in self.access_log_format.items()}
+        try:
+            with self._log_lock:
+                if self._logs is None:
+                    self._logs = self.registry.client("logs")
+                    with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                        self._logs.create_log_group(logGroupName=self.access_log_group)
+                    with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                        self._logs.create_log_stream(
+                            logGroupName=self.access_log_group, logStreamName=self.stage
+                        )
+                self._logs.put_log_events(
+                    logGroupName=self.access_log_group,
+                    logStreamName=self.stage,
+                    logEvents=[{"timestamp": int(started.timestamp() * 1000), "message": json.dumps(line)}],
+                )
+        except Exception:  # a log that cannot be written never fails the request
+            log.exception("access log not written")
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
+        """The function's answer, or _TIMED_OUT past the integration timeout (the invocation runs on)."""
+        if self.integration_timeout is None:
+            return self.registry.invoke(self.function, event)
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.registry.invoke(self.function, event))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=run, daemon=True, name="apigateway-integration").start()
+        try:
+            return future.result(timeout=self.integration_timeout)
+        except FutureTimeout:
+            return _TIMED_OUT
 
     def _route(self, method: str, raw_path: str) -> tuple[Route, str, dict[str, str]]:
         prefix = f"/{self.stage}"
@@ -458,6 +602,13 @@ class LocalApiGateway:
             "body": text,
             "isBase64Encoded": encoded,
         }
+
+
+def _json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

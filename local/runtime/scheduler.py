@@ -13,6 +13,12 @@ the event. Two failure paths follow from that, as in AWS:
 Retries happen at once, not after AWS's backoff, so MaximumEventAgeInSeconds is never reached.
 ActionAfterCompletion=DELETE deletes the schedule once it has fired, whatever the outcome.
 
+Precision. Scheduler fires a one-time schedule anywhere within the minute of its time ("60 second
+precision"), so possibly up to 59 s *before* the time it names. `precision_seconds=60` models that: each
+schedule fires at the start of its window (its time rounded down to the window) plus an offset drawn from
+`random.Random` seeded with `seed` and the schedule (reproducible for a seed; `fire_time()` tells it). The
+default, 0, fires at the exact second (fast unit tests).
+
 Not modelled: rate() and cron() expressions (skipped, with a warning), StartDate/EndDate, the flexible
 time window (a schedule fires at the start of its window), targets other than Lambda functions.
 """
@@ -21,12 +27,13 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,8 +73,18 @@ def due_time(expression: str, timezone: str | None) -> datetime | None:
 
 
 class LocalScheduler:
-    def __init__(self, registry: FunctionRegistry, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        *,
+        clock: Callable[[], datetime] = _now,
+        precision_seconds: float = 0.0,
+        seed: int | str | None = 0,
+    ) -> None:
+        if not 0 <= precision_seconds <= 3600:
+            raise ValueError("precision_seconds is 0-3600")
         self.registry, self.clock = registry, clock
+        self.precision_seconds, self.seed = precision_seconds, seed
         self._client = registry.client("scheduler")
         self._fired: set[tuple[Any, ...]] = set()
         self._warned: set[str] = set()
@@ -95,11 +112,21 @@ class LocalScheduler:
                     continue
                 # A schedule updated to a new time (or re-enabled) is a new firing.
                 key = (schedule["Arn"], expression, schedule.get("LastModificationDate"))
-                if due > now or key in self._fired:
+                if self.fire_time(schedule["Arn"], expression, due) > now or key in self._fired:
                     continue
                 self._fired.add(key)
                 firings.append(self._fire(schedule, due))
             return firings
+
+    def fire_time(self, schedule_arn: str, expression: str, due: datetime) -> datetime:
+        """When this scheduler fires a schedule due at `due`: within its precision window, which starts at
+        `due` rounded down to the window (for 60 s: the start of its minute), so possibly before `due`."""
+        if not self.precision_seconds:
+            return due
+        epoch = due.timestamp()
+        start = epoch - epoch % self.precision_seconds
+        offset = random.Random(f"{self.seed}|{schedule_arn}|{expression}").uniform(0, self.precision_seconds)
+        return datetime.fromtimestamp(start, UTC) + timedelta(seconds=offset)
 
     def _fire(self, schedule: dict[str, Any], due: datetime) -> Firing:
         target = schedule["Target"]

@@ -13,14 +13,17 @@ What Lambda's poller does, and so what this one does:
   the queue's maxReceiveCount on the next receive, as SQS does.
 - FIFO: SQS hands out a message group's next messages only once the group has nothing in flight (moto
   too; tests check it), and the poller also never runs two batches holding one group at the same time.
+  With `batch_per_group` (the strict local world) a receive holding several groups becomes one batch per
+  group, the groups' batches invoked at once, as Lambda's FIFO poller runs one batch per active group.
 
 Retries. In AWS a message left by a failed batch comes back when its visibility timeout ends (often
 minutes). Here the poller returns it itself, with ChangeMessageVisibility to 0, `retry_delay` seconds
 (default 0: at once) after the failure, measured on `clock`. It is faithful to what the function sees (the
 same message again, ApproximateReceiveCount one higher, the same redrive count) and only shortens the
 wait. It also avoids a moto defect: when a FIFO group's in-flight messages time out together, moto hands
-them back out of order; made visible explicitly, they come back in order. `retry_delay` must be shorter
-than the queue's visibility timeout so the poller, not the timeout, returns them.
+them back out of order; made visible explicitly, they come back in order. `retry_delay` is at most the
+queue's visibility timeout; equal to it (the strict local world) the message returns when SQS would
+return it, on `clock`, so a clock moved ahead brings it back sooner.
 
 Long polling is not used (WaitTimeSeconds=0): the local AWS runs one call at a time, and a long poll
 would hold every other client for its whole wait. The poller sleeps between empty receives instead.
@@ -68,6 +71,7 @@ class SqsEventSource:
         retry_delay: float = 0.0,
         concurrency: int = 1,
         clock: Clock | None = None,
+        batch_per_group: bool = False,
     ) -> None:
         if not 1 <= batch_size <= 10:
             raise ValueError("batch_size is 1-10 (one ReceiveMessage; no batching window)")
@@ -77,6 +81,7 @@ class SqsEventSource:
         self.registry, self.function, self.queue_url = registry, function, queue_url
         self.batch_size, self.report_batch_item_failures = batch_size, report_batch_item_failures
         self.retry_delay, self.concurrency = retry_delay, concurrency
+        self.batch_per_group = batch_per_group
         self.clock = clock or registry.clock
         self._sqs = registry.client("sqs")
         attributes = self._sqs.get_queue_attributes(
@@ -84,8 +89,8 @@ class SqsEventSource:
         )["Attributes"]
         self.queue_arn: str = attributes["QueueArn"]
         self.fifo = attributes.get("FifoQueue") == "true"
-        if retry_delay >= int(attributes["VisibilityTimeout"]):
-            raise ValueError("retry_delay must be shorter than the queue's visibility timeout")
+        if retry_delay > int(attributes["VisibilityTimeout"]):
+            raise ValueError("retry_delay must be at most the queue's visibility timeout")
         self._region = self.queue_arn.split(":")[3]
         self._parked: list[_Parked] = []
         self._groups_busy: set[str] = set()
@@ -113,7 +118,16 @@ class SqsEventSource:
             self._lock.wait_for(lambda: not groups & self._groups_busy)
             self._groups_busy |= groups
         try:
-            self._run(messages)
+            if self.fifo and self.batch_per_group and len(groups) > 1:
+                # Lambda's FIFO poller: one batch per message group, the groups' batches at once.
+                by_group: dict[str, list[dict[str, Any]]] = {}
+                for message in messages:
+                    by_group.setdefault(message["Attributes"]["MessageGroupId"], []).append(message)
+                with ThreadPoolExecutor(len(by_group), thread_name_prefix="sqs-group") as pool:
+                    for future in [pool.submit(self._run, batch) for batch in by_group.values()]:
+                        future.result()
+            else:
+                self._run(messages)
         finally:
             with self._lock:
                 self._groups_busy -= groups

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -294,6 +296,25 @@ def test_a_failing_or_malformed_integration_is_a_502(
 ) -> None:
     handler.respond = respond
     assert call(f"{gateway.endpoint}/health", user[1]) == (502, {"message": "Internal server error"})
+
+
+def test_past_the_integration_timeout_the_caller_gets_504_while_the_function_runs_on(
+    gateway_factory: Any, handler: Handler, user: tuple[dict[str, Any], Credentials]
+) -> None:
+    finished = threading.Event()
+
+    def slow(event: dict[str, Any]) -> Any:
+        time.sleep(1.5)
+        finished.set()
+        return {"statusCode": 200, "body": "{}"}
+
+    handler.respond = slow
+    gateway = gateway_factory(integration_timeout=0.5)
+    started = time.monotonic()
+    answer = call(f"{gateway.endpoint}/health", user[1])
+    assert answer == (504, {"message": "Endpoint request timed out"})
+    assert time.monotonic() - started < 1.4
+    assert finished.wait(5)  # API Gateway gave up; the function did not
 
 
 # --- routes ------------------------------------------------------------------------------------------

@@ -208,3 +208,48 @@ def test_background_ticking_fires_due_schedules(registry: FunctionRegistry, sche
         assert fired.wait(timeout=30)
     finally:
         scheduler.stop()
+
+
+# --- 60-second precision -----------------------------------------------------------------------------
+
+
+def test_with_scheduler_precision_a_schedule_fires_anywhere_within_its_minute_even_before_its_time(
+    registry: FunctionRegistry,
+) -> None:
+    from access_guard.core.limits import SCHEDULER_PRECISION_SECONDS
+
+    scheduler = LocalScheduler(registry, precision_seconds=SCHEDULER_PRECISION_SECONDS, seed=7)
+    due = datetime(2030, 1, 1, 12, 0, 40, tzinfo=UTC)
+    times = [scheduler.fire_time(f"arn:aws:scheduler:::schedule/g/{i}", "at(x)", due) for i in range(200)]
+    minute = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    assert all(minute <= t < minute + timedelta(seconds=60) for t in times)
+    early = [t for t in times if t < due]
+    assert len(early) > 100  # 40 of the 60 seconds come before the time the schedule names
+    assert max(times) - min(times) > timedelta(seconds=55)
+    # reproducible for a seed, different for another
+    again = LocalScheduler(registry, precision_seconds=60, seed=7)
+    other = LocalScheduler(registry, precision_seconds=60, seed=8)
+    assert times[0] == again.fire_time("arn:aws:scheduler:::schedule/g/0", "at(x)", due)
+    assert times[0] != other.fire_time("arn:aws:scheduler:::schedule/g/0", "at(x)", due)
+
+
+def test_tick_fires_a_schedule_at_its_drawn_time_not_at_the_time_it_names(
+    registry: FunctionRegistry, scheduler_client: Any, calls: list[Any]
+) -> None:
+    clock = Clock(datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC))
+    scheduler = LocalScheduler(registry, clock=clock, precision_seconds=60, seed=1)
+    create(scheduler_client, "g1", "2030-01-01T12:00:59")
+    arn = scheduler_client.get_schedule(Name="g1")["Arn"]
+    fires = scheduler.fire_time(arn, "at(2030-01-01T12:00:59)", datetime(2030, 1, 1, 12, 0, 59, tzinfo=UTC))
+    assert fires < datetime(2030, 1, 1, 12, 0, 59, tzinfo=UTC)
+    clock.now = fires - timedelta(milliseconds=1)
+    assert scheduler.tick() == []
+    clock.now = fires
+    (firing,) = scheduler.tick()
+    assert calls == [{"grant": "g1"}]
+    assert firing.scheduled_time == datetime(2030, 1, 1, 12, 0, 59, tzinfo=UTC)
+
+
+def test_a_precision_outside_zero_to_an_hour_is_refused(registry: FunctionRegistry) -> None:
+    with pytest.raises(ValueError, match="precision_seconds"):
+        LocalScheduler(registry, precision_seconds=-1)

@@ -7,10 +7,19 @@ by botocore (`clients.py`); a write retried after its first attempt committed co
 read the same way.
 
 Waiting on a mode update uses a botocore waiter on DescribeUpdate, bounded by the caller.
+
+IAM is eventually consistent: a role or user created moments ago is not yet known to EKS, and
+CreateAccessEntry answers InvalidParameterException "invalid principal" for some seconds (botocore does
+not retry a 400). The planner creates entries only for principals IAM says exist, so that answer means
+"not yet": the create is retried with backoff (1, 2, 4, 8, 15 s) for up to `new_principal_retry_seconds`,
+never past the run's deadline less `NEW_PRINCIPAL_DEADLINE_MARGIN_SECONDS` (adapters.deadline; with no
+deadline known it is not retried), then reported as failed with EKS's message.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
@@ -28,6 +37,13 @@ from ..core.model import (
 )
 from ..core.outcome import ActionResult
 from .clients import error_code
+from .deadline import remaining_seconds
+
+# How long a principal new to IAM may stay unknown to EKS before the run reports it ("a few seconds").
+NEW_PRINCIPAL_RETRY_SECONDS = 30.0
+# What a run keeps for the rest of its work when it stops retrying at its deadline.
+NEW_PRINCIPAL_DEADLINE_MARGIN_SECONDS = 10.0
+_NEW_PRINCIPAL_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 # DescribeUpdate until the update leaves InProgress (EKS ships no waiter for updates).
 _WAITERS = WaiterModel(
@@ -79,9 +95,46 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _principal_not_yet_known(exc: ClientError) -> bool:
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    return error_code(exc) == "InvalidParameterException" and "invalid principal" in message
+
+
 class EksWriter:
-    def __init__(self, eks: Any) -> None:
+    def __init__(
+        self,
+        eks: Any,
+        *,
+        new_principal_retry_seconds: float = NEW_PRINCIPAL_RETRY_SECONDS,
+        remaining: Callable[[], float | None] = remaining_seconds,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._eks = eks
+        self._retry_seconds = new_principal_retry_seconds
+        self._remaining, self._sleep = remaining, sleep
+
+    def _create(self, kwargs: dict[str, Any]) -> float:
+        """CreateAccessEntry, retried while EKS does not know the principal yet; the seconds waited."""
+        waited = 0.0
+        allowed: float | None = None  # seconds this run may wait in all, fixed at the first refusal
+        for delay in (*_NEW_PRINCIPAL_BACKOFF, None):
+            try:
+                self._eks.create_access_entry(**kwargs)
+                return waited
+            except ClientError as exc:
+                if delay is None or not _principal_not_yet_known(exc):
+                    raise
+                if allowed is None:
+                    left = self._remaining()  # no deadline known: do not wait
+                    allowed = 0.0 if left is None else left - NEW_PRINCIPAL_DEADLINE_MARGIN_SECONDS
+                    allowed = min(allowed, self._retry_seconds)
+                budget = allowed - waited
+                if budget <= 0:
+                    raise
+                delay = min(delay, budget)
+                self._sleep(delay)
+                waited += delay
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def write(self, cluster: str, action: Action) -> tuple[ActionResult, bool]:
         """One EKS write. Returns the result and whether the live state needs a fresh read (a 409)."""
@@ -100,13 +153,16 @@ class EksWriter:
                     if spec.kubernetes_groups:
                         kwargs["kubernetesGroups"] = list(spec.kubernetes_groups)
                 try:
-                    eks.create_access_entry(**kwargs)
+                    waited = self._create(kwargs)
                 except ClientError as exc:
                     if error_code(exc) != "ResourceInUseException":
                         raise
                     # It exists (made since we read, or by our own attempt before a lost response): the
                     # fresh read that follows describes it, and the fresh plan compares and updates it.
                     return ActionResult(action, True, note="already existed; compared again"), True
+                if waited:
+                    note = f"created after {waited:g} s: the IAM principal was not yet known to EKS"
+                    return ActionResult(action, True, note=note), False
             elif isinstance(action, UpdateEntry):
                 eks.update_access_entry(
                     clusterName=cluster,

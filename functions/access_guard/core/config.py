@@ -67,6 +67,10 @@ class Env:
     BASELINE_KEY_ARN = "ACCESS_GUARD_BASELINE_KEY_ARN"
     # Minutes a baseline change that adds a cluster admin waits after its note before the admin is given.
     HOLD_NEW_ADMINS_MINUTES = "ACCESS_GUARD_HOLD_NEW_ADMINS_MINUTES"
+    # Local AWS only (never set by the CDK): a file holding the seconds the local services' clock is ahead
+    # of real time (local/clock.py writes it; `POST /_emulator/clock` moves it). The handlers' clock
+    # (wiring.now) and the locks' clock add it.
+    LOCAL_CLOCK_FILE = "ACCESS_GUARD_LOCAL_CLOCK_FILE"
 
 
 class ConfigError(ValueError):

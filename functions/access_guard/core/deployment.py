@@ -1,10 +1,14 @@
-"""The deployment record: where one region's guard keeps its state, so every writer finds it.
+"""The deployment: its settings, and the record of where it keeps its state.
 
-The stack (and `python -m local serve`) writes one small JSON parameter per region under the baseline prefix
-(`PREFIX/deployment/REGION`, beside `PREFIX/clusters/`, so it is neither a baseline nor a baseline event):
-the state, grants and audit tables, the topic, the work queue and the API URL. The CLI reads it, so that an
-operator's `apply` and `replay` take the same cluster locks and see the same grants as the service, with no
-flags; flags and environment variables override it. With no record, the CLI works alone and says so.
+Settings, one definition each: the CDK (infra/) deploys them and the local AWS (local/runner.py) runs its
+functions and queues with them, so the local world waits as long as AWS does.
+
+The record: the stack (and `python -m local serve`) writes one small JSON parameter per region under the
+baseline prefix (`PREFIX/deployment/REGION`, beside `PREFIX/clusters/`, so it is neither a baseline nor a
+baseline event): the state, grants and audit tables, the topic, the work queue and the API URL. The CLI reads
+it, so that an operator's `apply` and `replay` take the same cluster locks and see the same grants as the
+service, with no flags; flags and environment variables override it. With no record, the CLI works alone
+and says so.
 """
 
 from __future__ import annotations
@@ -14,8 +18,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .config import Env
+from .config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, Env
+from .limits import API_GATEWAY_TIMEOUT_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS
 from .triggers import baselines_root
+
+# Function timeouts, seconds.
+INTAKE_TIMEOUT_SECONDS = 60
+# A run may wait for one mode update, plus a minute for the rest of its work.
+REMEDIATE_TIMEOUT_SECONDS = int(DEFAULT_MODE_UPDATE_WAIT_SECONDS) + 60
+EXPIRY_TIMEOUT_SECONDS = REMEDIATE_TIMEOUT_SECONDS
+SWEEP_TIMEOUT_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
+API_TIMEOUT_SECONDS = API_GATEWAY_TIMEOUT_SECONDS  # the gateway stops waiting then anyway
+
+# Lambda's advice for SQS event sources: a queue's visibility timeout at least six times the function's.
+VISIBILITY_TIMEOUT_FACTOR = 6
+INTAKE_VISIBILITY_TIMEOUT_SECONDS = INTAKE_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR
+WORK_VISIBILITY_TIMEOUT_SECONDS = REMEDIATE_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR
+
+SQS_BATCH_SIZE = 10  # messages per batch, both event sources
+MAX_RECEIVES = 5  # deliveries before a message goes to its dead-letter queue
+
+
+# --- the record ---------------------------------------------------------------------------------------
 
 RECORD_VERSION = 1
 

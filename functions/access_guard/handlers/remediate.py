@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from ..adapters.deadline import within_deadline
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, Env
 from ..core.report import Trigger
 from ..core.work import WorkItem, WorkItemError
@@ -89,6 +90,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@within_deadline
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     global _context
     _context = context

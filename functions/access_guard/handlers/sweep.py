@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from ..adapters.deadline import within_deadline
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
 from ..services.breakglass import expire_due
 from ..services.sweep import sweep
@@ -20,6 +21,7 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@within_deadline
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metric = wiring.powertools_metric(metrics)
     w = wiring.wired()

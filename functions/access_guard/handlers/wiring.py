@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..adapters.audit_table import AuditTable
@@ -24,7 +24,7 @@ from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
 from ..adapters.trusted_copies import TrustedCopies
 from ..adapters.work_queue import WorkQueue
-from ..core.config import Config
+from ..core.config import Config, Env
 from ..core.deadline import Deadline
 from ..services.baselines import TrustedBaselines
 from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
@@ -60,8 +60,31 @@ _clock: Callable[[], datetime] | None = None
 
 
 def now() -> datetime:
-    """The services' time: real time, unless set_clock() moved it."""
-    return _clock() if _clock is not None else datetime.now(UTC)
+    """The services' time: real time, unless set_clock() moved it (or, on the local AWS only, the local
+    services' clock is ahead: Env.LOCAL_CLOCK_FILE)."""
+    if _clock is not None:
+        return _clock()
+    return datetime.now(UTC) + timedelta(seconds=_local_offset(os.environ.get(Env.LOCAL_CLOCK_FILE)))
+
+
+def _local_offset(path: str | None) -> float:
+    """Seconds the local AWS's clock is ahead of real time (local/clock.py writes the file); 0 in AWS."""
+    if not path:
+        return 0.0
+    try:
+        with open(path, encoding="ascii") as handle:
+            return float(handle.read() or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _lock_clock(env: Mapping[str, str]) -> Callable[[], float]:
+    """The locks' clock (epoch seconds): real time, plus the local clock's offset where there is one. Not
+    set_clock()'s: a lock waits on it, and a test's clock that stands still would make the wait endless."""
+    path = env.get(Env.LOCAL_CLOCK_FILE)
+    if not path:
+        return time.time
+    return lambda: time.time() + _local_offset(path)
 
 
 def set_clock(clock: Callable[[], datetime] | None) -> None:
@@ -111,7 +134,9 @@ def _build(env: Mapping[str, str]) -> Wired:
         region=region,
         store=BaselineStore(client("ssm", region=region), prefix=config.prefix),
         grants=GrantsTable(dynamodb, config.grants_table) if config.grants_table else None,
-        state=StateTable(dynamodb, config.state_table) if config.state_table else None,
+        state=StateTable(dynamodb, config.state_table, clock=_lock_clock(env))
+        if config.state_table
+        else None,
         notifier=Notifier(client("sns", region=region), config.topic_arn) if config.topic_arn else None,
         audit=AuditTable(dynamodb, config.audit_table) if config.audit_table else None,
         schedules=schedules,

@@ -10,14 +10,22 @@
   and the creator may be who was deleted.
 
 Nothing here acts on a cluster; the remediate handler reads the live state and decides.
+
+Parameter Store: an IAM event finds the managed clusters and what their baselines name through the baseline
+index (adapters.baseline_index: a cached listing of the manifests, each baseline read again only when its
+version changes), not by reading every baseline. A baseline-change event whose baseline reads as missing
+is looked at again for a few seconds before it is dropped: Parameter Store may not yet show a new write.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..adapters.baseline_index import BaselineIndex
 from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
 from ..adapters.eks_entries import authentication_mode, entry_principal_arns
 from ..adapters.work_queue import WorkQueue
@@ -27,6 +35,8 @@ from ..core.events import BaselineChange, EksChange, Ignored, PrincipalChange
 from ..core.work import WorkItem, principal_work, work_for
 
 DEFAULT_CONCURRENCY = 8  # clusters looked at at once for an IAM change
+# A baseline-change event whose baseline is not there yet: looked at again after these waits (~3.5 s in all).
+BASELINE_VISIBLE_RETRY_SECONDS = (0.5, 1.0, 2.0)
 
 Intent = EksChange | PrincipalChange | BaselineChange | Ignored
 
@@ -57,8 +67,12 @@ class Intake:
         config: Config,
         region: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        index: BaselineIndex | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store, self.eks, self.queue, self.config = store, eks, queue, config
+        self.index = index or BaselineIndex(store, store._ssm)  # noqa: SLF001 (the store's own client)
+        self._sleep = sleep
         # The service's region: its clusters, its baselines. The EKS client's, unless told.
         self.region = region or str(eks.meta.region_name)
         self.concurrency = max(1, concurrency)
@@ -92,11 +106,11 @@ class Intake:
         if not self.config.manages(cluster):
             return f"unmanaged cluster {cluster}: not in the configured list ({Env.CLUSTERS})"
         if not self.store.exists(cluster, region):
-            return f"unmanaged cluster {cluster}: no baseline stored for it in {region}"
+            return f"unmanaged cluster {cluster}: " + _NO_BASELINE.format(region=region)
         return None
 
     def _managed_clusters(self) -> list[str]:
-        return [c for c, r in self.store.list() if r == self.region and self.config.manages(c)]
+        return sorted(c for c in self.index.versions(self.region) if self.config.manages(c))
 
     # --- baselines -----------------------------------------------------------------------------------------
     def _baseline(self, change: BaselineChange) -> Resolution:
@@ -112,6 +126,12 @@ class Intake:
                 ),
             )
         unmanaged = self._unmanaged(change.cluster, change.region)
+        for delay in BASELINE_VISIBLE_RETRY_SECONDS:
+            # The event says it was written: "no baseline" may be Parameter Store not showing it yet.
+            if not unmanaged or not unmanaged.endswith(_NO_BASELINE.format(region=change.region)):
+                break
+            self._sleep(delay)
+            unmanaged = self._unmanaged(change.cluster, change.region)
         return Resolution(dropped=unmanaged) if unmanaged else Resolution(work=work_for(change))
 
     # --- IAM principals ------------------------------------------------------------------------------------
@@ -152,7 +172,7 @@ class Intake:
             return _WHOLE
         arns: set[str] = set()
         try:
-            baseline = self.store.get(cluster, self.region)
+            baseline = self.index.baseline(cluster, self.region)
             arns.update(e.principal_arn for e in baseline.entries if _is(e.principal_arn, key))
         except BaselineNotFound:
             return None  # deleted since it was listed
@@ -161,6 +181,9 @@ class Intake:
         if mode != "CONFIG_MAP":
             arns.update(arn for arn in entry_principal_arns(self.eks, cluster) if _is(arn, key))
         return tuple(sorted(arns)) or None
+
+
+_NO_BASELINE = "no baseline stored for it in {region}"
 
 
 def _is(arn: str, key: tuple[str, str, str]) -> bool:
