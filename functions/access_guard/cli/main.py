@@ -377,8 +377,9 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
 def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
-    baseline = aws.store().get(args.cluster, region)
-    _live, plan = aws.reconciler().plan(baseline)
+    reconciler = aws.reconciler()
+    baseline = reconciler.resolve(aws.store().get(args.cluster, region))  # Identity Center sets
+    _live, plan = reconciler.plan(baseline)
     mode = baseline.settings.mode
     if args.json:
         io.print(json.dumps(describe.plan_json(plan, mode=mode), indent=2))
@@ -390,8 +391,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
 def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
-    baseline = aws.store().get(args.cluster, region)
     reconciler = aws.reconciler()
+    baseline = reconciler.resolve(aws.store().get(args.cluster, region))  # Identity Center sets
     live, plan = reconciler.plan(baseline)
     mode = baseline.settings.mode
     human = not args.json

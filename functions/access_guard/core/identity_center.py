@@ -114,8 +114,8 @@ def resolve(baseline: Baseline, role_arns: Iterable[str], account: str | None = 
 
     A set whose role the baseline's accessEntries also name keeps the accessEntries one (validation refuses
     that baseline when it can tell from the names alone)."""
-    if not baseline.permission_sets:
-        return baseline
+    if not baseline.permission_sets or baseline.resolved or baseline.unresolved:
+        return baseline  # nothing to resolve, or resolved already (this run)
     roles = tuple(role_arns)
     named = {s.principal_arn for s in baseline.entries}
     added: list[EntrySpec] = []

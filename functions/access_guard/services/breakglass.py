@@ -214,7 +214,8 @@ class BreakGlass:
         if not self.config.manages(cluster):
             raise NotFound(f"{cluster} is not a cluster this deployment manages")
         try:
-            return self.enforcer.store.get(cluster, self.region)
+            # Identity Center permission sets resolved to their live roles (what the baseline owns, this run)
+            return self.enforcer.reconciler.resolve(self.enforcer.store.get(cluster, self.region))
         except BaselineNotFound:
             raise NotFound(f"no managed cluster {cluster} in {self.region} (no baseline is stored)") from None
         except BaselineUnreadable as exc:

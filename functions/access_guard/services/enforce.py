@@ -74,7 +74,7 @@ class Enforcer:
 
     def desired(self, cluster: str, region: str) -> Desired:
         """The cluster's baseline with its grants merged (BaselineNotFound / BaselineUnreadable raise)."""
-        baseline = self.store.get(cluster, region)
+        baseline = self.reconciler.resolve(self.store.get(cluster, region))  # Identity Center sets, per run
         grants = self.grants.for_cluster(cluster, region) if self.grants is not None else []
         return desired_state(baseline, grants, self._clock())
 
