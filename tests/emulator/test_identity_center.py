@@ -26,7 +26,7 @@ def test_provisioning_again_deletes_the_role_and_creates_one_with_a_new_suffix(a
     assert [r["Arn"] for r in listed] == [again["created"]]
 
 
-def test_cloudtrail_records_the_delete_then_the_create_by_identity_centers_service_role(aws: Emulator) -> None:
+def test_cloudtrail_records_the_delete_then_the_create_by_the_sso_service_role(aws: Emulator) -> None:
     first = aws.provision_permission_set("PlatformAdmins")
     again = aws.provision_permission_set("PlatformAdmins")
     records = [r for r in aws.cloudtrail_records() if r["eventSource"] == "iam.amazonaws.com"]
