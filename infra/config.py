@@ -51,6 +51,7 @@ _RUNTIME_KEYS = {
     Env.MODE: "mode",
     Env.CLUSTERS: "clusters",
     Env.ONCALL_PRINCIPALS: "oncallPrincipals",
+    Env.ONCALL_PERMISSION_SETS: "oncallPermissionSets",
     Env.REQUIRE_MFA: "requireMfa",
     Env.MAX_GRANT_MINUTES: "maxGrantMinutes",
     Env.GRANT_POLICIES: "grantPolicies",
@@ -65,6 +66,7 @@ KNOWN_KEYS = frozenset(
         "clusterTag",
         "prefix",
         "oncallPrincipals",
+        "oncallPermissionSets",
         "requireMfa",
         "notificationEmails",
         "mode",
@@ -116,6 +118,8 @@ class GuardConfig:
     log_retention_days: int
     api_rate_limit: int
     api_burst_limit: int
+    # IAM Identity Center permission sets whose roles' sessions are on call (in this account)
+    oncall_permission_sets: tuple[str, ...] = ()
 
     def clusters_in(self, region: str) -> tuple[str, ...] | None:
         """The managed cluster names in `region` (None: chosen by tag)."""
@@ -132,6 +136,8 @@ class GuardConfig:
             Env.GRANT_POLICIES: ",".join(self.grant_policies),
             Env.RATE_LIMIT_PER_MINUTE: str(self.rate_limit_per_minute),
         }
+        if self.oncall_permission_sets:
+            env[Env.ONCALL_PERMISSION_SETS] = ",".join(self.oncall_permission_sets)
         names = self.clusters_in(region)
         if names is not None:
             env[Env.CLUSTERS] = ",".join(names)
@@ -248,7 +254,8 @@ def parse(raw: Any) -> GuardConfig:
     if prefix.lower().startswith(("/aws", "/ssm")):
         problems.append(f"prefix {prefix!r} is reserved by AWS (paths may not start with /aws or /ssm)")
 
-    oncall = strings("oncallPrincipals", required=True)
+    oncall_sets = strings("oncallPermissionSets")
+    oncall = strings("oncallPrincipals", required=not oncall_sets)
     emails = strings("notificationEmails")
     for email in emails:
         if not _EMAIL.match(email):
@@ -291,6 +298,7 @@ def parse(raw: Any) -> GuardConfig:
         cluster_tag=cluster_tag,
         prefix=prefix,
         oncall_principals=oncall,
+        oncall_permission_sets=oncall_sets,
         require_mfa=flag("requireMfa", True),
         notification_emails=emails,
         mode=mode.strip().lower(),

@@ -235,6 +235,7 @@ class Pipeline:
         require_mfa: bool = False,
         clock: Callable[[], Any] | None = None,
         tick_seconds: float | None = 1.0,
+        oncall_permission_sets: list[str] | None = None,
     ) -> str:
         """Serve the break-glass API on 127.0.0.1:`port` (its URL is returned), sharing this pipeline's tables
         and topic, with grants' expiries fired by the local scheduler every `tick_seconds` (None: only when
@@ -254,6 +255,10 @@ class Pipeline:
         settings = {
             k: v for k, v in self.environment.items() if k.startswith(("POWERTOOLS_", "ACCESS_GUARD_SELF"))
         }
+        if oncall_permission_sets:  # IAM Identity Center permission sets whose roles' sessions are on call
+            from access_guard.core.config import Env
+
+            settings[Env.ONCALL_PERMISSION_SETS] = ",".join(oncall_permission_sets)
         self._gateway = serve_api(
             self.registry,
             oncall_principals=oncall_principals,

@@ -261,3 +261,19 @@ def test_the_plan_associates_the_sets_policies_on_the_resolved_arn() -> None:
     actions = plan(desired, live_of()).actions
     assert actions[0] == CreateEntry(desired.entries[0])
     assert actions[1] == AssociatePolicy(NEW, ADMIN)
+
+
+# --- on-call settings ------------------------------------------------------------------------------------
+
+
+def test_on_call_permission_sets_are_read_and_a_bad_name_is_one_clear_problem() -> None:
+    from access_guard.core.config import Config, ConfigError, Env
+
+    config = Config.from_env({Env.ONCALL_PERMISSION_SETS: "PagerDuty, Restorers"})
+    assert config.oncall_permission_sets == ("PagerDuty", "Restorers")
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({Env.ONCALL_PERMISSION_SETS: "PagerDuty,On Call"})
+    assert raised.value.problems == [
+        f"{Env.ONCALL_PERMISSION_SETS}: 'On Call' is not a permission-set name Identity Center allows "
+        "(1-32 letters, digits and +=,.@_-)"
+    ]

@@ -70,6 +70,14 @@ def role_arn(account: str, permission_set: str, suffix: str, region: str | None 
     return f"arn:aws:iam::{account}:role{SSO_PATH_PREFIX}{segment}{SSO_ROLE_PREFIX}{permission_set}_{suffix}"
 
 
+def role_arn_patterns(account: str, permission_set: str) -> tuple[str, str]:
+    """ArnLike patterns of the set's role in `account`, without and with the region segment (IAM policies
+    match a session by its role's ARN, `aws:PrincipalArn`)."""
+    base = f"arn:aws:iam::{account}:role{SSO_PATH_PREFIX}"
+    name = f"{SSO_ROLE_PREFIX}{permission_set}_*"
+    return base + name, base + "*/" + name
+
+
 def candidates(permission_set: str, role_arns: Iterable[str], account: str | None = None) -> list[str]:
     """The roles among `role_arns` that are `permission_set`'s (of `account` when given), sorted."""
     return sorted({arn for arn in role_arns if permission_set_of(arn, account) == permission_set})

@@ -68,7 +68,7 @@ class Reconciler:
         plan_fn: PlanFn | None = None,
     ) -> None:
         self._reader = EksReader(eks=eks, iam=iam, concurrency=concurrency)
-        self._iam = iam
+        self.iam = iam  # IAM of the cluster's account (Identity Center roles, `resolve`)
         self._writer = EksWriter(eks)
         self.concurrency = concurrency
         self.poll_seconds = mode_update_poll_seconds
@@ -81,7 +81,7 @@ class Reconciler:
         listing for all of them, this once); a baseline without permission sets as it is, with no call."""
         if not baseline.permission_sets or baseline.resolved or baseline.unresolved:
             return baseline
-        return identity_center.resolve(baseline, identity_center_roles(self._iam))
+        return identity_center.resolve(baseline, identity_center_roles(self.iam))
 
     def _check_region(self, region: str) -> None:
         if self._reader.region and self._reader.region != region:
