@@ -15,6 +15,7 @@ from .model import (
     AccessScope,
     Action,
     AssociatePolicy,
+    Baseline,
     CreateEntry,
     DeleteEntry,
     DisassociatePolicy,
@@ -225,6 +226,28 @@ def plan_json(plan: Plan, *, mode: str = "enforce") -> dict[str, Any]:
         "refusals": list(plan.refusals),
         "summary": {"add": summary.add, "change": summary.change, "remove": summary.remove},
     }
+
+
+def permission_sets_json(baseline: Baseline) -> list[dict[str, Any]]:
+    """The baseline's IAM Identity Center permission sets as resolved this run: each with its role's ARN, or
+    the reason it has none to use."""
+    arns = dict(baseline.resolved)
+    problems = {line.split(":", 1)[0]: line for line in baseline.unresolved}
+    return [
+        {"permissionSet": s.name, "principalArn": arns.get(s.name), "problem": problems.get(s.name)}
+        for s in baseline.permission_sets
+    ]
+
+
+def render_permission_sets(baseline: Baseline) -> str:
+    """One line per permission set: the role it resolved to this run, or why none (nothing without sets)."""
+    lines = []
+    for item in permission_sets_json(baseline):
+        if item["principalArn"]:
+            lines.append(f"Permission set {item['permissionSet']}: {item['principalArn']}")
+        else:
+            lines.append(f"Permission set {item['permissionSet']}: not resolved ({item['problem']})")
+    return "".join(line + "\n" for line in lines) + ("\n" if lines else "")
 
 
 def admin_principals(live: LiveState) -> frozenset[str]:
