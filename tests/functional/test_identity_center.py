@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.handlers import intake as intake_handler
 from access_guard.handlers import wiring
 
+from local.calls import add_listener, remove_listener
 from local.runner import Pipeline
 
 from .oracle_watch import watching
@@ -65,6 +67,33 @@ def entries_of(cluster: str = CLUSTER) -> set[str]:
     }
 
 
+@contextmanager
+def eks_calls() -> Iterator[list[tuple[str, str]]]:
+    """(caller role name, operation) of every EKS call the local AWS answers meanwhile, in order."""
+    seen: list[tuple[str, str]] = []
+
+    def listen(call: Any, status: int, headers: Any, body: bytes) -> None:
+        if call.operation.service == "eks":
+            seen.append((call.caller.principal_arn.rsplit("/", 1)[-1], call.operation.name))
+
+    add_listener(listen)
+    try:
+        yield seen
+    finally:
+        remove_listener(listen)
+
+
+def remediation_runs(calls: list[tuple[str, str]]) -> list[list[str]]:
+    """The remediation's calls, one list per run (each run begins with DescribeCluster)."""
+    runs: list[list[str]] = []
+    for who, operation in calls:
+        if who == "eks-access-guard-remediate":
+            if operation == "DescribeCluster" or not runs:
+                runs.append([])
+            runs[-1].append(operation)
+    return runs
+
+
 @pytest.fixture
 def provisioned(pipeline: Pipeline, aws: Any) -> dict[str, Any]:
     """A managed cluster whose platform admins are the permission set PlatformAdmins (provisioned) and whose
@@ -90,7 +119,7 @@ def test_a_reprovisioned_set_moves_its_entry_and_deletes_the_old_one_only_once_t
     # when Identity Center re-provisions the set: its role is deleted and made again with a new suffix
     new = aws.provision_permission_set("PlatformAdmins")["created"]
     assert new != old and aws.admins(CLUSTER) == []  # the old entry is bound to a deleted role
-    with watching(CLUSTER, {new}) as watch:
+    with watching(CLUSTER, {new}) as watch, eks_calls() as calls:
         pipeline.drain()
     # then the entry moved: the new role is the admin, the old role's entry is gone, no write broke the rule
     assert aws.admins(CLUSTER) == [new]
@@ -101,6 +130,10 @@ def test_a_reprovisioned_set_moves_its_entry_and_deletes_the_old_one_only_once_t
     # the old entry went only after the oracle saw the new role administer the cluster
     before_delete = watch.states[writes.index("DeleteAccessEntry")]
     assert before_delete[new]["clusterAdmin"] is True
+    # in at most 8 EKS calls for the run that moved it (reads, writes and the re-read of the new entry)
+    runs = remediation_runs(calls)
+    [moving] = [r for r in runs if "DeleteAccessEntry" in r]
+    assert len(moving) <= 8, moving
     # and the owners are told, in one line, where the set moved
     notes = [n["document"]["text"] for n in pipeline.notifications(wait_seconds=2)]
     assert any(f"PlatformAdmins moved from {old} to {new}" in text for text in notes), notes
@@ -135,6 +168,18 @@ def test_the_sweep_finds_a_move_that_no_event_announced(provisioned, pipeline, a
     with watching(CLUSTER, {new}) as watch:
         pipeline.sweep()
         pipeline.drain()
+    assert aws.admins(CLUSTER) == [new]
+    assert entries_of() == {new, provisioned["viewers"]}
+    assert watch.violations == []
+
+
+def test_the_create_role_event_alone_moves_the_set(provisioned, pipeline, aws):
+    # given the DeleteRole event is lost: only CreateRole (of a role the baseline does not name) arrives
+    aws.set_cloudtrail_delivery(drop_next=1)
+    new = aws.provision_permission_set("PlatformAdmins")["created"]
+    with watching(CLUSTER, {new}) as watch:
+        pipeline.drain()
+    # then the intake still found the set's old entry and the new role, and the run moved the entry
     assert aws.admins(CLUSTER) == [new]
     assert entries_of() == {new, provisioned["viewers"]}
     assert watch.violations == []
