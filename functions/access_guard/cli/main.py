@@ -348,12 +348,12 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
     live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
     document = capture_document(live, keep_arns=args.keep_arns)
     captured = {e["principalARN"] for e in document.get("accessConfig", {}).get("accessEntries", [])}
-    as_sets = {
-        arn: name
-        for arn in live.entries
-        if (name := identity_center.permission_set_of(arn, live.account_id))
-        in {s.get("permissionSet") for s in document.get("accessGuard", {}).get("identityCenter", [])}
-    }
+    written_sets = {s["permissionSet"] for s in document.get("accessGuard", {}).get("identityCenter", [])}
+    as_sets: dict[str, str] = {}  # live role ARN -> the permission set it was written as
+    for arn, entry in live.entries.items():
+        name = identity_center.permission_set_of(arn, live.account_id)
+        if name in written_sets and entry.principal_status not in ("missing", "recreated"):
+            as_sets[arn] = str(name)
     captured |= set(as_sets)
     left_out = sorted(set(live.entries) - captured)
     header = (
