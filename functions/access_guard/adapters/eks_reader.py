@@ -224,6 +224,8 @@ class EksReader:
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return None
+            if error_code(exc) in ("InvalidRequestException", "InvalidParameterException"):
+                return self._read_entry(call, cluster, arn)  # not a STANDARD entry: what it is decides
             raise
         policies = result.get("associatedAccessPolicies", [])
         if not policies:
