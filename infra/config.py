@@ -52,6 +52,7 @@ _RUNTIME_KEYS = {
     Env.MODE: "mode",
     Env.CLUSTERS: "clusters",
     Env.ONCALL_PRINCIPALS: "oncallPrincipals",
+    Env.ONCALL_PERMISSION_SETS: "oncallPermissionSets",
     Env.REQUIRE_MFA: "requireMfa",
     Env.MAX_GRANT_MINUTES: "maxGrantMinutes",
     Env.GRANT_POLICIES: "grantPolicies",
@@ -67,6 +68,7 @@ KNOWN_KEYS = frozenset(
         "clusterTag",
         "prefix",
         "oncallPrincipals",
+        "oncallPermissionSets",
         "requireMfa",
         "notificationEmails",
         "mode",
@@ -124,6 +126,8 @@ class GuardConfig:
     # through SSM, so the only ones whose writes the guard applies.
     baseline_writers: tuple[str, ...] = ()
     hold_new_admins_minutes: int = 0
+    # IAM Identity Center permission sets whose roles' sessions are on call (in this account)
+    oncall_permission_sets: tuple[str, ...] = ()
 
     def clusters_in(self, region: str) -> tuple[str, ...] | None:
         """The managed cluster names in `region` (None: chosen by tag)."""
@@ -141,6 +145,8 @@ class GuardConfig:
             Env.RATE_LIMIT_PER_MINUTE: str(self.rate_limit_per_minute),
             Env.HOLD_NEW_ADMINS_MINUTES: str(self.hold_new_admins_minutes),
         }
+        if self.oncall_permission_sets:
+            env[Env.ONCALL_PERMISSION_SETS] = ",".join(self.oncall_permission_sets)
         names = self.clusters_in(region)
         if names is not None:
             env[Env.CLUSTERS] = ",".join(names)
@@ -257,7 +263,8 @@ def parse(raw: Any) -> GuardConfig:
     if prefix.lower().startswith(("/aws", "/ssm")):
         problems.append(f"prefix {prefix!r} is reserved by AWS (paths may not start with /aws or /ssm)")
 
-    oncall = strings("oncallPrincipals", required=True)
+    oncall_sets = strings("oncallPermissionSets")
+    oncall = strings("oncallPrincipals", required=not oncall_sets)
     emails = strings("notificationEmails")
     for email in emails:
         if not _EMAIL.match(email):
@@ -312,6 +319,7 @@ def parse(raw: Any) -> GuardConfig:
         cluster_tag=cluster_tag,
         prefix=prefix,
         oncall_principals=oncall,
+        oncall_permission_sets=oncall_sets,
         require_mfa=flag("requireMfa", True),
         notification_emails=emails,
         mode=mode.strip().lower(),

@@ -154,6 +154,8 @@ class ServiceStack(Stack):
             layer=layer,
             log_retention=retention,
             oncall_principals=config.oncall_principals,
+            oncall_permission_sets=config.oncall_permission_sets,
+            account=config.account,
             require_mfa=config.require_mfa,
             rate_limit=config.api_rate_limit,
             burst_limit=config.api_burst_limit,

@@ -58,6 +58,9 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"local AWS on {endpoint}", flush=True)
     if args.emulator_only:
         return _wait(server)
+    # IAM Identity Center permission sets on call (their roles' sessions may call the API), as in AWS
+    listed = os.environ.get("ACCESS_GUARD_ONCALL_PERMISSION_SETS", "")
+    sets = [s.strip() for s in listed.split(",") if s.strip()]
     # The guard's own calls need credentials of the local AWS; never the user's real ones.
     for key in [k for k in os.environ if k.startswith("AWS_")]:
         del os.environ[key]
@@ -100,11 +103,13 @@ def _serve(args: argparse.Namespace) -> int:
         api = pipeline.serve_api(
             port=args.api_port,
             oncall_principals=oncall,
+            oncall_permission_sets=sets,
             scheduler_precision_seconds=SCHEDULER_PRECISION_SECONDS,
             scheduler_seed=None,  # a fresh draw each run, as in AWS
             as_deployed=True,  # the deployed resource policy, request validation, access logs
         )
-        print(f"break-glass API on {api} (on call: {', '.join(oncall)})", flush=True)
+        also = f"; permission sets {', '.join(sets)}" if sets else ""
+        print(f"break-glass API on {api} (on call: {', '.join(oncall)}{also})", flush=True)
     print(
         "Try it: export AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
         f"AWS_DEFAULT_REGION={args.region}, push a baseline with access-guard, change the cluster with the "

@@ -41,6 +41,11 @@ def add_listener(listener: Listener) -> None:
         _LISTENERS.append(listener)
 
 
+def remove_listener(listener: Listener) -> None:
+    if listener in _LISTENERS:
+        _LISTENERS.remove(listener)
+
+
 def notify(call: Call, status: int, headers: dict[str, str], body: bytes) -> None:
     for listener in list(_LISTENERS):
         try:

@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 DEFAULT_ACCOUNT = "123456789012"
 
@@ -140,6 +140,21 @@ class Emulator:
         return self._call("GET", "eks/aws-auth", cluster=cluster, region=region, account=account)
 
     # --- CloudTrail ------------------------------------------------------------------------------
+    def provision_permission_set(
+        self, name: str, *, account: str = DEFAULT_ACCOUNT, region: str | None = None
+    ) -> dict[str, Any]:
+        """(Re-)provision IAM Identity Center permission set `name` to `account`: its roles are deleted and a
+        new `AWSReservedSSO_<name>_<16 hex>` is created (under the region segment `region` when given), by
+        Identity Center's service-linked role, CloudTrail records included.
+        Returns {permissionSet, deleted: [ARN], created: ARN}."""
+        path = f"identity-center/permission-sets/{quote(name, safe='')}/provision"
+        return dict(self._call("POST", path, {"account": account, "region": region}))
+
+    def permission_set_roles(self, name: str, *, account: str = DEFAULT_ACCOUNT) -> list[str]:
+        """The ARNs of permission set `name`'s roles in `account` (normally one)."""
+        path = f"identity-center/permission-sets/{quote(name, safe='')}/roles"
+        return list(self._call("GET", path, account=account)["roles"])
+
     def cloudtrail_records(self) -> list[dict[str, Any]]:
         """Every CloudTrail record made so far, oldest first (the real LookupEvents API works too)."""
         return self._call("GET", "cloudtrail/records")

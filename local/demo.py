@@ -15,6 +15,9 @@ emulator's access oracle says, before and after each step, who can really admini
 5. At 3 a.m. an event is lost (CloudTrail's delivery is best effort) and nobody can administer the cluster.
    The on-call engineer, through the signed break-glass API, restores it, then takes 15 minutes of cluster
    admin, which end on their own (the services' clock is moved ahead: nobody waits 15 minutes here).
+6. The platform admins sign in through IAM Identity Center: the baseline names their permission set, which
+   Identity Center re-provisions (its role is re-made with a new suffix); the guard moves the entry to the
+   new role within seconds (`identity_center`).
 """
 
 from __future__ import annotations
@@ -240,6 +243,61 @@ def break_glass(story: Story, emulator: Emulator, iam: Any) -> bool:
     return granted and oncall not in emulator.admins(CLUSTER, region=REGION)
 
 
+def identity_center(story: Story) -> bool:
+    """The platform admins' IAM Identity Center permission set, re-provisioned: the guard follows its role.
+    True when the entry moved to the new role and the old role's entry is gone."""
+    say(
+        "8. The platform admins sign in through IAM Identity Center: the baseline names their permission "
+        "set (Identity Center makes its role AWSReservedSSO_PlatformAdmins_<16 hex>: unpredictable suffix)."
+    )
+    old = story.emulator.provision_permission_set("PlatformAdmins", region="eu-west-1")["created"]
+    text = BASELINE + (
+        "  identityCenter:\n"
+        "    - permissionSet: PlatformAdmins\n"
+        "      accessPolicies:\n"
+        f"        - policyARN: {ADMIN}\n"
+        "          accessScope: {type: cluster}\n"
+    )
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"{CLUSTER}-baseline-identity-center.yaml")
+    with open(path, "w") as handle:
+        handle.write(text)
+    since = time.monotonic()
+    push = ("-m", "access_guard", "baseline", "push", path)
+    story.shell(sys.executable, *push, show=f"access-guard baseline push {path}")
+    _identity_center_answer(story, since, old)
+    say("   Who can get in now:", story.who_can_administer())
+    say(
+        "   Identity Center re-provisions the permission set: it deletes the role and makes a new one with a "
+        "new suffix (DeleteRole, CreateRole: CloudTrail records them, forwarded from us-east-1)."
+    )
+    since = time.monotonic()
+    new = story.emulator.provision_permission_set("PlatformAdmins", region="eu-west-1")["created"]
+    print(f"    {old}\n -> {new}", flush=True)
+    say("   Who can get in right after:", story.who_can_administer())
+    _identity_center_answer(story, since, f"PlatformAdmins moved from {old} to {new}")
+    say("   Who can get in now:", story.who_can_administer())
+    admins = story.emulator.admins(CLUSTER, region=REGION)
+    eks = boto3.client("eks", region_name=REGION)
+    entries = eks.list_access_entries(clusterName=CLUSTER)["accessEntries"]
+    return new in admins and old not in entries
+
+
+def _identity_center_answer(story: Story, since: float, wanted: str) -> None:
+    """Wait for the guard's note that mentions `wanted`, and show what it did."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        for note in story.pipeline.notifications(wait_seconds=0.2):
+            text = note["document"]["text"]
+            if wanted in text:
+                lines = [line for line in text.splitlines()[2:] if line.strip()]
+                say(
+                    f"  The guard [{time.monotonic() - since:4.1f} s later]: {note['subject']}",
+                    "\n".join(lines),
+                )
+                return
+    say("  (no answer from the guard in time)")
+
+
 def person(iam: Any, name: str) -> dict[str, str]:
     iam.create_user(UserName=name)
     return iam.create_access_key(UserName=name)["AccessKey"]  # type: ignore[no-any-return]
@@ -359,6 +417,7 @@ def main() -> int:
             )  # fmt: skip
             admins = emulator.admins(CLUSTER, region=REGION)
             ok = recovered and drift == 0 and admins == [PLATFORM_ROLE] and len(story.timeline) == 4
+            ok = identity_center(story) and ok
             elapsed = time.monotonic() - started
             say(
                 f"The baseline holds; the guard did all of it on its own, and the break glass ended on its "

@@ -294,6 +294,7 @@ class Pipeline:
         scheduler_precision_seconds: float = 0.0,
         scheduler_seed: int | str | None = 0,
         as_deployed: bool = False,
+        oncall_permission_sets: list[str] | None = None,
     ) -> str:
         """Serve the break-glass API on 127.0.0.1:`port` (its URL is returned), sharing this pipeline's tables
         and topic, with grants' expiries fired by the local scheduler every `tick_seconds` (None: only when
@@ -332,6 +333,10 @@ class Pipeline:
         settings = {
             k: v for k, v in self.environment.items() if k.startswith(shared) or k == Env.LOCAL_CLOCK_FILE
         }
+        if oncall_permission_sets:  # IAM Identity Center permission sets whose roles' sessions are on call
+            from access_guard.core.config import Env
+
+            settings[Env.ONCALL_PERMISSION_SETS] = ",".join(oncall_permission_sets)
         self._gateway = serve_api(
             self.registry,
             oncall_principals=oncall_principals,

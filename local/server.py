@@ -43,7 +43,15 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
-        from . import clock, cloudtrail, eks, ssm_events, ssm_writers, strict  # noqa: F401  (each installs itself)
+        from . import (  # noqa: F401  (each installs itself)
+            clock,
+            cloudtrail,
+            eks,
+            identity_center,
+            ssm_events,
+            ssm_writers,
+            strict,
+        )
 
         _installed = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from access_guard.core import identity_center
 from access_guard.core.breakglass import API_ROUTES, API_STAGE
 from access_guard.core.deployment import API_TIMEOUT_SECONDS
 from aws_cdk import Duration, RemovalPolicy
@@ -42,27 +43,47 @@ ACCESS_LOG_FORMAT = {
 }
 
 
-def resource_policy(*, oncall_principals: Sequence[str], require_mfa: bool) -> iam.PolicyDocument:
+def resource_policy(
+    *,
+    oncall_principals: Sequence[str],
+    require_mfa: bool,
+    oncall_permission_sets: Sequence[str] = (),
+    account: str = "",
+) -> iam.PolicyDocument:
     invoke = "execute-api:Invoke"
     everything = "execute-api:/*"
     anyone = iam.AnyPrincipal()
+    # An on-call permission set's role, whatever its suffix (with or without the region segment).
+    sets = oncall_permission_sets
+    patterns = [p for name in sets for p in identity_center.role_arn_patterns(account, name)]
+    allowed: list[tuple[str, str, list[str]]] = []
+    if oncall_principals:
+        allowed.append(("OnCallPrincipalsInvoke", "ArnEquals", list(oncall_principals)))
+    if patterns:
+        allowed.append(("OnCallPermissionSetsInvoke", "ArnLike", patterns))
     statements = [
         iam.PolicyStatement(
-            sid="OnCallPrincipalsInvoke",
+            sid=sid,
             principals=[anyone],
             actions=[invoke],
             resources=[everything],
-            conditions={"ArnEquals": {"aws:PrincipalArn": list(oncall_principals)}},
-        ),
+            conditions={operator: {"aws:PrincipalArn": values}},
+        )
+        for sid, operator, values in allowed
+    ]
+    # Denied: every caller that is neither an on-call principal nor an on-call permission set's role.
+    negated = {"ArnEquals": "ArnNotEquals", "ArnLike": "ArnNotLike"}
+    denied = {negated[op]: {"aws:PrincipalArn": values} for _, op, values in allowed}
+    statements.append(
         iam.PolicyStatement(
             sid="DenyEveryoneElse",
             effect=iam.Effect.DENY,
             principals=[anyone],
             actions=[invoke],
             resources=[everything],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(oncall_principals)}},
-        ),
-    ]
+            conditions=denied,
+        )
+    )
     if require_mfa:
         statements.append(
             iam.PolicyStatement(
@@ -89,6 +110,8 @@ class BreakGlassApi(Construct):
         oncall_principals: Sequence[str],
         require_mfa: bool,
         rate_limit: int,
+        oncall_permission_sets: Sequence[str] = (),
+        account: str = "",
         burst_limit: int,
     ) -> None:
         super().__init__(scope, id)
@@ -110,7 +133,12 @@ class BreakGlassApi(Construct):
             "Api",
             description="EKS Access Guard break-glass API (AWS_IAM)",
             endpoint_configuration=apigw.EndpointConfiguration(types=[apigw.EndpointType.REGIONAL]),
-            policy=resource_policy(oncall_principals=oncall_principals, require_mfa=require_mfa),
+            policy=resource_policy(
+                oncall_principals=oncall_principals,
+                require_mfa=require_mfa,
+                oncall_permission_sets=oncall_permission_sets,
+                account=account,
+            ),
             cloud_watch_role=False,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(

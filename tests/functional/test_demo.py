@@ -18,7 +18,7 @@ def test_the_demo_runs_the_whole_story_unattended_and_ends_with_the_baseline_res
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,  # about 70 s alone; the Identity Center step adds about 8 s, a busy machine more
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -34,3 +34,13 @@ def test_the_demo_runs_the_whole_story_unattended_and_ends_with_the_baseline_res
     granted, ended = night.split("16 minutes later", 1)
     assert "AWSReservedSSO_OnCall_0a1b2c3d4e5f6a7b (via access-entry)" in granted
     assert "AWSReservedSSO_OnCall" not in ended.split("\n", 1)[1].split("$ access-guard breakglass audit")[0]
+    # and the platform admins' permission set, re-provisioned, has its entry moved to the new role (the oracle
+    # shows the old role admin before, nobody of the set right after, the new one once the guard moved it)
+    identity = done.stdout.split("8. The platform admins sign in through IAM Identity Center", 1)[1]
+    shown = identity.split("CloudTrail records them", 1)[1].splitlines()[1:3]
+    old, new = (line.strip().removeprefix("-> ") for line in shown)
+    before, after = identity.split("Who can get in right after:", 1)
+    assert f"{old} (via access-entry)" in before
+    right_after, later = after.split(f"PlatformAdmins moved from {old} to {new}", 1)
+    assert "AWSReservedSSO_PlatformAdmins" not in right_after.split("The guard [")[0]
+    assert f"{new} (via access-entry)" in later and old not in later

@@ -354,7 +354,7 @@ def test_1_drift_made_while_a_long_run_holds_the_cluster_is_repaired_within_5_s_
     strict=False,
     reason="the expiry that fires early waits for the grant's exact end (tests/breakglass/test_expiry.py "
     "shows it ending on the second with a moved clock); here the clock endpoint fires the expiry "
-    "synchronously, so the waiting expiry cannot see the test's next move of the clock: the wait is real time",
+    "synchronously, so the waiting expiry cannot see the test's next move of the clock: its wait is real",
 )
 def test_7_a_grant_whose_schedule_fires_early_still_ends_within_2_s_of_its_end(
     managed: dict[str, Any], strict: Pipeline, aws: Any

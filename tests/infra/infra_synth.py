@@ -56,6 +56,7 @@ TAGGED: dict[str, Any] = {
     "regions": ["eu-west-1", "ap-southeast-2"],
     "clusterTag": {"key": "access-guard", "value": "managed"},
     "oncallPrincipals": [f"arn:aws:iam::{ACCOUNT}:role/oncall"],
+    "oncallPermissionSets": ["PlatformOnCall"],
     "requireMfa": False,
     "mode": "detect",
     "baselineWriters": [f"arn:aws:iam::{ACCOUNT}:role/platform-ci"],

@@ -52,10 +52,28 @@ def test_only_on_call_principals_may_invoke_and_everyone_else_is_denied(synth: S
         assert allow["Effect"] == "Allow" and allow["Action"] == "execute-api:Invoke"
         # aws:PrincipalArn is the role ARN for every session of the role (the sessions' own ARNs differ)
         assert allow["Condition"] == {"ArnEquals": {"aws:PrincipalArn": oncall}}
-        assert deny["Effect"] == "Deny" and deny["Condition"] == {
-            "ArnNotEquals": {"aws:PrincipalArn": oncall}
-        }
-        assert [s["Sid"] for s in policy.values() if s["Effect"] == "Allow"] == ["OnCallPrincipalsInvoke"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": oncall}
+        allowing = [s["Sid"] for s in policy.values() if s["Effect"] == "Allow"]
+        assert allowing[0] == "OnCallPrincipalsInvoke"
+
+
+def test_on_call_permission_sets_roles_may_invoke_whatever_their_suffix(synth: Synth) -> None:
+    sets = synth.config.get("oncallPermissionSets", [])
+    account = synth.config["account"]
+    sso = f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/"
+    patterns = [p for n in sets for p in (f"{sso}AWSReservedSSO_{n}_*", f"{sso}*/AWSReservedSSO_{n}_*")]
+    for region in synth.config["regions"]:
+        policy = _resource_policy(synth, region)
+        deny = policy["DenyEveryoneElse"]
+        if not sets:
+            assert "OnCallPermissionSetsInvoke" not in policy and "ArnNotLike" not in deny["Condition"]
+            continue
+        allow = policy["OnCallPermissionSetsInvoke"]
+        assert allow["Effect"] == "Allow"
+        assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": patterns}}
+        # denied only when neither an on-call principal nor a set's role (conditions of one statement AND)
+        assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": patterns}
 
 
 def test_mfa_is_required_by_an_explicit_deny_only_when_configured(synth: Synth) -> None:

@@ -51,7 +51,7 @@ class BaselineIndex:
         for name, value in listing.items():
             cluster = name.strip("/")
             try:
-                manifest = json.loads(value)
+                manifest = json.loads(value) if isinstance(value, str | bytes) else value
                 found[cluster] = str(manifest["version"]) if isinstance(manifest, dict) else ""
             except (ValueError, KeyError, TypeError):
                 found[cluster] = ""  # malformed: read it whole (the store says why it cannot be trusted)

@@ -131,10 +131,19 @@ class EksReader:
 
         No DescribeCluster: the cluster's mode only ever moves forward, and the older view of it is the
         more cautious one for every safety rule that reads it.
+
+        An entry `live` saw absent (a run re-reads what it just created, before a removal depends on it) is
+        read policies first: ListAssociatedAccessPolicies answers 404 when it is gone, and associated policies
+        prove a STANDARD entry (only those take policies) holding them, which is all a safety gate asks; its
+        username and groups are not read (left empty), and IAM's word on the principal is taken without the
+        entry's creation time (the run created it after IAM confirmed the principal). An empty list says
+        nothing of the type: DescribeAccessEntry then follows, as for any other entry.
         """
         targets = frozenset(arns)
+        covered = live.only_principals
+        created = frozenset(a for a in targets if a not in live.entries and (covered is None or a in covered))
         fresh, missing = self._gather(
-            live.cluster, live.account_id, live.authentication_mode, tuple(targets), targets
+            live.cluster, live.account_id, live.authentication_mode, tuple(targets), targets, created
         )
         entries = {arn: e for arn, e in live.entries.items() if arn not in targets}
         entries.update(fresh)
@@ -152,6 +161,7 @@ class EksReader:
         mode: str,
         interest: tuple[str, ...],
         targeted: frozenset[str] | None,
+        policies_first: frozenset[str] = frozenset(),
     ) -> tuple[dict[str, LiveEntry], frozenset[str]]:
         """The entries (all, or the targeted ones) with their principals' status, and which principals of
         interest IAM says do not exist."""
@@ -173,7 +183,8 @@ class EksReader:
                 arns = sorted(targeted) if targeted is not None else self._list_entries(cluster, semaphore)
                 for arn in arns:
                     index.want(arn)
-                    futures.append(pool.submit(self._read_entry, call, cluster, arn))
+                    read_one = self._read_policies_first if arn in policies_first else self._read_entry
+                    futures.append(pool.submit(read_one, call, cluster, arn))
             read = [e for e in (f.result() for f in futures) if e is not None]
             iam_created = index.result()
         entries = {
@@ -200,6 +211,26 @@ class EksReader:
             if page is None:
                 return
             yield from page.get("accessEntries", [])
+
+    def _read_policies_first(self, call: Callable[..., Any], cluster: str, arn: str) -> LiveEntry | None:
+        """One call for an entry with policies (see `reread`); an entry without any is described too."""
+        try:
+            paginator = self._eks.get_paginator("list_associated_access_policies")
+            result = call(
+                paginator.paginate(
+                    clusterName=cluster, principalArn=arn, PaginationConfig={"PageSize": PAGE_SIZE}
+                ).build_full_result
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return None
+            if error_code(exc) in ("InvalidRequestException", "InvalidParameterException"):
+                return self._read_entry(call, cluster, arn)  # not a STANDARD entry: what it is decides
+            raise
+        policies = result.get("associatedAccessPolicies", [])
+        if not policies:
+            return self._read_entry(call, cluster, arn)
+        return entry_from_api({"principalArn": arn, "type": STANDARD}, policies)
 
     def _read_entry(self, call: Callable[..., Any], cluster: str, arn: str) -> LiveEntry | None:
         try:

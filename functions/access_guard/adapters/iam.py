@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..core import principals
+from ..core.identity_center import SSO_PATH_PREFIX
 from .clients import error_code
 
 _LIST = {"role": ("list_roles", "Roles"), "user": ("list_users", "Users")}
@@ -32,6 +33,18 @@ def list_created(iam: Any, kind: str) -> dict[str, datetime]:
     for page in iam.get_paginator(operation).paginate(PaginationConfig={"PageSize": 1000}):
         for item in page.get(key, []):
             found[item["Arn"]] = item["CreateDate"]
+    return found
+
+
+def identity_center_roles(iam: Any) -> list[str]:
+    """The ARNs of the account's IAM Identity Center roles (every role under its path, region segment or
+    not): one paginated ListRoles with the path prefix, however many permission sets a baseline names."""
+    found: list[str] = []
+    pages = iam.get_paginator("list_roles").paginate(
+        PathPrefix=SSO_PATH_PREFIX, PaginationConfig={"PageSize": 1000}
+    )
+    for page in pages:
+        found.extend(item["Arn"] for item in page.get("Roles", []))
     return found
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
-from ..core import describe
+from ..core import describe, identity_center
 from ..core.config import DEFAULT_PREFIX, Env
 from ..core.trust import BASELINE_KEY_ALIAS
 from . import breakglass, render
@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     capture.add_argument("--cluster", required=True)
     capture.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    capture.add_argument(
+        "--keep-arns",
+        action="store_true",
+        help="write IAM Identity Center roles as ARNs, not as permission sets (accessGuard.identityCenter)",
+    )
 
     plan = commands.add_parser("plan", parents=[common], help="show the drift from the stored baseline")
     plan.add_argument("--cluster", required=True)
@@ -433,8 +438,15 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
 
     region = _resolve_region(settings)
     live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
-    document = capture_document(live)
+    document = capture_document(live, keep_arns=args.keep_arns)
     captured = {e["principalARN"] for e in document.get("accessConfig", {}).get("accessEntries", [])}
+    written_sets = {s["permissionSet"] for s in document.get("accessGuard", {}).get("identityCenter", [])}
+    as_sets: dict[str, str] = {}  # live role ARN -> the permission set it was written as
+    for arn, entry in live.entries.items():
+        name = identity_center.permission_set_of(arn, live.account_id)
+        if name in written_sets and entry.principal_status not in ("missing", "recreated"):
+            as_sets[arn] = str(name)
+    captured |= set(as_sets)
     left_out = sorted(set(live.entries) - captured)
     header = (
         f"# Captured from the live access configuration of EKS cluster {live.cluster} in {live.region}.\n"
@@ -451,6 +463,8 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
         io.note(f"Wrote the baseline of {live.cluster} ({entries}) to {args.output}.")
     else:
         io.out.write(text)
+    for arn, name in sorted(as_sets.items(), key=lambda item: item[1]):
+        io.note(f"Wrote {arn} as IAM Identity Center permission set {name} (--keep-arns keeps the ARN).")
     # Entries bound to a deleted or recreated IAM principal grant nothing: writing them down would hand a
     # new identity the old one's access. Node entries are Guard's to leave alone unless a baseline names them.
     dead = [a for a in left_out if live.entries[a].principal_status in ("missing", "recreated")]
@@ -469,12 +483,16 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
 def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
-    baseline = aws.store().get(args.cluster, region)
-    _live, plan = aws.reconciler().plan(baseline)
+    reconciler = aws.reconciler()
+    baseline = reconciler.resolve(aws.store().get(args.cluster, region))  # Identity Center sets
+    _live, plan = reconciler.plan(baseline)
     mode = baseline.settings.mode
     if args.json:
-        io.print(json.dumps(describe.plan_json(plan, mode=mode), indent=2))
+        doc = describe.plan_json(plan, mode=mode)
+        doc["permissionSets"] = describe.permission_sets_json(baseline)
+        io.print(json.dumps(doc, indent=2))
     else:
+        io.out.write(describe.render_permission_sets(baseline))
         io.out.write(render.render_plan(plan, mode=mode, colour=settings.colour))
     return EXIT_DRIFT if describe.has_drift(plan) else EXIT_OK
 
@@ -497,6 +515,7 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     mode = "detect" if detect else baseline.settings.mode
     human = not args.json
     if human:
+        io.out.write(describe.render_permission_sets(baseline))
         io.out.write(render.render_plan(plan, mode=mode, colour=settings.colour))
 
     def finish_without_applying(code: int, message: str) -> int:
@@ -585,6 +604,7 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     else:
         doc = describe.plan_json(outcome.plan, mode=mode)
         doc.update(outcome.to_json())
+        doc["permissionSets"] = describe.permission_sets_json(baseline)
         doc["rbacWarning"] = describe.RBAC_NOTE if admins else None
         doc["adminEntriesTouched"] = admins
         io.print(json.dumps(doc, indent=2, default=str))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import principals
+from . import identity_center, principals
 from .config import MAX_GRANT_MINUTES_CEILING
 from .model import (
     ENTRY_TYPES,
@@ -27,6 +27,7 @@ from .model import (
     GuardSettings,
     KeepRule,
     LiveState,
+    PermissionSetSpec,
     PolicyAssociation,
 )
 from .names import CLUSTER_NAME, REGION
@@ -73,7 +74,11 @@ ACCESS_CONFIG_FIELDS = frozenset(
 ENTRY_FIELDS = frozenset({"principalARN", "type", "kubernetesUsername", "kubernetesGroups", "accessPolicies"})
 POLICY_FIELDS = frozenset({"policyARN", "accessScope"})
 SCOPE_FIELDS = frozenset({"type", "namespaces"})
-GUARD_FIELDS = frozenset({"mode", "prune", "maxDeletions", "keep", "breakGlass"})
+GUARD_FIELDS = frozenset({"mode", "prune", "maxDeletions", "keep", "breakGlass", "identityCenter"})
+# accessGuard.identityCenter[]: a permission set's entry, with eksctl's access-entry field names.
+PERMISSION_SET_FIELDS = frozenset(
+    {"permissionSet", "type", "kubernetesUsername", "kubernetesGroups", "accessPolicies"}
+)
 BREAK_GLASS_FIELDS = frozenset({"maxMinutes"})
 KEEP_FIELDS = frozenset({"principalARN", "type"})
 GUARD_MODES = ("enforce", "detect")
@@ -289,7 +294,37 @@ def validate(doc: object) -> list[Problem]:
     _check_metadata(check, doc.get("metadata"))
     _check_access_config(check, doc.get("accessConfig"))
     _check_guard(check, doc.get("accessGuard"))
+    _check_sets_named_twice(check, doc)
     return check.problems
+
+
+def _check_sets_named_twice(check: _Checker, doc: Mapping[Any, Any]) -> None:
+    """A permission set's role named in accessEntries too: two entries for one principal, once resolved."""
+    guard, config = doc.get("accessGuard"), doc.get("accessConfig")
+    sets = guard.get("identityCenter") if isinstance(guard, Mapping) else None
+    entries = config.get("accessEntries") if isinstance(config, Mapping) else None
+    if sets and isinstance(sets, list) and not entries and isinstance(config, Mapping):
+        mode = config.get("authenticationMode")
+    else:
+        mode = None
+    if mode == "CONFIG_MAP":
+        check.add(
+            "accessConfig.authenticationMode",
+            "CONFIG_MAP cannot have accessGuard.identityCenter entries (EKS refuses every access-entry "
+            "call in CONFIG_MAP); use API_AND_CONFIG_MAP or API",
+        )
+    if not isinstance(sets, list) or not isinstance(entries, list):
+        return
+    names = {s.get("permissionSet") for s in sets if isinstance(s, Mapping)}
+    for i, entry in enumerate(entries):
+        arn = entry.get("principalARN") if isinstance(entry, Mapping) else None
+        name = identity_center.permission_set_of(arn) if isinstance(arn, str) else None
+        if name is not None and name in names:
+            check.add(
+                f"accessConfig.accessEntries[{i}].principalARN",
+                f"this is a role of permission set {name}, which accessGuard.identityCenter names too; "
+                "name it once (the permission set follows re-provisioning, the ARN does not)",
+            )
 
 
 def _check_metadata(check: _Checker, value: object) -> None:
@@ -359,18 +394,24 @@ def _check_entry(check: _Checker, path: str, value: object) -> str | None:
     entry_type = (
         check.choice(f"{path}.type", entry.get("type"), ENTRY_TYPES, "an access entry type") or STANDARD
     )
+    if entry_type != STANDARD and principal is not None and principal.kind != "role":
+        check.add(
+            f"{path}.principalARN", f"{entry_type} entries need an IAM role ARN, not a {principal.kind}"
+        )
+    _check_entry_body(check, path, entry, entry_type)
+    return arn
+
+
+def _check_entry_body(check: _Checker, path: str, entry: Mapping[Any, Any], entry_type: str) -> None:
+    """An entry's type-dependent fields: username, groups and policies (STANDARD only)."""
     if entry_type != STANDARD:
-        if principal is not None and principal.kind != "role":
-            check.add(
-                f"{path}.principalARN", f"{entry_type} entries need an IAM role ARN, not a {principal.kind}"
-            )
         for field in ("kubernetesUsername", "kubernetesGroups", "accessPolicies"):
             if entry.get(field) not in (None, "", []):
                 check.add(
                     f"{path}.{field}",
                     f"only STANDARD entries take {field}; EKS sets it for {entry_type} entries",
                 )
-        return arn
+        return
     _check_username(check, f"{path}.kubernetesUsername", entry.get("kubernetesUsername"))
     for j, group in enumerate(check.list_(f"{path}.kubernetesGroups", entry.get("kubernetesGroups"))):
         gpath = f"{path}.kubernetesGroups[{j}]"
@@ -391,7 +432,6 @@ def _check_entry(check: _Checker, path: str, value: object) -> str | None:
             )
         else:
             seen_policies[policy_arn] = j
-    return arn
 
 
 def _check_username(check: _Checker, path: str, value: object) -> None:
@@ -487,6 +527,34 @@ def _check_guard(check: _Checker, value: object) -> None:
                 f"{path}.principalARN", f"{glob!r} can never match a principal ARN (they start with arn:)"
             )
     _check_break_glass(check, guard.get("breakGlass"))
+    _check_identity_center(check, guard.get("identityCenter"))
+
+
+def _check_identity_center(check: _Checker, value: object) -> None:
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(check.list_("accessGuard.identityCenter", value)):
+        path = f"accessGuard.identityCenter[{i}]"
+        entry = check.mapping(path, item, required=True)
+        if entry is None:
+            continue
+        check.fields(path, entry, PERMISSION_SET_FIELDS, "a permission set's entry")
+        name = check.string(f"{path}.permissionSet", entry.get("permissionSet"), required=True)
+        if name is not None:
+            problem = identity_center.name_problem(name)
+            if problem is not None:
+                check.add(f"{path}.permissionSet", problem)
+            elif name in first_seen:
+                check.add(
+                    f"{path}.permissionSet",
+                    f"permission set {name} is named twice (already at accessGuard.identityCenter"
+                    f"[{first_seen[name]}]); one entry per permission set",
+                )
+            else:
+                first_seen[name] = i
+        entry_type = (
+            check.choice(f"{path}.type", entry.get("type"), ENTRY_TYPES, "an access entry type") or STANDARD
+        )
+        _check_entry_body(check, path, entry, entry_type)
 
 
 def _check_break_glass(check: _Checker, value: object) -> None:
@@ -522,7 +590,7 @@ def from_document(doc: object) -> Baseline:
     config = doc.get("accessConfig") or {}
     entries = tuple(_entry_spec(e) for e in config.get("accessEntries") or ())
     mode = config.get("authenticationMode")
-    if mode is None and entries:
+    if mode is None and (entries or (doc.get("accessGuard") or {}).get("identityCenter")):
         mode = "API_AND_CONFIG_MAP"  # eksctl's default when it creates access entries
     return Baseline(
         cluster=meta["name"],
@@ -530,6 +598,20 @@ def from_document(doc: object) -> Baseline:
         authentication_mode=mode,
         entries=entries,
         settings=_settings(doc.get("accessGuard") or {}),
+        permission_sets=tuple(
+            _permission_set_spec(s) for s in (doc.get("accessGuard") or {}).get("identityCenter") or ()
+        ),
+    )
+
+
+def _permission_set_spec(item: Mapping[str, Any]) -> PermissionSetSpec:
+    spec = _entry_spec({**item, "principalARN": ""})
+    return PermissionSetSpec(
+        name=item["permissionSet"],
+        type=spec.type,
+        username=spec.username,
+        kubernetes_groups=spec.kubernetes_groups,
+        policies=spec.policies,
     )
 
 
@@ -579,8 +661,9 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
     access_config: dict[str, Any] = {}
     if baseline.authentication_mode is not None:
         access_config["authenticationMode"] = baseline.authentication_mode
-    if baseline.entries:
-        access_config["accessEntries"] = [_entry_document(e) for e in baseline.entries]
+    written = [e for e in baseline.entries if e.permission_set is None]  # resolved ones are the sets'
+    if written:
+        access_config["accessEntries"] = [_entry_document(e) for e in written]
     doc: dict[str, Any] = {
         "apiVersion": "eksctl.io/v1alpha5",
         "kind": "ClusterConfig",
@@ -589,7 +672,15 @@ def to_document(baseline: Baseline) -> dict[str, Any]:
     if access_config:
         doc["accessConfig"] = access_config
     doc["accessGuard"] = _settings_document(baseline.settings)
+    if baseline.permission_sets:
+        doc["accessGuard"]["identityCenter"] = [_permission_set_document(s) for s in baseline.permission_sets]
     return doc
+
+
+def _permission_set_document(spec: PermissionSetSpec) -> dict[str, Any]:
+    entry = _entry_document(spec.entry(""))
+    del entry["principalARN"]
+    return {"permissionSet": spec.name, **entry}
 
 
 def _entry_document(spec: EntrySpec) -> dict[str, Any]:
@@ -639,7 +730,9 @@ def dump(baseline: Baseline, fmt: str = "yaml") -> str:
     raise ValueError(f"unknown baseline format {fmt!r} (yaml or json)")
 
 
-def capture_document(live: LiveState, settings: GuardSettings | None = None) -> dict[str, Any]:
+def capture_document(
+    live: LiveState, settings: GuardSettings | None = None, *, keep_arns: bool = False
+) -> dict[str, Any]:
     """The live access configuration written out as a baseline document.
 
     Left out: entries bound to a deleted or recreated IAM principal (they grant nothing, and writing them
@@ -647,6 +740,11 @@ def capture_document(live: LiveState, settings: GuardSettings | None = None) -> 
     settings' keep rules (Guard leaves those alone; in a baseline they would be recreated if EKS removed
     them, e.g. with their node group). Usernames equal to what EKS generates are omitted, so the baseline
     keeps meaning "the generated one".
+
+    An IAM Identity Center role's entry (of the cluster's account) is written as its permission set
+    (accessGuard.identityCenter), which follows the role when the set is re-provisioned; `keep_arns` writes
+    the ARN instead. Two live entries of one permission set stay ARNs (which of them is meant is the
+    reviewer's call).
     """
     settings = settings or GuardSettings()
     specs = []
@@ -670,11 +768,38 @@ def capture_document(live: LiveState, settings: GuardSettings | None = None) -> 
                 ),
             )
         )
+    sets: tuple[PermissionSetSpec, ...] = ()
+    if not keep_arns:
+        specs, sets = _as_permission_sets(specs, live.account_id)
     baseline = Baseline(
         cluster=live.cluster,
         region=live.region,
         authentication_mode=live.authentication_mode,
         entries=tuple(specs),
         settings=settings,
+        permission_sets=sets,
     )
     return to_document(baseline)
+
+
+def _as_permission_sets(
+    specs: list[EntrySpec], account: str
+) -> tuple[list[EntrySpec], tuple[PermissionSetSpec, ...]]:
+    by_set: dict[str, list[EntrySpec]] = {}
+    for spec in specs:
+        name = identity_center.permission_set_of(spec.principal_arn, account)
+        if name is not None:
+            by_set.setdefault(name, []).append(spec)
+    single = {name: found[0] for name, found in by_set.items() if len(found) == 1}
+    moved = {s.principal_arn for s in single.values()}
+    sets = tuple(
+        PermissionSetSpec(
+            name=name,
+            type=spec.type,
+            username=spec.username,
+            kubernetes_groups=spec.kubernetes_groups,
+            policies=spec.policies,
+        )
+        for name, spec in sorted(single.items())
+    )
+    return [s for s in specs if s.principal_arn not in moved], sets

@@ -9,6 +9,10 @@ ARNs, role paths allowed). API Gateway names an assumed role by its session,
 `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`, without the role's path: it matches the configured role of
 that partition, account and NAME (IAM role names are unique per account, whatever the path). An IAM user
 matches by its ARN. Nothing else (root, federated users, another account's role of the same name) is on call.
+A session of an IAM Identity Center role `AWSReservedSSO_<set>_<hex>` of one of the on-call permission sets
+(`ACCESS_GUARD_ONCALL_PERMISSION_SETS`) is on call when that role is one of the deployment's account's
+Identity Center roles (under `/aws-reserved/sso.amazonaws.com/`, as IAM lists them: `sso_roles`); its
+on-call principal is that role's ARN, path included, whatever its suffix today.
 
 MFA. With MFA required, the API's resource policy denies every request without MFA; here, a long-term access
 key (AKIA..., which never carries MFA) is refused again. Session keys are trusted to the resource policy.
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from . import principals, text
+from . import identity_center, principals, text
 from .baseline import is_namespace
 from .grants import Grant, widest
 from .model import STANDARD, AccessScope, Baseline, LiveEntry
@@ -476,14 +480,39 @@ def on_call(arn: str, oncall_principals: Sequence[str]) -> str | None:
     return arn if arn in oncall_principals else None
 
 
+def on_call_permission_set(arn: str, permission_sets: Sequence[str], sso_roles: Sequence[str]) -> str | None:
+    """The Identity Center role (ARN with its path) whose session `arn` is, when the role is of an on-call
+    permission set and among `sso_roles` (the deployment's account's Identity Center roles); else None."""
+    session = principals.parse_session(arn)
+    if session is None or identity_center.session_permission_set(session.role_name) not in permission_sets:
+        return None
+    for role in sso_roles:
+        p = principals.parse(role)
+        if (
+            p is not None
+            and p.key == (session.account, "role", session.role_name)
+            and p.partition == session.partition
+            and identity_center.permission_set_of(role, session.account) is not None
+        ):
+            return role
+    return None
+
+
 def authorize(
-    identity: Identity, oncall_principals: Sequence[str], require_mfa: bool, mfa_present: bool | None
+    identity: Identity,
+    oncall_principals: Sequence[str],
+    require_mfa: bool,
+    mfa_present: bool | None,
+    *,
+    permission_sets: Sequence[str] = (),
+    sso_roles: Sequence[str] = (),
 ) -> Caller | Refusal:
-    """The caller, or why it may not call. `mfa_present` None: unknown here (the resource policy decided)."""
+    """The caller, or why it may not call. `mfa_present` None: unknown here (the resource policy decided).
+    `sso_roles`: the account's Identity Center roles, read only when `permission_sets` may match."""
     arn = identity.user_arn or ""
     if not arn:
         return Refusal(403, "the request names no IAM caller; sign it with SigV4 (AWS_IAM)")
-    matched = on_call(arn, oncall_principals)
+    matched = on_call(arn, oncall_principals) or on_call_permission_set(arn, permission_sets, sso_roles)
     if matched is None:
         return Refusal(403, f"{arn} is not an on-call principal of this deployment")
     if require_mfa and mfa_present is False:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import principals
+from . import identity_center, principals
 from .policies import KNOWN_POLICY_NAMES, POLICY_ARN_PREFIX
 
 DEFAULT_PREFIX = "/eks-access-guard/"
@@ -52,6 +52,8 @@ class Env:
     GRANTS_TABLE = "ACCESS_GUARD_GRANTS_TABLE"
     AUDIT_TABLE = "ACCESS_GUARD_AUDIT_TABLE"
     ONCALL_PRINCIPALS = "ACCESS_GUARD_ONCALL_PRINCIPALS"  # comma-separated IAM role/user ARNs
+    # comma-separated IAM Identity Center permission-set names: their roles' sessions are on call too
+    ONCALL_PERMISSION_SETS = "ACCESS_GUARD_ONCALL_PERMISSION_SETS"
     REQUIRE_MFA = "ACCESS_GUARD_REQUIRE_MFA"  # "true" | "false"
     SELF_ROLE_ARNS = "ACCESS_GUARD_SELF_ROLE_ARNS"  # the service's own roles: their calls are ours
     SCHEDULE_GROUP = "ACCESS_GUARD_SCHEDULE_GROUP"  # EventBridge Scheduler group for grant expiries
@@ -91,6 +93,7 @@ class Config:
     grants_table: str | None = None
     audit_table: str | None = None
     oncall_principals: tuple[str, ...] = ()
+    oncall_permission_sets: tuple[str, ...] = ()
     require_mfa: bool = False
     self_role_arns: frozenset[str] = frozenset()
     schedule_group: str | None = None
@@ -149,6 +152,11 @@ class Config:
             principal = principals.parse(arn)
             if principal is None or principal.kind == "root":
                 problems.append(f"{Env.ONCALL_PRINCIPALS}: {arn!r} is not an IAM role or user ARN")
+        oncall_sets = listed(Env.ONCALL_PERMISSION_SETS)
+        for name in oncall_sets:
+            problem = identity_center.name_problem(name)
+            if problem is not None:
+                problems.append(f"{Env.ONCALL_PERMISSION_SETS}: {problem}")
         grant_policies = listed(Env.GRANT_POLICIES) or DEFAULT_GRANT_POLICIES
         for arn in grant_policies:
             if (
@@ -171,6 +179,7 @@ class Config:
             grants_table=text(Env.GRANTS_TABLE),
             audit_table=text(Env.AUDIT_TABLE),
             oncall_principals=oncall,
+            oncall_permission_sets=oncall_sets,
             require_mfa=flag(Env.REQUIRE_MFA),
             self_role_arns=frozenset(listed(Env.SELF_ROLE_ARNS)),
             schedule_group=text(Env.SCHEDULE_GROUP),

@@ -93,6 +93,31 @@ class EntrySpec:
     # if there is none, associate or widen these policies); never change its username, groups or other
     # policies, which are not the grant's to change.
     only_adds: bool = False
+    # Set when the entry is a permission set's, resolved to its role's ARN this run (shown with the ARN).
+    permission_set: str | None = None
+
+
+@dataclass(frozen=True)
+class PermissionSetSpec:
+    """An IAM Identity Center permission set's entry as the baseline wants it (`accessGuard.identityCenter`):
+    an EntrySpec without its principal, which each run resolves to the set's live role (core.identity_center).
+    """
+
+    name: str
+    type: str = STANDARD
+    username: str | None = None
+    kubernetes_groups: tuple[str, ...] = ()
+    policies: tuple[PolicyAssociation, ...] = ()
+
+    def entry(self, principal_arn: str) -> EntrySpec:
+        return EntrySpec(
+            principal_arn=principal_arn,
+            type=self.type,
+            username=self.username,
+            kubernetes_groups=self.kubernetes_groups,
+            policies=self.policies,
+            permission_set=self.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -157,6 +182,12 @@ class Baseline:
     granted: frozenset[str] = frozenset()
     # Access of ended grants to take away (grant-made entries to delete, grant-associated policies to remove).
     ending: tuple[EndingGrant, ...] = ()
+    # IAM Identity Center permission sets (accessGuard.identityCenter), resolved per run: `resolved` pairs a
+    # set with its live role (its entry is then among `entries`); `unresolved` says, one line each, why a
+    # set has no role to use (none, or several): a refused step, never a guess.
+    permission_sets: tuple[PermissionSetSpec, ...] = ()
+    resolved: tuple[tuple[str, str], ...] = ()
+    unresolved: tuple[str, ...] = ()
 
 
 PrincipalStatus = Literal["ok", "missing", "recreated", "unknown"]
@@ -237,7 +268,9 @@ class DisassociatePolicy:
     policy_arn: str
 
 
-DeleteReason = Literal["not-in-baseline", "principal-recreated", "type-changed", "grant-ended"]
+DeleteReason = Literal[
+    "not-in-baseline", "principal-recreated", "type-changed", "grant-ended", "permission-set-moved"
+]
 
 
 @dataclass(frozen=True)
@@ -245,6 +278,9 @@ class DeleteEntry:
     principal_arn: str
     reason: DeleteReason
     entry_type: str = STANDARD
+    # "permission-set-moved": the permission set and the role its entry moved to (the resolved ARN).
+    permission_set: str | None = None
+    moved_to: str | None = None
 
 
 Action = UpgradeMode | CreateEntry | UpdateEntry | AssociatePolicy | DisassociatePolicy | DeleteEntry

@@ -17,7 +17,8 @@ could remove someone's admin path runs before everything that builds the desired
                  counts), then OVERRIDE_ASSOCIATE their policies
   NARROW         disassociations, and re-scopes that narrow an admin policy
   RETYPE_DELETE  type changes of entries that may hold admin: the delete, then RETYPE_CREATE the create
-  PRUNE          deletions of entries not in the desired state
+  PRUNE          deletions of entries not in the desired state, and a re-provisioned permission set's old
+                 role's entry (its new one is verified live first: `safety`)
   MODE_API       mode API_AND_CONFIG_MAP -> API (ends every aws-auth and creator path)
 
 A LiveState from a targeted read covers some principals only: the plan then touches only those.
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from . import safety
+from . import identity_center, safety
 from .model import (
     MODE_ORDER,
     STANDARD,
@@ -133,10 +134,25 @@ def diff(desired: Baseline, live: LiveState) -> Plan:
             association = PolicyAssociation(end.policy_arn, end.restore_scope.normal())
             actions.append(AssociatePolicy(end.principal_arn, association, before_scope=have))
     actions = list(dict.fromkeys(actions))  # two ended grants may end one entry
+    # A re-provisioned permission set: its entry now lives on the resolved role (created above); the old
+    # role's entry goes last, once the safety gate has seen the new one working.
+    moved: set[str] = set()
+    for name, old, new in identity_center.moved_from(desired, live.entries, live.account_id):
+        moved.add(old)
+        entry_type = live.entries[old].type
+        actions.append(
+            DeleteEntry(old, "permission-set-moved", entry_type, permission_set=name, moved_to=new)
+        )
+    # The entries of a permission set the baseline names are its to move, never pruned (an unresolved
+    # set's entry is left as it is).
+    sets = {s.name for s in desired.permission_sets}
     if desired.settings.prune:
         for arn, entry in sorted(live.entries.items()):
-            if arn not in named and arn not in ending and not desired.settings.keeps(arn, entry.type):
-                actions.append(DeleteEntry(arn, "not-in-baseline", entry.type))
+            if arn in named or arn in ending or arn in moved or desired.settings.keeps(arn, entry.type):
+                continue
+            if identity_center.permission_set_of(arn, live.account_id) in sets:
+                continue
+            actions.append(DeleteEntry(arn, "not-in-baseline", entry.type))
     return _ordered(desired, live, actions, warnings)
 
 
@@ -229,7 +245,7 @@ def _phase(action: Action, live: LiveState, created: dict[str, int]) -> int:
     if isinstance(action, UpgradeMode):
         return MODE_API if action.target == "API" else MODE_UP
     if isinstance(action, DeleteEntry):
-        if action.reason in ("not-in-baseline", "grant-ended"):
+        if action.reason in ("not-in-baseline", "grant-ended", "permission-set-moved"):
             return PRUNE
         return RETYPE_DELETE if safety.removes_admin_path(action, live) else RESET
     if isinstance(action, CreateEntry):
@@ -275,7 +291,8 @@ def _ordered(desired: Baseline, live: LiveState, actions: list[Action], warnings
         return (number, kind, safety.target(action) or "")
 
     ordered = [a for a, _ in sorted(zip(actions, numbers, strict=True), key=key)]  # stable within a key
-    return Plan(desired.cluster, desired.region, tuple(ordered), tuple(warnings))
+    # A permission set with no single live role: a refused step (the reason says what IAM holds).
+    return Plan(desired.cluster, desired.region, tuple(ordered), tuple(warnings), desired.unresolved)
 
 
 def _entries(n: int) -> str:

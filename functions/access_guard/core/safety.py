@@ -27,6 +27,11 @@ removed nothing, and one cut short after it still has its verifier. `review` jud
 (counting baseline admins the plan itself will establish); `gate` judges each removing phase just before it
 runs, against fresh state, and counts only what it sees.
 
+A re-provisioned IAM Identity Center permission set moves its entry: the new role's entry is created and
+given its policies, and the old role's entry is deleted only when the new one is verified live (it exists,
+bound to a principal IAM confirms, of the wanted type, with every policy the set asks for at its scope), in
+a state read after the last write; the admin rule above judges that delete too, like any other.
+
 The other rules (also here, so one module decides): never prune when pruning is off or from an empty
 baseline; never delete a node entry or an entry a keep rule matches that the baseline does not name; at
 most `maxDeletions` prunes per run, all or none.
@@ -39,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from . import principals
+from . import identity_center, principals
 from .model import (
     STANDARD,
     Action,
@@ -149,6 +154,8 @@ def review(desired: Baseline, live: LiveState, plan: Plan) -> Plan:
     that did not look at a baseline admin, that admin may count too: `gate` reads it before any removal.
     """
     actions, refusals = _prune_rules(desired, live, plan.actions)
+    actions, moves = _move_rule(desired, live, actions, planned=actions)
+    refusals.extend(moves)
     possible = (
         verified_admins(desired, live)
         | _established_by(desired, live, actions)
@@ -166,15 +173,87 @@ def gate(
 ) -> tuple[tuple[Action, ...], tuple[str, ...]]:
     """(allowed, refusals) for a phase about to run; `live` must have been read after the last write."""
     allowed, refusals = _prune_rules(desired, live, tuple(actions))
+    allowed, moves = _move_rule(desired, live, allowed, planned=())
     allowed, more = _admin_rule(desired, live, allowed, verified_admins(desired, live))
-    return allowed, (*refusals, *more)
+    return allowed, (*refusals, *moves, *more)
 
 
 def needs_gate(actions: Iterable[Action], live: LiveState) -> bool:
-    return any(removes_admin_path(a, live) for a in actions)
+    return any(removes_admin_path(a, live) or _is_move(a) for a in actions)
+
+
+def to_reread(desired: Baseline, live: LiveState) -> list[str]:
+    """What the gate reads again before a removing phase: the baseline admins, and the new role of every
+    permission set whose old entry `live` shows (its move waits for the new entry, verified live)."""
+    admins = [s.principal_arn for s in baseline_admins(desired)]
+    moves = [new for _, _, new in identity_center.moved_from(desired, live.entries, live.account_id)]
+    return list(dict.fromkeys([*admins, *moves]))
 
 
 # --- the rules --------------------------------------------------------------------------------------------
+
+
+def _is_move(action: Action) -> bool:
+    return isinstance(action, DeleteEntry) and action.reason == "permission-set-moved"
+
+
+def _move_rule(
+    desired: Baseline, live: LiveState, actions: tuple[Action, ...], planned: tuple[Action, ...]
+) -> tuple[tuple[Action, ...], list[str]]:
+    """A moved permission set's old entry goes only when its new entry is verified live; at plan time
+    (`planned` non-empty) the plan's own create and associations of the new entry count."""
+    specs = {s.principal_arn: s for s in desired.entries}
+    refusals: list[str] = []
+    held: set[Action] = set()
+    for action in actions:
+        if not isinstance(action, DeleteEntry) or not _is_move(action):
+            continue
+        new = action.moved_to or ""
+        spec = specs.get(new)
+        why = "the baseline does not name it" if spec is None else _not_verified(spec, live, planned)
+        if why is not None:
+            refusals.append(
+                f"not moving {action.permission_set} from {action.principal_arn} to {new} yet: {why}"
+            )
+            held.add(action)
+    return tuple(a for a in actions if a not in held), refusals
+
+
+def _not_verified(spec: EntrySpec, live: LiveState, planned: tuple[Action, ...]) -> str | None:
+    """Why `spec`'s entry is not verified working in `live` (or, with `planned`, will not be once the plan
+    ran), or None when it is."""
+    arn = spec.principal_arn
+    entry = live.entries.get(arn)
+    want = {p.policy_arn: p.scope.normal() for p in spec.policies}
+    if planned:
+        creates = any(isinstance(a, CreateEntry) and a.spec.principal_arn == arn for a in planned)
+        associated = {
+            a.association.policy_arn: a.association.scope.normal()
+            for a in planned
+            if isinstance(a, AssociatePolicy) and a.principal_arn == arn
+        }
+        if creates or (entry is not None and entry.principal_status == "ok" and entry.type == spec.type):
+            have = {}
+            if not creates and entry is not None:
+                have = {p.policy_arn: p.scope.normal() for p in entry.policies}
+            have.update(associated)
+            if creates and not _confirmed(arn, live):
+                return f"IAM does not confirm {arn} exists"
+            missing = sorted(name for name, scope in want.items() if have.get(name) != scope)
+            if missing:
+                return f"its entry would still lack {', '.join(map(policy_name, missing))}"
+            return None
+    if entry is None:
+        return f"{arn} has no access entry yet"
+    if entry.principal_status != "ok":
+        return f"{arn}'s entry is not bound to a principal IAM confirms ({entry.principal_status})"
+    if entry.type != spec.type:
+        return f"{arn}'s entry is {entry.type}, not {spec.type}"
+    have = {p.policy_arn: p.scope.normal() for p in entry.policies}
+    missing = sorted(name for name, scope in want.items() if have.get(name) != scope)
+    if missing:
+        return f"{arn}'s entry lacks {', '.join(map(policy_name, missing))} at the wanted scope"
+    return None
 
 
 def _is_prune(action: Action) -> bool:

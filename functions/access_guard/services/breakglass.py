@@ -31,10 +31,11 @@ from ..adapters.baseline_store import BaselineNotFound, BaselineUnreadable
 from ..adapters.eks_reader import ClusterNotFound
 from ..adapters.grant_schedules import GrantSchedules
 from ..adapters.grants_table import GrantAlreadyEnded, GrantChanged, GrantNotFound, GrantsTable
+from ..adapters.iam import identity_center_roles
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import ClusterBusy, StateTable
 from ..core import breakglass as bg
-from ..core import safety
+from ..core import identity_center, principals, safety
 from ..core.breakglass import (
     GUARD,
     ApiError,
@@ -155,7 +156,14 @@ class BreakGlass:
         `request` is the body parsed at the edge (a model), the ApiError its parse raised, or None."""
         identity = call.identity
         mfa = False if bg.long_term_key(identity.access_key) else None
-        decided = bg.authorize(identity, self.config.oncall_principals, self.config.require_mfa, mfa)
+        decided = bg.authorize(
+            identity,
+            self.config.oncall_principals,
+            self.config.require_mfa,
+            mfa,
+            permission_sets=self.config.oncall_permission_sets,
+            sso_roles=self._sso_roles(identity.user_arn),
+        )
         parsed = request if request is not None and not isinstance(request, ApiError) else None
         caller = decided if isinstance(decided, Caller) else None
         reply: Reply
@@ -202,6 +210,19 @@ class BreakGlass:
             self._tell(bg.breakglass_note(record, reply.run_text))
         return Answer(reply.status, reply.body)
 
+    def _sso_roles(self, caller_arn: str | None) -> list[str]:
+        """The account's Identity Center roles, read (one IAM listing) only for a session of a role named like
+        one of an on-call permission set; an IAM failure refuses the call like any unknown caller."""
+        session = principals.parse_session(caller_arn or "")
+        sets = self.config.oncall_permission_sets
+        if session is None or identity_center.session_permission_set(session.role_name) not in sets:
+            return []
+        try:
+            return identity_center_roles(self.enforcer.reconciler.iam)
+        except Exception:
+            self.log.exception("the Identity Center roles could not be read: the caller is not on call")
+            return []
+
     def _record(self, record: AuditRecord) -> None:
         self.log.info(f"break glass: {record.action} {record.status}", extra={"audit": record.to_json()})
         if self.audit is None:
@@ -225,7 +246,8 @@ class BreakGlass:
         if not self.config.manages(cluster):
             raise NotFound(f"{cluster} is not a cluster this deployment manages")
         try:
-            return self.enforcer.store.get(cluster, self.region)
+            # Identity Center permission sets resolved to their live roles (what the baseline owns, this run)
+            return self.enforcer.reconciler.resolve(self.enforcer.store.get(cluster, self.region))
         except BaselineNotFound:
             raise NotFound(f"no managed cluster {cluster} in {self.region} (no baseline is stored)") from None
         except BaselineUnreadable as exc:

@@ -131,7 +131,7 @@ class Enforcer:
     def desired(self, cluster: str, region: str) -> Desired:
         """The cluster's baseline with its grants merged (BaselineNotFound / BaselineUnreadable raise).
         For reading only: a writer reads under the lock, in `run`."""
-        baseline = self.store.get(cluster, region)
+        baseline = self.reconciler.resolve(self.store.get(cluster, region))  # Identity Center sets, per run
         grants = self.grants.for_cluster(cluster, region) if self.grants is not None else []
         return desired_state(baseline, grants, self._clock())
 
@@ -293,7 +293,9 @@ class Enforcer:
     ) -> RunReport:
         report = RunReport(cluster, region)
         try:
-            baseline = self.store.get(cluster, region)
+            baseline = self.reconciler.resolve(
+                self.store.get(cluster, region)
+            )  # Identity Center sets, per run
         except BaselineNotFound:
             report.skipped = f"{cluster} ({region}) has no baseline: not managed"
             return report

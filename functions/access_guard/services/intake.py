@@ -8,6 +8,9 @@
   for those ARNs (matched on account, kind and name: `Principal.key`). A deleted principal also sends every
   managed CONFIG_MAP cluster to be reconciled whole: its creator's admin access is invisible in that mode,
   and the creator may be who was deleted.
+- An IAM Identity Center role (`AWSReservedSSO_<set>_<hex>`) deleted or created, for a permission set a
+  cluster's baseline names: work for the entries of every role of that set (any suffix) and the new role, so
+  the run moves the set's entry to the role the set now resolves to (re-provisioning).
 
 Nothing here acts on a cluster; the remediate handler reads the live state and decides.
 
@@ -29,7 +32,7 @@ from ..adapters.baseline_index import BaselineIndex
 from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
 from ..adapters.eks_entries import authentication_mode, entry_principal_arns
 from ..adapters.work_queue import WorkQueue
-from ..core import principals
+from ..core import identity_center, principals
 from ..core.config import Config, Env
 from ..core.events import BaselineChange, EksChange, Ignored, PrincipalChange
 from ..core.work import WorkItem, principal_work, work_for
@@ -143,7 +146,7 @@ class Intake:
         key = (change.account, change.kind, change.name)
         workers = min(self.concurrency, len(clusters))
         with ThreadPoolExecutor(workers, thread_name_prefix="intake") as pool:
-            found = list(pool.map(lambda cluster: self._references(cluster, key, change.deleted), clusters))
+            found = list(pool.map(lambda cluster: self._references(cluster, key, change), clusters))
         work = [
             principal_work(
                 change,
@@ -161,25 +164,38 @@ class Intake:
         return Resolution(work=work)
 
     def _references(
-        self, cluster: str, key: tuple[str, str, str], deleted: bool
+        self, cluster: str, key: tuple[str, str, str], change: PrincipalChange
     ) -> tuple[str, ...] | _Whole | None:
         """The ARNs of the principal (any path) that the cluster's baseline or entries hold; _WHOLE for a
         CONFIG_MAP cluster when the principal was deleted; None when the cluster does not concern it."""
         mode = authentication_mode(self.eks, cluster)
         if mode is None:
             return None  # the cluster is gone: nothing to reconcile
-        if deleted and mode == "CONFIG_MAP":
+        if change.deleted and mode == "CONFIG_MAP":
             return _WHOLE
         arns: set[str] = set()
+        # an Identity Center role of a permission set the baseline names: the set's entries, and the new role
+        permission_set = (
+            identity_center.permission_set_of_role_name(change.name) if change.kind == "role" else None
+        )
+        of_set = False
         try:
             baseline = self.index.baseline(cluster, self.region)
             arns.update(e.principal_arn for e in baseline.entries if _is(e.principal_arn, key))
+            of_set = permission_set in {s.name for s in baseline.permission_sets}
+            if of_set and change.arn is not None and identity_center.permission_set_of(change.arn):
+                arns.add(change.arn)
         except BaselineNotFound:
             return None  # deleted since it was listed
         except BaselineUnreadable:
             pass  # its entries still say; the remediator reports the baseline itself
         if mode != "CONFIG_MAP":
-            arns.update(arn for arn in entry_principal_arns(self.eks, cluster) if _is(arn, key))
+            arns.update(
+                arn
+                for arn in entry_principal_arns(self.eks, cluster)
+                if _is(arn, key)
+                or (of_set and identity_center.permission_set_of(arn, change.account) == permission_set)
+            )
         return tuple(sorted(arns)) or None
 
 

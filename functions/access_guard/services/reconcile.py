@@ -35,7 +35,8 @@ from typing import Any
 
 from ..adapters.eks_reader import DEFAULT_CONCURRENCY, EksReader
 from ..adapters.eks_writer import ClusterBusy, EksWriter, WriteFailed
-from ..core import planner, safety
+from ..adapters.iam import identity_center_roles
+from ..core import identity_center, planner, safety
 from ..core.deadline import PHASE_SECONDS, Deadline
 from ..core.model import Action, Baseline, LiveState, Plan, UpgradeMode
 from ..core.outcome import ActionResult, Outcome
@@ -77,6 +78,7 @@ class Reconciler:
         plan_fn: PlanFn | None = None,
     ) -> None:
         self._reader = EksReader(eks=eks, iam=iam, concurrency=concurrency)
+        self.iam = iam  # IAM of the cluster's account (Identity Center roles, `resolve`)
         self._writer = EksWriter(eks)
         self.concurrency = concurrency
         self.poll_seconds = mode_update_poll_seconds
@@ -84,6 +86,13 @@ class Reconciler:
         self._plan_fn = plan_fn or planner.plan
 
     # --- reading and planning ------------------------------------------------------------------------
+    def resolve(self, baseline: Baseline) -> Baseline:
+        """The baseline with its IAM Identity Center permission sets resolved to their live roles (one IAM
+        listing for all of them, this once); a baseline without permission sets as it is, with no call."""
+        if not baseline.permission_sets or baseline.resolved or baseline.unresolved:
+            return baseline
+        return identity_center.resolve(baseline, identity_center_roles(self.iam))
+
     def _check_region(self, region: str) -> None:
         if self._reader.region and self._reader.region != region:
             raise ValueError(
@@ -93,7 +102,8 @@ class Reconciler:
     def read(self, desired: Baseline, only: Iterable[str] | None = None) -> LiveState:
         """The live state: the whole cluster, or with `only` just those principals' entries."""
         self._check_region(desired.region)
-        targets = None if only is None else frozenset(only)
+        # an event about a permission set's role (old or new) covers the set's entry wherever it now lives
+        targets = None if only is None else identity_center.widen(desired, only)
         interest = [s.principal_arn for s in desired.entries if targets is None or s.principal_arn in targets]
         return self._reader.read(desired.cluster, desired.region, interest, only=targets)
 
@@ -273,7 +283,7 @@ class Reconciler:
 
     def _refresh_admins(self, desired: Baseline, live: LiveState) -> LiveState:
         """`live` with the baseline admins' entries read again (a targeted read: a few calls)."""
-        admins = [s.principal_arn for s in safety.baseline_admins(desired)]
+        admins = safety.to_reread(desired, live)  # and a moved permission set's new entry
         return self._reader.reread(live, admins) if admins else live
 
     def _run_phase(self, cluster: str, group: list[Action]) -> list[tuple[ActionResult, bool]]:
