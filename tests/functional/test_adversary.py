@@ -316,7 +316,10 @@ class Adversary(RuleBasedStateMachine):
         for principal in principals if principals is not None else [*ONCALLS, PLATFORM, DEV, ROGUE]:
             self.model.covered[principal] = now
             self.model.order[principal] = time.monotonic()
-        for line in (*report.revocation_failures, *report.outcome.refusals):
+        # the safety rules may hold a grant's end (its holder is the last working admin): only then
+        for principal in principals if principals is not None else ONCALLS:
+            self.model.held_back.discard(principal)
+        for line in report.outcome.refusals:
             self.model.held_back.update(p for p in ONCALLS if p in line)
 
     def check_lease(self, started: float) -> None:
