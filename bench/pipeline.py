@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from bench import prices, report
 from bench.__main__ import ACCOUNT, ADMIN, REGION, VIEW, CallCounter, local_aws_process
 from local.client import Emulator
 
@@ -129,6 +130,7 @@ def bench_targeted() -> None:
         from access_guard.adapters.baseline_store import BaselineStore
 
         store = BaselineStore(ssm)
+        most = 0
         for cluster, size in (("small", 1), ("large", 1000)):
             desired = store.get(cluster, REGION)
 
@@ -158,6 +160,14 @@ def bench_targeted() -> None:
                     f"  {name:<21} on a {size:>4}-entry cluster: {sum(counter.calls.values())} EKS calls "
                     f"({dict(counter.calls)}); baseline reached: {outcome.reached_baseline}"
                 )
+                most = max(most, sum(counter.calls.values()))
+        report.figure(
+            "targeted remediation, EKS calls (most, 1- and 1,000-entry clusters)",
+            most,
+            "calls",
+            "<= 6",
+            most <= 6,
+        )
 
 
 # --- event to restored -------------------------------------------------------------------------------------
@@ -189,20 +199,53 @@ def bench_latency(drifts: int, ms: float) -> None:
         pipeline = pipeline_over(endpoint)
         latency(endpoint, ms)
         pipeline.start()
+        durations = lambda_durations(pipeline)
         try:
             pipeline.wait_quiet()
             pipeline.notifications()
             seconds = []
+            durations.clear()
+            counted = count_calls()
             for _ in range(drifts):
                 start = time.perf_counter()
                 bob.delete_access_entry(clusterName="payments", principalArn=viewer)
                 while not pipeline.notifications(wait_seconds=0):
                     time.sleep(0.005)
                 seconds.append(time.perf_counter() - start)
+            pipeline.wait_quiet()
         finally:
+            counted.stop()
             pipeline.stop()
+        report.series("event_to_restored_seconds", [round(s, 4) for s in seconds])
         seconds.sort()
-        p99 = seconds[max(0, int(len(seconds) * 0.99) - 1)]
+        p50, p99 = report.percentile(seconds, 50), report.percentile(seconds, 99)
+        report.figure(f"event to restored at {ms:.0f} ms, p50", p50, "s", "< 0.5 s", p50 < 0.5)
+        report.figure(f"event to restored at {ms:.0f} ms, p99", p99, "s", "< 1 s", p99 < 1)
+        per_op = {k: round(v / drifts, 2) for k, v in sorted(counted.calls.items())}
+        by_service = {
+            "eks": sum(v for k, v in per_op.items() if k.startswith("eks.")),
+            "dynamodb_writes": sum(
+                v for k, v in per_op.items() if k.split(".")[1] in ("PutItem", "UpdateItem", "DeleteItem")
+            ),
+            "dynamodb_reads": sum(
+                v for k, v in per_op.items() if k.startswith(("dynamodb.Get", "dynamodb.Query"))
+            ),
+            "sns": sum(v for k, v in per_op.items() if k.startswith("sns.")),
+            "sqs": sum(v for k, v in per_op.items() if k.startswith("sqs.")),
+            "ssm": sum(v for k, v in per_op.items() if k.startswith("ssm.")),
+        }
+        report.figure(
+            prices.PER_EVENT, sum(per_op.values()), "requests", by_service=by_service, by_operation=per_op
+        )
+        gb_seconds = sum(durations.values()) * prices.LAMBDA_MEMORY_GB / drifts
+        report.figure(
+            prices.GB_SECONDS_PER_EVENT,
+            gb_seconds,
+            "GB-s",
+            seconds_by_function={k: round(v / drifts, 4) for k, v in durations.items()},
+        )
+        print(f"  AWS requests per event by the handlers: {per_op}")
+        print(f"  Lambda seconds per event: { {k: round(v / drifts, 3) for k, v in durations.items()} }")
         print(
             f"  p50 {statistics.median(seconds):.3f} s (target < 0.5), p99 {p99:.3f} s (target < 1), "
             f"max {seconds[-1]:.3f} s; from bob's DeleteAccessEntry returning to the guard's note after "
@@ -240,6 +283,52 @@ def bench_burst(events: int) -> None:
             f"  the guard's EKS writes: {len(writes)} {sorted(set(writes))} (the drift: 1 update); "
             f"dead letters: {pipeline.dead_letters()}"
         )
+
+
+class count_calls:  # noqa: N801 (used as a function)
+    """Counts every AWS request the pipeline's handlers make (threads other than the caller's), by
+    service.operation, leaving out the event source mappings' own polling (Lambda's side of SQS)."""
+
+    POLLING = ("ReceiveMessage", "DeleteMessageBatch", "DeleteMessage", "GetQueueAttributes")
+
+    def __init__(self) -> None:
+        import threading
+        from collections import Counter
+
+        from botocore.client import BaseClient
+
+        self.calls: Counter[str] = Counter()
+        self._original = original = BaseClient._make_api_call
+        main = threading.main_thread()
+        counter = self.calls
+
+        def counted(client: Any, operation: str, params: Any) -> Any:
+            if threading.current_thread() is not main and operation not in count_calls.POLLING:
+                counter[f"{client.meta.service_model.endpoint_prefix}.{operation}"] += 1
+            return original(client, operation, params)
+
+        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        from botocore.client import BaseClient
+
+        BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+
+
+def lambda_durations(pipeline: Any) -> dict[str, float]:
+    """Seconds spent in each function (summed), from the local runtime's invocations."""
+    durations: dict[str, float] = {}
+    invoke = pipeline.registry.invoke
+
+    def timed(name: str, event: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return invoke(name, event)
+        finally:
+            durations[name] = durations.get(name, 0.0) + time.perf_counter() - start
+
+    pipeline.registry.invoke = timed
+    return durations
 
 
 def guard_writes(endpoint: str) -> list[str]:
