@@ -3,16 +3,19 @@
 One cluster is written by one run at a time, whichever writer it is (remediation, sweep, break glass, grant
 expiry): a lock is an item `lock#REGION#CLUSTER` put only if absent or expired, held for at most the
 caller's remaining time, and deleted by its owner only. A run that dies leaves a lock that expires on its
-own. Rate-limit windows are counters `rate#CALLER#MINUTE`, added to only while under the limit.
+own. Rate-limit windows are counters `rate#CALLER#MINUTE`, added to only while under the limit. Verifications
+`verified#REGION#CLUSTER[#PRINCIPAL-HASH]` hold when a run last found the cluster (or a principal's entries)
+at its desired state.
 
 Items carry a `ttl` (epoch seconds) so DynamoDB removes them eventually; correctness never depends on it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -116,3 +119,57 @@ class StateTable:
                 return False
             raise
         return True
+
+    # --- verifications: when a cluster, or a principal's entries on it, were last seen at their desired
+    # state by a run that started at `at` (epoch seconds). Work about an event older than that is settled
+    # without EKS calls (flood resistance). Only ever moved forward.
+    @staticmethod
+    def _verified_key(cluster: str, region: str, principal: str | None) -> str:
+        if principal is None:
+            return f"verified#{region}#{cluster}"
+        return f"verified#{region}#{cluster}#{hashlib.sha256(principal.encode()).hexdigest()[:32]}"
+
+    def record_verified(
+        self, cluster: str, region: str, *, at: float, principals: Iterable[str] | None = None
+    ) -> None:
+        """The cluster (None) or these principals' entries were at their desired state as of `at`."""
+        targets: list[str | None] = [None] if principals is None else sorted(set(principals))
+        for principal in targets:
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={_PK: {"S": self._verified_key(cluster, region, principal)}},
+                    UpdateExpression="SET verifiedAt = :at, #ttl = :ttl",
+                    ConditionExpression="attribute_not_exists(verifiedAt) OR verifiedAt < :at",
+                    ExpressionAttributeNames={"#ttl": _TTL},
+                    ExpressionAttributeValues={
+                        ":at": {"N": f"{at:.6f}"},
+                        ":ttl": {"N": str(int(at) + _DAY)},
+                    },
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":  # a later run recorded already
+                    raise
+
+    def verified(self, cluster: str, region: str, principals: Iterable[str] = ()) -> dict[str | None, float]:
+        """The last verification times known: None for the whole cluster, and each principal's."""
+        wanted: dict[str, str | None] = {self._verified_key(cluster, region, None): None}
+        for principal in principals:
+            wanted[self._verified_key(cluster, region, principal)] = principal
+        found: dict[str | None, float] = {}
+        keys = list(wanted)
+        for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{_PK: {"S": k}} for k in keys[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(5):
+                response = self._db.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[wanted[item[_PK]["S"]]] = float(item["verifiedAt"]["N"])
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
