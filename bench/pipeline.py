@@ -256,33 +256,113 @@ def bench_latency(drifts: int, ms: float) -> None:
 # --- a burst ---------------------------------------------------------------------------------------------
 
 
-def bench_burst(events: int) -> None:
-    print(f"\na burst of {events} events for one cluster:")
+def remaining(pipeline: Any, emulator: Emulator) -> int:
+    """Events and work items not yet handled: waiting for delivery, on the queues, or in flight."""
+    sqs = pipeline._sqs()
+    total = int(emulator.cloudtrail_delivery().get("waiting", 0))
+    for name in ("intake", "work"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=pipeline.queues[name],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        total += sum(int(v) for v in attributes.values())
+    return total
+
+
+def bench_burst(events: int, ms: float) -> None:
+    """A burst of UpdateAccessEntry calls on one cluster, made while the pipeline runs; how long until every
+    event and work item is handled, and what the guard wrote."""
+    print(f"\na burst of {events} events for one cluster at {ms:.0f} ms per EKS call:")
     with local_aws_process() as (endpoint, _):
         make_roles(endpoint, ["eks-cluster"])
         admin, viewer = make_roles(endpoint, ["admins", "viewer"])
         make_cluster(endpoint, "payments", [viewer], admin=admin)
         pipeline = pipeline_over(endpoint)
+        emulator = Emulator(endpoint)
         _, eks, _ = clients(endpoint)
-        writes_before = guard_writes(endpoint)
-        start = time.perf_counter()
-        for i in range(events):  # the same entry's groups, changed again and again: a drift of 1 in the end
-            eks.update_access_entry(
-                clusterName="payments", principalArn=viewer, kubernetesGroups=[f"g{i % 7}"]
-            )
-        made = time.perf_counter() - start
-        start = time.perf_counter()
-        handled = pipeline.drain(timeout=600)
-        took = time.perf_counter() - start
+        latency(endpoint, ms)
+        pipeline.start()
+        try:
+            pipeline.wait_quiet()
+            writes_before = guard_writes(endpoint)
+            counted = count_calls()
+            start = time.perf_counter()
+
+            def change(i: int) -> None:  # the same entry's groups again and again: a drift of 1 in the end
+                eks.update_access_entry(
+                    clusterName="payments", principalArn=viewer, kubernetesGroups=[f"g{i % 7}"]
+                )
+
+            with ThreadPoolExecutor(8) as pool:
+                burst = pool.map(change, range(events))
+                drain: list[tuple[float, int]] = []
+                while True:  # sample while the burst is made and drained
+                    left = remaining(pipeline, emulator)
+                    drain.append((round(time.perf_counter() - start, 2), left))
+                    if left == 0 and len(drain) > 4 and all(p[1] == 0 for p in drain[-3:]):
+                        break
+                    time.sleep(0.25)
+                list(burst)
+            took = drain[-3][0]
+        finally:
+            counted.stop()
+            pipeline.stop()
         writes = guard_writes(endpoint)[len(writes_before) :]
-        print(
-            f"  {events} UpdateAccessEntry calls in {made:.1f} s, then the pipeline handled {handled} "
-            f"messages in {took:.1f} s ({handled / took:.0f} a second)"
+        runs = counted.calls.get("eks.DescribeCluster", 0)
+        report.series(f"flood_drain_{events} events at {ms:.0f} ms", drain)
+        report.figure(
+            f"burst of {events} events on one cluster at {ms:.0f} ms: drained", took, "s", "< 20 s", took < 20
         )
         print(
-            f"  the guard's EKS writes: {len(writes)} {sorted(set(writes))} (the drift: 1 update); "
-            f"dead letters: {pipeline.dead_letters()}"
+            f"  drained {took:.1f} s after the burst began; {runs} runs read the cluster; the guard's EKS "
+            f"writes: {len(writes)} {sorted(set(writes))}; dead letters: {pipeline.dead_letters()}"
         )
+
+
+def bench_flood(flood: int, ms: float) -> None:
+    """A flood of harmless changes, then a rogue cluster admin: how long the rogue keeps access."""
+    print(f"\na flood of {flood} UpdateAccessEntry calls, then a rogue admin, at {ms:.0f} ms per EKS call:")
+    with local_aws_process() as (endpoint, _):
+        make_roles(endpoint, ["eks-cluster"])
+        admin, viewer, rogue = make_roles(endpoint, ["admins", "viewer", "rogue"])
+        make_cluster(endpoint, "payments", [viewer], admin=admin)
+        pipeline = pipeline_over(endpoint)
+        emulator = Emulator(endpoint)
+        _, eks, _ = clients(endpoint)
+        latency(endpoint, ms)
+        pipeline.start()
+        try:
+            pipeline.wait_quiet()
+            with ThreadPoolExecutor(8) as pool:
+                list(
+                    pool.map(
+                        lambda i: eks.update_access_entry(
+                            clusterName="payments", principalArn=viewer, kubernetesGroups=[f"g{i % 7}"]
+                        ),
+                        range(flood),
+                    )
+                )
+            eks.create_access_entry(clusterName="payments", principalArn=rogue)
+            eks.associate_access_policy(
+                clusterName="payments", principalArn=rogue, policyArn=ADMIN, accessScope={"type": "cluster"}
+            )
+            start = time.perf_counter()
+            while rogue in emulator.admins("payments", region=REGION):
+                if time.perf_counter() - start > 300:
+                    break
+                time.sleep(0.05)
+            kept = time.perf_counter() - start
+            pipeline.wait_quiet(timeout=300)
+        finally:
+            pipeline.stop()
+        report.figure(
+            f"rogue admin after a {flood}-event flood at {ms:.0f} ms: access kept",
+            kept,
+            "s",
+            "<= 10 s",
+            kept <= 10,
+        )
+        print(f"  the rogue admin kept cluster admin for {kept:.1f} s after its association returned")
 
 
 class count_calls:  # noqa: N801 (used as a function)
@@ -375,9 +455,16 @@ def bench_sweep(clusters: int, entries: int, ms: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
-    parser.add_argument("--skip", nargs="*", default=[], choices=("targeted", "latency", "burst", "sweep"))
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=("targeted", "latency", "flood", "burst", "sweep", "scale"),
+    )
     parser.add_argument("--drifts", type=int, default=100)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--flood", type=int, default=500)
+    parser.add_argument("--flood-latencies-ms", type=float, nargs="*", default=[20.0, 100.0])
     parser.add_argument("--clusters", type=int, default=50)
     parser.add_argument("--cluster-entries", type=int, default=200)
     parser.add_argument("--latency-ms", type=float, default=20.0)
@@ -391,8 +478,12 @@ def main(argv: list[str] | None = None) -> int:
         bench_targeted()
     if "latency" not in args.skip:
         bench_latency(args.drifts, args.latency_ms)
+    if "flood" not in args.skip:
+        for ms in args.flood_latencies_ms:
+            bench_flood(args.flood, ms)
     if "burst" not in args.skip:
-        bench_burst(args.burst)
+        for ms in args.flood_latencies_ms:
+            bench_burst(args.burst, ms)
     if "sweep" not in args.skip:
         bench_sweep(args.clusters, args.cluster_entries, args.latency_ms)
     return 0

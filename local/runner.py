@@ -222,7 +222,9 @@ class Pipeline:
                 role_arn=roles[function],
             )
         pipeline.sources = [
-            SqsEventSource(registry, "intake", queues["intake"], batch_size=10),
+            # Lambda polls a standard queue with five batches at once to begin with (a FIFO queue: one
+            # batch a message group at a time)
+            SqsEventSource(registry, "intake", queues["intake"], batch_size=10, concurrency=5),
             SqsEventSource(registry, "remediate", queues["work"], batch_size=10),
         ]
         return pipeline

@@ -298,3 +298,25 @@ def coalesce(items: list[WorkItem]) -> dict[str, tuple[str, ...] | None]:
         else:
             runs[item.group_id] = tuple(sorted({*(runs.get(item.group_id) or ()), *item.principals}))
     return runs
+
+
+def merge_work(items: list[WorkItem]) -> list[WorkItem]:
+    """A batch's work, once: items for the same cluster and principals (duplicates, or a flood of changes
+    to one entry) become the latest of them (the latest event time, so no verification settles it early;
+    one run after all of their changes does what each would). First-seen order is kept."""
+    latest: dict[tuple[str, tuple[str, ...] | None, str], WorkItem] = {}
+    for item in items:
+        key = merge_key(item)
+        held = latest.get(key)
+        if held is None or _moment(item.event_time) >= _moment(held.event_time):
+            latest[key] = item
+    return list(latest.values())
+
+
+def merge_key(item: WorkItem) -> tuple[str, tuple[str, ...] | None, str]:
+    """Items with the same key are merged by `merge_work`."""
+    return (item.group_id, item.principals, item.trigger)
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)

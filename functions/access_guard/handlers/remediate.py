@@ -126,11 +126,7 @@ def remediate(work: dict[str, Any]) -> dict[str, Any]:
         return result
     batch = _batch()
     group = item.group_id
-    if item.trigger in COALESCED_TRIGGERS and group in batch.done:
-        return _skip(item, f"done by this batch's run of {item.cluster} (work item of {batch.done[group]})")
     state = wiring.wired().state
-    if state is not None and item.trigger in SETTLED_TRIGGERS and settled_by(item, batch.verifications(item)):
-        return _skip(item, f"{item.cluster} was verified at its desired state after this change")
     principals = item.principals
     if item.trigger in COALESCED_TRIGGERS:
         principals = batch.runs.get(group, principals)
@@ -160,7 +156,23 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
         return None
     logger.set_correlation_id(item.event_id)
     logger.append_keys(cluster=item.cluster, region=item.region, trigger=item.trigger)
+    settled = _settled(item)
+    if settled is not None:
+        return settled  # nothing to do, so nothing to remember: no idempotency record either
     return remediate(work=item.to_json())
+
+
+def _settled(item: WorkItem) -> dict[str, Any] | None:
+    """Why this item needs no run (this batch's run of its cluster did it, or a run that started after its
+    change found its principals or cluster at their desired state), as its result; None when it needs one."""
+    batch = _batch()
+    group = item.group_id
+    if item.trigger in COALESCED_TRIGGERS and group in batch.done:
+        return _skip(item, f"done by this batch's run of {item.cluster} (work item of {batch.done[group]})")
+    verifiable = item.trigger in SETTLED_TRIGGERS and wiring.wired().state is not None
+    if verifiable and settled_by(item, batch.verifications(item)):
+        return _skip(item, f"{item.cluster} was verified at its desired state after this change")
+    return None
 
 
 @logger.inject_lambda_context(clear_state=True)
