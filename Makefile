@@ -41,7 +41,7 @@ serve: install ## Serve the local AWS on 127.0.0.1:PORT (default 4566) until int
 bench: install ## The performance report: figures against targets, bench/results.json, plots, monthly cost
 	rm -f bench/results.json bench/plots/series.json
 	$(PY) -m bench
-	$(PY) -m bench.pipeline
+	$(PY) -m bench.pipeline --scale-clusters 2
 	PYTHONPATH=functions:. $(PY) -m bench.import_time
 	$(PY) -m bench.report
 

@@ -453,6 +453,123 @@ def bench_sweep(clusters: int, entries: int, ms: float) -> None:
         )
 
 
+def bench_scale(clusters: int, entries: int, ms: float, sizes: tuple[int, ...]) -> None:
+    """The sweep's list check on `clusters` clusters of `entries` entries (no drift), against its full read;
+    EKS calls per cluster per day, and wall time extrapolated to 100 clusters."""
+    from access_guard.adapters.baseline_store import BaselineStore
+    from access_guard.core.config import Config
+    from access_guard.core.report import Trigger
+    from access_guard.services.enforce import Enforcer
+    from access_guard.services.reconcile import Reconciler
+    from access_guard.services.sweep import check_cluster
+
+    print(f"\nthe sweep at scale: {clusters} clusters of {entries} entries at {ms:.0f} ms per EKS call:")
+    with local_aws_process() as (endpoint, _):
+        start = time.perf_counter()
+        make_roles(endpoint, ["eks-cluster"])
+        roles = make_roles(endpoint, [f"team-{i:04d}" for i in range(entries - 1)] + ["admins"])
+        names = [f"s{c:02d}" for c in range(clusters)]
+        for name in names:
+            make_cluster(endpoint, name, roles[:-1], admin=roles[-1])
+        for size in sizes:
+            make_cluster(endpoint, f"size-{size}", roles[: size - 1], admin=roles[-1])
+        print(f"  (set-up: {clusters * entries + sum(sizes)} entries in {time.perf_counter() - start:.0f} s)")
+        latency(endpoint, ms)
+        iam, eks, ssm = clients(endpoint)
+        counter = CallCounter(eks)
+        enforcer = Enforcer(
+            store=BaselineStore(ssm), reconciler=Reconciler(eks=eks, iam=iam), config=Config()
+        )
+        trigger = Trigger("sweep", "bench")
+
+        def check(name: str) -> tuple[int, float, bool]:
+            began = time.perf_counter()
+            run, seen = check_cluster(enforcer, eks, name, REGION, trigger=trigger)
+            assert seen is not None
+            return seen.calls, time.perf_counter() - began, run.outcome is None and not seen.differ
+
+        def full(name: str) -> tuple[int, float]:
+            counter.reset()
+            began = time.perf_counter()
+            run = enforcer.run(name, REGION, trigger=trigger)
+            assert run.outcome is not None and run.outcome.reached_baseline
+            return sum(counter.calls.values()), time.perf_counter() - began
+
+        one_by_one = [check(name) for name in names]
+        calls = statistics.mean(c for c, _, _ in one_by_one)
+        per_cluster = statistics.mean(t for _, t, _ in one_by_one)
+        clean = all(ok for _, _, ok in one_by_one)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(len(names)) as pool:  # every cluster its own run at once, as the fan-out
+            list(pool.map(check, names))
+        together = time.perf_counter() - start
+        full_calls, full_seconds = full(names[0])
+        per_100 = calls / entries * 100
+        sweeps_a_day, full_reads_a_day = 24 * 60 / 15, 1
+        a_day = calls * sweeps_a_day + full_calls * full_reads_a_day
+        report.figure(
+            f"sweep list check, no drift: EKS calls per 100 entries ({entries}-entry clusters)",
+            per_100,
+            "calls",
+            "<= 3",
+            per_100 <= 3 and clean,
+        )
+        report.figure(
+            "sweep: EKS calls per cluster per day (list check every 15 min, full read daily)",
+            a_day,
+            "calls",
+            f"full read every sweep: {full_calls * sweeps_a_day:.0f}",
+            a_day < full_calls * sweeps_a_day,
+        )
+        report.figure(
+            prices.SWEEP_SECONDS_PER_CLUSTER.replace("3,000", f"{entries:,}"), per_cluster, "s", None, None
+        )
+        report.figure(
+            f"sweep list check of {clusters} x {entries} entries, clusters at once (the fan-out)",
+            together,
+            "s",
+            None,
+            None,
+        )
+        report.figure(
+            "sweep list check, 100 clusters x 3,000 (extrapolated): fanned out",
+            max(t for _, t, _ in one_by_one),
+            "s",
+            "within one Lambda run (900 s)",
+            max(t for _, t, _ in one_by_one) < 900,
+            one_at_a_time=round(per_cluster * 100, 1),
+        )
+        report.figure(
+            f"sweep full read of one {entries}-entry cluster", full_seconds, "s", None, None, calls=full_calls
+        )
+        slowest = max(t for _, t, _ in one_by_one)
+        print(
+            f"  list check, no drift: {calls:.0f} EKS calls a cluster ({per_100:.2f} per 100 entries, "
+            f"target <= 3), {per_cluster:.2f} s a cluster; all {clusters} at once {together:.1f} s; "
+            f"full read of one: {full_calls} calls, {full_seconds:.1f} s"
+        )
+        print(
+            f"  a day, a cluster (list check every 15 min, full read daily): {a_day:.0f} EKS calls "
+            f"(full read every sweep: {full_calls * sweeps_a_day:.0f}); 100 clusters: "
+            f"{per_cluster * 100:.0f} s one at a time, about {slowest:.1f} s fanned out (each its own run)"
+        )
+        points = []
+        for size, name in [*((s, f"size-{s}") for s in sizes), (entries, names[0])]:
+            cheap_calls, cheap_seconds, _ = check(name)
+            full_calls, full_seconds = full(name)
+            points.append(
+                {
+                    "entries": size,
+                    "cheap_calls": cheap_calls,
+                    "cheap_seconds": round(cheap_seconds, 3),
+                    "full_calls": full_calls,
+                    "full_seconds": round(full_seconds, 3),
+                }
+            )
+        report.series("sweep_by_size", points)
+        print(f"  by cluster size: {points}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -468,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=50)
     parser.add_argument("--cluster-entries", type=int, default=200)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--scale-clusters", type=int, default=10)
+    parser.add_argument("--scale-entries", type=int, default=3000)
+    parser.add_argument("--scale-sizes", type=int, nargs="*", default=[100, 300, 1000])
     args = parser.parse_args(argv)
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
     # The figures only: the handlers' metrics (EMF lines on stdout in Lambda) would bury them.
@@ -484,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     if "burst" not in args.skip:
         for ms in args.flood_latencies_ms:
             bench_burst(args.burst, ms)
+    if "scale" not in args.skip:
+        bench_scale(args.scale_clusters, args.scale_entries, args.latency_ms, tuple(args.scale_sizes))
     if "sweep" not in args.skip:
         bench_sweep(args.clusters, args.cluster_entries, args.latency_ms)
     return 0
