@@ -42,6 +42,7 @@ bench: install ## The performance report: figures against targets, bench/results
 	rm -f bench/results.json bench/plots/series.json
 	$(PY) -m bench
 	$(PY) -m bench.pipeline --scale-clusters 2
+	$(PY) -m bench.load
 	PYTHONPATH=functions:. $(PY) -m bench.import_time
 	$(PY) -m bench.report
 
