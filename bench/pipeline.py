@@ -28,6 +28,7 @@ import boto3
 from botocore.config import Config
 
 from bench import prices, report
+from bench import report as bench_report  # (bench_sweep's own `report` is the sweep's)
 from bench.__main__ import ACCOUNT, ADMIN, REGION, VIEW, CallCounter, local_aws_process
 from local.client import Emulator
 
@@ -293,17 +294,24 @@ def bench_burst(events: int, ms: float) -> None:
                     clusterName="payments", principalArn=viewer, kubernetesGroups=[f"g{i % 7}"]
                 )
 
+            made: list[float] = []
+
+            def changed(i: int) -> None:
+                change(i)
+                made.append(time.perf_counter() - start)
+
             with ThreadPoolExecutor(8) as pool:
-                burst = pool.map(change, range(events))
+                burst = pool.map(changed, range(events))
                 drain: list[tuple[float, int]] = []
                 while True:  # sample while the burst is made and drained
                     left = remaining(pipeline, emulator)
                     drain.append((round(time.perf_counter() - start, 2), left))
-                    if left == 0 and len(drain) > 4 and all(p[1] == 0 for p in drain[-3:]):
+                    if left == 0 and len(made) == events and all(p[1] == 0 for p in drain[-3:]):
                         break
                     time.sleep(0.25)
                 list(burst)
             took = drain[-3][0]
+            after = took - max(made)
         finally:
             counted.stop()
             pipeline.stop()
@@ -311,10 +319,18 @@ def bench_burst(events: int, ms: float) -> None:
         runs = counted.calls.get("eks.DescribeCluster", 0)
         report.series(f"flood_drain_{events} events at {ms:.0f} ms", drain)
         report.figure(
-            f"burst of {events} events on one cluster at {ms:.0f} ms: drained", took, "s", "< 20 s", took < 20
+            f"burst of {events} events on one cluster at {ms:.0f} ms: drained after its last event",
+            after,
+            "s",
+            "< 20 s",
+            after < 20,
+            since_first_event=round(took, 1),
+            burst_made_in=round(max(made), 1),
         )
         print(
-            f"  drained {took:.1f} s after the burst began; {runs} runs read the cluster; the guard's EKS "
+            f"  the burst made in {max(made):.1f} s (the callers' own calls, at the emulated latency); "
+            f"drained {after:.1f} s after its last event ({took:.1f} s after its first); "
+            f"{runs} runs read the cluster; the guard's EKS "
             f"writes: {len(writes)} {sorted(set(writes))}; dead letters: {pipeline.dead_letters()}"
         )
 
@@ -446,6 +462,16 @@ def bench_sweep(clusters: int, entries: int, ms: float) -> None:
         start = time.perf_counter()
         report = sweep(enforcer, REGION)
         took = time.perf_counter() - start
+        writes = sum(len(r.outcome.written) for r in report.runs if r.outcome is not None)
+        bench_report.figure(
+            f"sweep of {clusters} x {entries} entries, full read in one Lambda at {ms:.0f} ms",
+            took,
+            "s",
+            "within one Lambda run (900 s), nothing written",
+            took < 900 and not report.errors and writes == 0,
+            eks_calls=sum(counter.calls.values()),
+            writes=writes,
+        )
         print(
             f"  {len(report.runs)} clusters reconciled in {took:.1f} s (target: within one Lambda run, "
             f"900 s); {sum(counter.calls.values())} EKS calls; busy {len(report.busy)}, "

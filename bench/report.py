@@ -81,6 +81,15 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The table as Markdown (for the README)."""
+    rows = ["| figure | value | target | met |", "|---|---|---|---|"]
+    for name, f in results.items():
+        met = {True: "yes", False: "**no**", None: "-"}[f.get("met")]
+        rows.append(f"| {name} | {f['value']:g} {f['unit']} | {f.get('target') or ''} | {met} |")
+    return "\n".join(rows)
+
+
 def plots(data: dict[str, Any]) -> list[Path]:
     import matplotlib
 
@@ -152,6 +161,9 @@ def main() -> int:
     from bench.prices import monthly_cost
 
     results = _load(RESULTS)
+    if "--markdown" in sys.argv:
+        print(markdown(results))
+        return 0
     cost = monthly_cost(results)
     if cost is not None:
         figure(
