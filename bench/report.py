@@ -139,11 +139,12 @@ def plots(data: dict[str, Any]) -> list[Path]:
             ax.plot([p[0] for p in points], [p[1] for p in points], label=key.removeprefix("flood_drain_"))
         ax.set(
             xlabel="seconds since the burst began",
-            ylabel="work items not yet handled",
-            title="A 1,000-event burst on one cluster: the work queue draining",
+            ylabel="events and work items waiting",
+            title="A 1,000-event burst on one cluster: the queues draining",
         )
         ax.grid(alpha=0.3)
         ax.legend()
+        fig.tight_layout()
         made.append(_save_fig(fig, "flood_drain.png"))
     return made
 
