@@ -13,7 +13,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
 
 .DEFAULT_GOAL := help
-.PHONY: help install test demo serve bench lint typecheck synth clean
+.PHONY: help install test test-all demo serve bench lint typecheck synth clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-test: lint ## Lint (with the import contracts), then run the whole test suite
+test: lint ## Lint (with the import contracts), then run the whole test suite (without the slow marker)
+	$(PY) -m pytest -n 2 -q -m "not slow"
+
+test-all: lint ## Lint, then run every test, the slow ones (heavy fault and load cases) too
 	$(PY) -m pytest -n 2 -q
 
 demo: install ## Run the product locally: the lockout-and-recovery story against the local AWS
@@ -35,10 +38,13 @@ demo: install ## Run the product locally: the lockout-and-recovery story against
 serve: install ## Serve the local AWS on 127.0.0.1:PORT (default 4566) until interrupted
 	$(PY) -m local serve --port $(PORT)
 
-bench: install ## Print performance figures: reconcile, break glass, the event pipeline, cold-start imports
+bench: install ## The performance report: figures against targets, bench/results.json, plots, monthly cost
+	rm -f bench/results.json bench/plots/series.json
 	$(PY) -m bench
-	$(PY) -m bench.pipeline
+	$(PY) -m bench.pipeline --scale-clusters 2
+	$(PY) -m bench.load
 	PYTHONPATH=functions:. $(PY) -m bench.import_time
+	$(PY) -m bench.report
 
 lint: install ## ruff check and format check, and the import contracts (the runtime's layers)
 	$(VENV)/bin/ruff check functions local tests bench infra app.py

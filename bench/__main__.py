@@ -41,6 +41,7 @@ from access_guard.core.model import (
 from access_guard.core.policies import POLICY_ARN_PREFIX
 from access_guard.core.principals import default_username
 
+from bench import report
 from local.client import Emulator
 
 ACCOUNT = "123456789012"
@@ -120,6 +121,8 @@ def bench_planning(n: int, runs: int) -> None:
         f"  median {statistics.median(timings):.1f} ms, min {min(timings):.1f} ms, "
         f"max {max(timings):.1f} ms (target < 50 ms)"
     )
+    median = statistics.median(timings)
+    report.figure(f"plan of {n} entries (median)", median, "ms", "< 50 ms", median < 50)
 
 
 # --- the local AWS in its own process --------------------------------------------------------------------
@@ -274,6 +277,15 @@ def bench_read_and_apply(
             print(
                 f"  wall time {wall:.2f} s; calls x latency / concurrency = {ideal:.2f} s; "
                 f"ratio {wall / ideal:.2f} (target <= 1.3)"
+            )
+            report.figure(
+                f"full read of {n} entries at {latency:.0f} ms: wall / concurrency floor",
+                wall / ideal,
+                "x",
+                "<= 1.3 (at 100 ms)" if latency >= 100 else None,
+                wall / ideal <= 1.3 if latency >= 100 else None,
+                calls=calls,
+                seconds=round(wall, 3),
             )
             print(
                 f"  CPU: client {client_cpu:.2f} s ({client_cpu / calls * 1000:.1f} ms a call), local AWS "
@@ -446,6 +458,14 @@ def _bench_breakglass(
             f"max {max(locked_out):.2f} s over {runs} runs (target < 1 s)"
         )
         print(f"  nothing to restore: median {statistics.median(quiet):.2f} s, max {max(quiet):.2f} s")
+        median = statistics.median(locked_out)
+        report.figure(
+            f"break-glass restore, {n} entries, {latency_ms:.0f} ms ({label}; median)",
+            median,
+            "s",
+            "< 1 s",
+            median < 1,
+        )
 
         scheduler = expiry_scheduler(registry, clock=clock)
         scheduler.start(tick_seconds)
@@ -486,6 +506,13 @@ def _bench_breakglass(
         print(
             f"  access gone by the oracle: median {statistics.median(delays):.2f} s, "
             f"max {max(delays):.2f} s after the end (bound: tick + 1 s rounding + one targeted run)"
+        )
+        report.figure(
+            f"grant end to revocation, {tick_seconds:g} s tick ({label}; max)",
+            max(delays),
+            "s",
+            "< 2 s",
+            max(delays) < 2,
         )
         print(
             f"  revokedAt - endsAt in the grants table: median {statistics.median(recorded):.2f} s, "

@@ -82,6 +82,12 @@ def measure(module: str, *, lambda_env: bool) -> None:
     median = statistics.median(totals)
     where = "in Lambda's environment" if lambda_env else "outside Lambda"
     spread = f"{totals[0]:.0f}-{totals[-1]:.0f}"
+    if lambda_env:
+        from bench import report
+
+        report.figure(
+            f"import {module} beyond boto3 (Lambda env, median)", median, "ms", "< 150 ms", median < 150
+        )
     print(f"{module}: {median:.0f} ms beyond `import boto3` {where} (median of {RUNS}; {spread})")
     _, pieces = min(runs, key=lambda run: abs(run[0] - median))
     direct = sorted((p for p in pieces if p[1].startswith("  ")), reverse=True)[:8]

@@ -73,6 +73,7 @@ KNOWN_KEYS = frozenset(
         "notificationEmails",
         "mode",
         "sweepIntervalMinutes",
+        "fullSweepIntervalHours",
         "maxGrantMinutes",
         "grantPolicies",
         "rateLimitPerMinute",
@@ -115,6 +116,7 @@ class GuardConfig:
     notification_emails: tuple[str, ...]
     mode: str
     sweep_interval_minutes: int
+    full_sweep_interval_hours: int  # the sweep's full read (usernames, groups, scopes); the list check above
     max_grant_minutes: int
     grant_policies: tuple[str, ...]
     rate_limit_per_minute: int
@@ -324,6 +326,7 @@ def parse(raw: Any) -> GuardConfig:
         notification_emails=emails,
         mode=mode.strip().lower(),
         sweep_interval_minutes=whole("sweepIntervalMinutes", 15, low=1, high=1440),
+        full_sweep_interval_hours=whole("fullSweepIntervalHours", 24, low=1, high=168),
         max_grant_minutes=whole("maxGrantMinutes", DEFAULT_MAX_GRANT_MINUTES, low=1, high=1440),
         grant_policies=strings("grantPolicies") or DEFAULT_GRANT_POLICIES,
         rate_limit_per_minute=whole("rateLimitPerMinute", DEFAULT_RATE_LIMIT_PER_MINUTE, low=1, high=1000),

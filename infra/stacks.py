@@ -126,6 +126,7 @@ class ServiceStack(Stack):
             self,
             "Sweep",
             interval=Duration.minutes(config.sweep_interval_minutes),
+            full_interval=Duration.hours(config.full_sweep_interval_hours),
             environment={
                 **shared,
                 Env.IDEMPOTENCY_TABLE: tables.idempotency.name,

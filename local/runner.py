@@ -275,7 +275,8 @@ class Pipeline:
                 # Strict: a failed message comes back when its visibility timeout ends (on the services'
                 # clock: moving it ahead brings it back); else at once.
                 retry_delay=VISIBILITY[queue] if strict else 0.0,
-                concurrency=STRICT_CONCURRENCY if strict else 1,
+                # (Lambda polls a standard queue with five batches at once to begin with)
+                concurrency=STRICT_CONCURRENCY if strict else (5 if queue == "intake" else 1),
                 batch_per_group=strict,
                 clock=SERVICE_CLOCK.monotonic,
             )
@@ -385,8 +386,16 @@ class Pipeline:
             quiet = 0 if busy else quiet + 1
             time.sleep(0.1)
 
-    def sweep(self) -> Any:
-        return self.registry.invoke("sweep", {"source": "local.runner", "detail-type": "Scheduled Event"})
+    def sweep(self, tier: str | None = None, *, drain: bool = True) -> Any:
+        """Invoke the sweep (its list check, or `tier`), then, unless told not to, drain the work it queued
+        (one item a cluster) as the remediate function would: the sweep's report."""
+        event: dict[str, Any] = {"source": "local.runner", "detail-type": "Scheduled Event"}
+        if tier is not None:
+            event["tier"] = tier
+        report = self.registry.invoke("sweep", event)
+        if drain and self._poller is None:
+            self.drain()
+        return report
 
     def start(self, *, sweep_seconds: float | None = None, poll_interval: float = 0.02) -> None:
         """Run the event source mappings in the background (an idle queue is polled every `poll_interval`

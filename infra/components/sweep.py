@@ -26,6 +26,7 @@ class Sweep(Construct):
         id: str,
         *,
         interval: Duration,
+        full_interval: Duration,
         environment: Mapping[str, str],
         layer: lambda_.ILayerVersion,
         log_retention: logs.RetentionDays,
@@ -45,11 +46,23 @@ class Sweep(Construct):
         self.rule = events.Rule(
             self,
             "Schedule",
-            description="EKS Access Guard: the periodic sweep",
+            description="EKS Access Guard: the periodic sweep (list check)",
             schedule=events.Schedule.rate(interval),
+        )
+        self.full_rule = events.Rule(
+            self,
+            "FullSchedule",
+            description="EKS Access Guard: the sweep's full read",
+            schedule=events.Schedule.rate(full_interval),
         )
         # CDK's Lambda target adds the invoke permission for this rule only, and the dead-letter queue's
         # policy statement for this rule only.
-        self.rule.add_target(
-            targets.LambdaFunction(self.sweep.function, dead_letter_queue=dead_letter_queue, retry_attempts=2)
-        )
+        for rule, tier in ((self.rule, "check"), (self.full_rule, "full")):
+            rule.add_target(
+                targets.LambdaFunction(
+                    self.sweep.function,
+                    event=events.RuleTargetInput.from_object({"tier": tier}),
+                    dead_letter_queue=dead_letter_queue,
+                    retry_attempts=2,
+                )
+            )

@@ -166,4 +166,11 @@ def test_sweep_runs_on_the_configured_schedule(synth: Synth) -> None:
             for r in synth.resources("AWS::Events::Rule", stack).values()
             if "ScheduleExpression" in r["Properties"]
         ]
-        assert [r["Properties"]["ScheduleExpression"] for r in schedules] == [f"rate({minutes} minutes)"]
+        found = sorted(
+            (r["Properties"]["ScheduleExpression"], r["Properties"]["Targets"][0]["Input"]) for r in schedules
+        )
+        # the list check every few minutes; the full read daily (fullSweepIntervalHours, default 24)
+        hours = synth.config.get("fullSweepIntervalHours", 24)
+        days = hours // 24
+        full = f"rate({hours} hours)" if hours % 24 else f"rate({days} day{'s' if days > 1 else ''})"
+        assert found == sorted([(f"rate({minutes} minutes)", '{"tier":"check"}'), (full, '{"tier":"full"}')])

@@ -39,3 +39,15 @@ def entry_principal_arns(eks: Any, cluster: str) -> list[str]:
             return []
         raise
     return found
+
+
+def list_entry_arns(eks: Any, cluster: str, *, associated_policy_arn: str | None = None) -> list[str]:
+    """The principal ARNs of the cluster's entries, or only of those with `associated_policy_arn` associated
+    (ListAccessEntries' own filter): one call a page of 100. A gone cluster raises (ResourceNotFound)."""
+    kwargs: dict[str, Any] = {"clusterName": cluster, "PaginationConfig": {"PageSize": PAGE_SIZE}}
+    if associated_policy_arn is not None:
+        kwargs["associatedPolicyArn"] = associated_policy_arn
+    found: list[str] = []
+    for page in eks.get_paginator("list_access_entries").paginate(**kwargs):
+        found.extend(page.get("accessEntries", []))
+    return found

@@ -11,13 +11,16 @@ holder looks for the mark after it lets the lock go and runs again for it. So no
 see it: either the marker's second try gets the lock, or someone held it then and looks after releasing.
 
 One-time marks (`once#...`) make a note be sent once (a deleted cluster). Rate-limit windows are counters
-`rate#CALLER#MINUTE`, added to only while under the limit.
+`rate#CALLER#MINUTE`, added to only while under the limit. Verifications
+`verified#REGION#CLUSTER[#PRINCIPAL-HASH]` hold when a run last found the cluster (or a principal's entries)
+at its desired state.
 
 Items carry a `ttl` (epoch seconds) so DynamoDB removes them eventually; correctness never depends on it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -205,3 +208,48 @@ class StateTable:
                 return False
             raise
         return True
+
+    # --- verifications: when a cluster, or a principal's entries on it, were last seen at their desired
+    # state by a run that started at `at` (epoch seconds). Work about an event older than that is settled
+    # without EKS calls (flood resistance). Only ever moved forward.
+    @staticmethod
+    def _verified_key(cluster: str, region: str, principal: str | None) -> str:
+        if principal is None:
+            return f"verified#{region}#{cluster}"
+        return f"verified#{region}#{cluster}#{hashlib.sha256(principal.encode()).hexdigest()[:32]}"
+
+    def record_verified(
+        self, cluster: str, region: str, *, at: float, principals: Iterable[str] | None = None
+    ) -> None:
+        """The cluster (None) or these principals' entries were at their desired state as of `at`."""
+        targets: list[str | None] = [None] if principals is None else [*sorted(set(principals))]
+        for principal in targets:
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={_PK: {"S": self._verified_key(cluster, region, principal)}},
+                    UpdateExpression="SET verifiedAt = :at, #ttl = :ttl",
+                    ConditionExpression="attribute_not_exists(verifiedAt) OR verifiedAt < :at",
+                    ExpressionAttributeNames={"#ttl": _TTL},
+                    ExpressionAttributeValues={
+                        ":at": {"N": f"{at:.6f}"},
+                        ":ttl": {"N": str(int(at) + _DAY)},
+                    },
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":  # a later run recorded already
+                    raise
+
+    def verified(self, cluster: str, region: str, principals: Iterable[str] = ()) -> dict[str | None, float]:
+        """The last verification times known: None for the whole cluster, and each principal's."""
+        wanted: dict[str, str | None] = {self._verified_key(cluster, region, None): None}
+        for principal in principals:
+            wanted[self._verified_key(cluster, region, principal)] = principal
+        found: dict[str | None, float] = {}
+        for key, who in wanted.items():  # GetItem each (the functions' role grants no BatchGetItem)
+            item = self._db.get_item(TableName=self._table, Key={_PK: {"S": key}}, ConsistentRead=True).get(
+                "Item"
+            )
+            if item is not None and "verifiedAt" in item:
+                found[who] = float(item["verifiedAt"]["N"])
+        return found

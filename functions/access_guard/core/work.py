@@ -242,3 +242,90 @@ def principal_work(
         actor=_actor(change.actor.arn or change.actor.principal_arn),
         reason=one_line(reason),
     )
+
+
+# --- the sweep's work -----------------------------------------------------------------------------------
+
+# The sweep's two tiers, named in its work items' event_name: the list check runs every sweep (a few paged
+# list calls a cluster; entries read in full only where they differ), the full read on a slower schedule
+# (what the lists cannot show: usernames, Kubernetes groups, access scopes).
+SWEEP_CHECK = "Sweep: list check"
+SWEEP_FULL = "Sweep: full read"
+SWEEP_TIERS = {"check": SWEEP_CHECK, "full": SWEEP_FULL}
+
+
+def sweep_work(cluster: str, region: str, *, tier: str, run_id: str, at: datetime) -> WorkItem:
+    """One cluster's share of a sweep (`tier`: "check" or "full"), queued like any other work item."""
+    if tier not in SWEEP_TIERS:
+        raise WorkItemError(f"invalid work item: sweep tier {tier!r} is not one of {', '.join(SWEEP_TIERS)}")
+    return WorkItem(
+        cluster=cluster,
+        region=region,
+        principals=None,
+        trigger="sweep",
+        event_id=f"sweep-{run_id}",
+        event_name=SWEEP_TIERS[tier],
+        event_time=iso_utc(at),
+        actor=None,
+        reason=f"the scheduled sweep ({tier}) of {cluster}",
+    )
+
+
+# --- flood resistance -----------------------------------------------------------------------------------
+
+# CloudTrail's eventTime has whole seconds (the change may be up to 1 s later than it says), and clocks
+# differ a little: a verification settles an event only when it started this much after the event's time.
+VERIFIED_MARGIN_SECONDS = 2.0
+SETTLED_TRIGGERS = ("event", "principal")  # work about a change that a later run will have seen
+COALESCED_TRIGGERS = ("event", "principal", "baseline")  # work one run of its cluster can do for all
+
+
+def settled_by(item: WorkItem, verified: Mapping[str | None, float]) -> bool:
+    """Whether a run that started after this item's change already found its cluster (key None) or its
+    principals at their desired state: `verified` holds those runs' start times (epoch seconds)."""
+    if item.trigger not in SETTLED_TRIGGERS:
+        return False
+    changed = datetime.fromisoformat(item.event_time).timestamp() + VERIFIED_MARGIN_SECONDS
+    whole = verified.get(None)
+    if item.principals is None:
+        return whole is not None and whole > changed
+    floor = whole if whole is not None else float("-inf")
+    return all(max(verified.get(p, float("-inf")), floor) > changed for p in item.principals)
+
+
+def coalesce(items: list[WorkItem]) -> dict[str, tuple[str, ...] | None]:
+    """One run per cluster for a batch's items (by group id): the union of their principals, or None (the
+    whole cluster) when any of them asks for it. Items of other triggers are left out."""
+    runs: dict[str, tuple[str, ...] | None] = {}
+    for item in items:
+        if item.trigger not in COALESCED_TRIGGERS:
+            continue
+        if item.group_id in runs and runs[item.group_id] is None:
+            continue
+        if item.principals is None:
+            runs[item.group_id] = None
+        else:
+            runs[item.group_id] = tuple(sorted({*(runs.get(item.group_id) or ()), *item.principals}))
+    return runs
+
+
+def merge_work(items: list[WorkItem]) -> list[WorkItem]:
+    """A batch's work, once: items for the same cluster and principals (duplicates, or a flood of changes
+    to one entry) become the latest of them (the latest event time, so no verification settles it early;
+    one run after all of their changes does what each would). First-seen order is kept."""
+    latest: dict[tuple[str, tuple[str, ...] | None, str], WorkItem] = {}
+    for item in items:
+        key = merge_key(item)
+        held = latest.get(key)
+        if held is None or _moment(item.event_time) >= _moment(held.event_time):
+            latest[key] = item
+    return list(latest.values())
+
+
+def merge_key(item: WorkItem) -> tuple[str, tuple[str, ...] | None, str]:
+    """Items with the same key are merged by `merge_work`."""
+    return (item.group_id, item.principals, item.trigger)
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)

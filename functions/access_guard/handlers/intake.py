@@ -2,13 +2,19 @@
 
 Each record's body is one EventBridge event. It is parsed at the edge (`core.events.parse`: a body that
 is not JSON, or not an event the guard acts on, is logged and acknowledged: it will never parse), then the
-intake service resolves it and queues the work. An AWS error (SSM, EKS, SQS) raises, so that record is
-reported failed and comes back (partial batch response); the other records of the batch are done.
+intake service resolves it. An AWS error (SSM, EKS) raises, so that record is reported failed and comes back
+(partial batch response); the other records of the batch are done.
+
+The batch's work is queued once, after its records (flood resistance): duplicates dropped (an event
+delivered twice in one batch, the same work twice), and the items for the same cluster and principals
+merged into the latest of them (one run reads the cluster after all of their changes). If SQS refuses any,
+the invocation fails and the whole batch comes back (the deduplication ids absorb what went).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +26,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..adapters import clients
 from ..adapters.baseline_store import BaselineStore
-from ..adapters.work_queue import WorkQueue
+from ..adapters.work_queue import WorkQueue, WorkQueueError
 from ..core import config as settings
 from ..core import events
 from ..core.config import Config, ConfigError, Env
+from ..core.work import WorkItem, merge_key, merge_work
 from ..services.intake import Intake
 
 logger = Logger(service=settings.SERVICE_NAME)
@@ -79,7 +86,7 @@ def record_handler(record: SQSRecord) -> None:
     )
     logger.append_keys(event_id=intent.event_id)
     logger.set_correlation_id(intent.event_id)
-    resolution = _cold.intake.handle(intent)
+    resolution = _cold.intake.resolve(intent)
     if resolution.alert:
         logger.warning(f"alert: {resolution.alert}")
         metrics.add_metric(name=settings.Metrics.BASELINE_DELETED, unit=MetricUnit.Count, value=1)
@@ -89,9 +96,8 @@ def record_handler(record: SQSRecord) -> None:
             f"queued {len(resolution.work)} work item(s) for {groups}: {resolution.work[0].reason}",
             extra={"work": [item.to_json() for item in resolution.work]},
         )
-        metrics.add_metric(
-            name=settings.Metrics.WORK_ITEMS_QUEUED, unit=MetricUnit.Count, value=len(resolution.work)
-        )
+        # queued with the batch's other work, after the records
+        _batch.work.extend((record.message_id, item) for item in resolution.work)
     else:
         logger.info(f"dropped: {resolution.dropped}")
         metrics.add_metric(name=settings.Metrics.EVENTS_DROPPED, unit=MetricUnit.Count, value=1)
@@ -101,7 +107,49 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-    _setup(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    cold = _setup(context)
+    _batch.work = []
+    try:
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return _queue(cold, response)
+    finally:
+        _batch.work = []
+
+
+def _queue(cold: ColdStart, response: PartialItemFailureResponse) -> PartialItemFailureResponse:
+    """Send the batch's merged work; the records whose work SQS refused join the batch's failures."""
+    items = [item for _, item in _batch.work]
+    work = merge_work(items)
+    if not work:
+        return response
+    if cold.intake.queue is None:
+        raise RuntimeError("this intake has no work queue to send to")
+    try:
+        cold.intake.queue.send(work)
+        refused: set[tuple[str, tuple[str, ...] | None, str]] = set()
+    except WorkQueueError as exc:
+        logger.exception("some work was not queued: its records come back")
+        refused = {merge_key(item) for item, _, _ in exc.failures}
+    except Exception:
+        logger.exception("the batch's work was not queued: its records come back")
+        refused = {merge_key(item) for item in work}
+    failed = {m for m, item in _batch.work if merge_key(item) in refused}
+    listed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    response["batchItemFailures"].extend({"itemIdentifier": m} for m in sorted(failed - listed))
+    sent = len(work) - len(refused)
+    metrics.add_metric(name=settings.Metrics.WORK_ITEMS_QUEUED, unit=MetricUnit.Count, value=sent)
+    if len(work) < len(items):
+        logger.info(f"merged {len(items)} work items into {len(work)} (same cluster and principals)")
+    return response
+
+
+class _Batch(threading.local):
+    work: list[tuple[str, WorkItem]]  # (the record's message id, the work it asks for)
+
+    def __init__(self) -> None:
+        self.work = []
+
+
+_batch = _Batch()

@@ -6,12 +6,21 @@ throughout: the CloudTrail event id is the correlation id; `SqsFifoPartialProces
 record's group, so other clusters go on; idempotency (keyed on the event, region, cluster and principals,
 with the Lambda context registered so a timed-out run does not block its retry) processes a work item once
 even when it is delivered twice. A record that will never parse is logged and dropped, not retried.
+
+Flood resistance: a work item about a change that a later run already saw (its principals, or its cluster,
+verified at their desired state by a run that started after the event: the state table's verifications) is
+settled without an EKS call; a batch's items for one cluster are done by one run (the union of their
+principals: the run starts after every one of them was queued), and the batch's duplicates are dropped. A
+sweep's list-check item runs the list tier (services.sweep.check_cluster).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +34,21 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from ..adapters.clients import client
 from ..adapters.deadline import within_deadline
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, Env
 from ..core.report import Trigger
-from ..core.work import WorkItem, WorkItemError
+from ..core.work import (
+    COALESCED_TRIGGERS,
+    SETTLED_TRIGGERS,
+    SWEEP_CHECK,
+    WorkItem,
+    WorkItemError,
+    coalesce,
+    settled_by,
+)
 from ..services.enforce import report_json
+from ..services.sweep import check_cluster
 from . import wiring
 
 # CloudTrail may deliver an event again long after the first time: remember work items for a day.
@@ -50,6 +69,40 @@ _context: Any = None  # this invocation's Lambda context: its remaining time is 
 persistence = DynamoDBPersistenceLayer(table_name=os.environ.get(Env.IDEMPOTENCY_TABLE) or "unset")
 
 
+@dataclass
+class Batch:
+    """What one invocation's batch shares: one run per cluster, and the verifications read for it."""
+
+    items: list[WorkItem] = field(default_factory=list)
+    runs: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # group -> principals (None: all)
+    done: dict[str, str] = field(default_factory=dict)  # group -> the event id whose run did the group
+    verified: dict[str, dict[str | None, float]] = field(default_factory=dict)  # group -> verifications
+
+    def verifications(self, item: WorkItem) -> dict[str | None, float]:
+        if item.group_id not in self.verified:
+            state = wiring.wired().state
+            mine = {p for i in [*self.items, item] if i.group_id == item.group_id for p in i.principals or ()}
+            self.verified[item.group_id] = (
+                state.verified(item.cluster, item.region, sorted(mine)) if state is not None else {}
+            )
+        return self.verified[item.group_id]
+
+
+_local = threading.local()  # the batch of this invocation (the local runner runs several in threads)
+
+
+def _batch() -> Batch:
+    """The handler's batch; outside a batch (a direct call), a batch of this item alone."""
+    batch = getattr(_local, "batch", None)
+    return batch if batch is not None else Batch()
+
+
+def _skip(item: WorkItem, why: str) -> dict[str, Any]:
+    result = {"cluster": item.cluster, "region": item.region, "skipped": why, "outcome": None}
+    logger.info(f"settled: {why}", extra={"result": result})
+    return result
+
+
 @idempotent_function(data_keyword_argument="work", config=idempotency, persistence_store=persistence)
 def remediate(work: dict[str, Any]) -> dict[str, Any]:
     item = WorkItem.from_json(work)
@@ -61,15 +114,40 @@ def remediate(work: dict[str, Any]) -> dict[str, Any]:
         actor=item.actor,
     )
     enforcer = wiring.enforcer(holder="remediate", metric=wiring.powertools_metric(metrics))
+    if item.trigger == "sweep" and item.event_name == SWEEP_CHECK:
+        report, _ = check_cluster(
+            enforcer,
+            client("eks", region=item.region),
+            item.cluster,
+            item.region,
+            trigger=trigger,
+            lock_wait_seconds=LOCK_WAIT_SECONDS,
+            deadline=wiring.deadline(_context),
+        )
+        result = report_json(report)
+        done = "list check" if report.outcome else f"skipped: {report.skipped}"
+        logger.info(done, extra={"result": result})
+        return result
+    batch = _batch()
+    group = item.group_id
+    state = wiring.wired().state
+    principals = item.principals
+    if item.trigger in COALESCED_TRIGGERS:
+        principals = batch.runs.get(group, principals)
+    started = time.time()  # real time, as CloudTrail's: a moved services' clock must not settle anything
     report = enforcer.run(
         item.cluster,
         item.region,
         trigger=trigger,
-        principals=item.principals,
+        principals=principals,
         lock_wait_seconds=LOCK_WAIT_SECONDS,
         deadline=wiring.deadline(_context),
         when_busy="mark",  # never fail the item for a busy cluster: its FIFO group would stall
     )
+    if item.trigger in COALESCED_TRIGGERS:
+        batch.done[group] = item.event_id
+    if state is not None and report.outcome is not None and report.outcome.reached_baseline:
+        state.record_verified(item.cluster, item.region, at=started, principals=principals)
     result = report_json(report)
     logger.info("remediated" if report.outcome else f"skipped: {report.skipped}", extra={"result": result})
     return result
@@ -84,7 +162,23 @@ def record_handler(record: SQSRecord) -> dict[str, Any] | None:
         return None
     logger.set_correlation_id(item.event_id)
     logger.append_keys(cluster=item.cluster, region=item.region, trigger=item.trigger)
+    settled = _settled(item)
+    if settled is not None:
+        return settled  # nothing to do, so nothing to remember: no idempotency record either
     return remediate(work=item.to_json())
+
+
+def _settled(item: WorkItem) -> dict[str, Any] | None:
+    """Why this item needs no run (this batch's run of its cluster did it, or a run that started after its
+    change found its principals or cluster at their desired state), as its result; None when it needs one."""
+    batch = _batch()
+    group = item.group_id
+    if item.trigger in COALESCED_TRIGGERS and group in batch.done:
+        return _skip(item, f"done by this batch's run of {item.cluster} (work item of {batch.done[group]})")
+    verifiable = item.trigger in SETTLED_TRIGGERS and wiring.wired().state is not None
+    if verifiable and settled_by(item, batch.verifications(item)):
+        return _skip(item, f"{item.cluster} was verified at its desired state after this change")
+    return None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -95,6 +189,22 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     global _context
     _context = context
     idempotency.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    _local.batch = batch = Batch(items=_parsed(event))
+    batch.runs = coalesce(batch.items)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        _local.batch = None
+
+
+def _parsed(event: dict[str, Any]) -> list[WorkItem]:
+    """The batch's work items that parse (the others are dropped by record_handler, one by one)."""
+    items = []
+    for record in event.get("Records", []) if isinstance(event, dict) else []:
+        try:
+            items.append(WorkItem.from_json(record.get("body", "")))
+        except (WorkItemError, AttributeError):
+            continue
+    return items

@@ -1,0 +1,83 @@
+# ruff: noqa: F811  (the fixtures imported from test_pipeline are parameters here)
+"""Faults, judged by the oracle: after each, the baseline is reached within the retries or one sweep, and
+nobody is locked out at any point (oracle_watch checks every EKS write).
+
+The local AWS injects the faults (counted: the next N matching calls fail), so the product's own retries
+and SQS's redeliveries meet them as they would in AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .oracle_watch import watching
+from .scenario import ACCOUNT, ADMIN, VIEW
+from .test_pipeline import CLUSTER, managed, pipeline  # noqa: F401 (fixtures)
+
+
+def drift(managed: dict[str, Any]) -> str:
+    """The on-call entry deleted and a rogue admin made, by bob; returns the rogue's ARN."""
+    eks = managed["bob"].client("eks")
+    eks.delete_access_entry(clusterName=CLUSTER, principalArn=managed["oncall"])
+    bob = f"arn:aws:iam::{ACCOUNT}:user/bob"
+    eks.create_access_entry(clusterName=CLUSTER, principalArn=bob)
+    eks.associate_access_policy(
+        clusterName=CLUSTER, principalArn=bob, policyArn=ADMIN, accessScope={"type": "cluster"}
+    )
+    return bob
+
+
+def at_baseline(aws: Any, managed: dict[str, Any]) -> bool:
+    access = {p["principalArn"]: p for p in aws.access(CLUSTER)["principals"]}
+    oncall = access.get(managed["oncall"])
+    return (
+        aws.admins(CLUSTER) == [managed["platform"]]
+        and oncall is not None
+        and [a["policyArn"] for a in oncall["accessPolicies"]] == [VIEW]
+        and set(access) == {managed["platform"], managed["oncall"]}
+    )
+
+
+def settle(pipeline: Any, aws: Any, managed: dict[str, Any]) -> str:
+    """Drain; if not at the baseline, one sweep. Which of the two got there."""
+    pipeline.drain(timeout=120)
+    if at_baseline(aws, managed):
+        return "retries"
+    aws.clear_faults()
+    pipeline.sweep()
+    return "sweep"
+
+
+def test_eks_throttling_and_server_errors_are_retried_to_the_baseline(managed, pipeline, aws):
+    pipeline.drain()
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        drift(managed)
+        # throttling and 5xx on the reads and the writes the remediation needs
+        aws.set_fault("eks:DescribeCluster", throttle=2)
+        aws.set_fault("eks:DescribeAccessEntry", throttle=3)
+        aws.set_fault("eks:ListAssociatedAccessPolicies", error_status=500, error_count=1)
+        aws.set_fault("eks:CreateAccessEntry", error_status=500, error_count=2)
+        aws.set_fault("eks:DeleteAccessEntry", throttle=2)
+        aws.set_fault("eks:AssociateAccessPolicy", error_status=503, error_count=1)
+        how = settle(pipeline, aws, managed)
+    assert watch.violations == []
+    assert at_baseline(aws, managed), how
+    assert how == "retries"  # the SDK's retries and SQS's redeliveries were enough
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+def test_cloudtrail_deliveries_duplicated_out_of_order_and_lost(managed, pipeline, aws):
+    pipeline.drain()
+    aws.set_cloudtrail_delivery(twice_next=2, reverse_next=3)
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        drift(managed)
+        pipeline.drain()
+        assert at_baseline(aws, managed)
+        # then an event lost: the sweep's list check finds it
+        aws.set_cloudtrail_delivery(drop_next=1)
+        managed["bob"].client("eks").delete_access_entry(clusterName=CLUSTER, principalArn=managed["oncall"])
+        pipeline.drain()
+        assert not at_baseline(aws, managed)
+        pipeline.sweep()
+    assert watch.violations == []
+    assert at_baseline(aws, managed)
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
