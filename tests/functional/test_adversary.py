@@ -222,8 +222,9 @@ class GuardWatch(InvariantWatch):
 class Adversary(RuleBasedStateMachine):
     world: dict[str, Any] = {}
 
-    @initialize()
-    def start(self) -> None:
+    @initialize(mode=st.sampled_from(["enforce", "detect"]), granted=st.sampled_from([None, ADMIN, VIEW]))
+    def start(self, mode: str, granted: str | None) -> None:
+        """A managed cluster in either mode, at its baseline, its on-call engineer perhaps granted already."""
         self.cluster = f"adv{next(_names)}"
         self.clock = Clock()
         self.model = Model()
@@ -248,6 +249,10 @@ class Adversary(RuleBasedStateMachine):
         )
         self.watch.start()
         cloudtrail.subscribe(self.watch)
+        if mode != self.mode:
+            self.the_baseline_is_edited(mode)
+        if granted is not None:
+            self.grant(ONCALL, granted, 5)
 
     def teardown(self) -> None:
         if hasattr(self, "watch"):
