@@ -7,7 +7,7 @@ so the grants each function gets can be read top to bottom.
 from __future__ import annotations
 
 from access_guard.core.breakglass import API_URL_OUTPUT, SERVICE_STACK_NAME
-from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, Env
+from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, PARAMETER_SETTINGS, Env
 from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
 from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
 from aws_cdk import aws_events as events
@@ -25,11 +25,13 @@ from .components.grants import GrantExpiry
 from .components.monitoring import DeadLetterAlarms, Monitoring
 from .components.notifications import Notifications
 from .components.pipeline import RemediationPipeline, RuleTargetDeadLetters, encrypted_queue, event_pattern
+from .components.settings import DeploymentSettings
 from .components.state import StateTables
 from .components.sweep import Sweep
 from .config import LOG_RETENTION, GuardConfig
 from .eks import EksScope, pass_node_roles
 from .iam import arn
+from .limits import check_stack
 from .nag import acknowledge
 from .statements import list_without_resources, read_baselines, read_iam_principals
 
@@ -62,7 +64,13 @@ class ServiceStack(Stack):
         eks = EksScope(region=region, account=config.account, clusters=clusters, tag=config.cluster_tag)
         retention = getattr(logs.RetentionDays, LOG_RETENTION[config.log_retention_days])
         layer = powertools_layer(self)
-        runtime = config.runtime_env(region)
+        # The cluster and on-call lists grow with the deployment: they go to one SSM parameter the functions
+        # read at cold start, not into their 4 KB environments (core.config.PARAMETER_SETTINGS).
+        runtime = {k: v for k, v in config.runtime_env(region).items() if k not in PARAMETER_SETTINGS}
+        self.settings = DeploymentSettings(
+            self, "Settings", prefix=config.prefix, region=region, settings=config.runtime_env(region)
+        )
+        runtime.update(self.settings.environment)
         remediate_timeout = Duration.seconds(int(DEFAULT_MODE_UPDATE_WAIT_SECONDS) + 60)
 
         # --- what the guard keeps ------------------------------------------------------------------------
@@ -91,7 +99,9 @@ class ServiceStack(Stack):
             layer=layer,
             log_retention=retention,
             intake_environment={
-                k: v for k, v in runtime.items() if k in (Env.PREFIX, Env.MODE, Env.CLUSTERS)
+                k: v
+                for k, v in runtime.items()
+                if k in (Env.PREFIX, Env.MODE, Env.SETTINGS_PATH, Env.SETTINGS_DIGEST)
             },
             remediate_environment={
                 **shared,
@@ -173,10 +183,10 @@ class ServiceStack(Stack):
             fn.function.add_environment(Env.SELF_ROLE_ARNS, self_roles)
 
         # --- permissions, function by function -----------------------------------------------------------
-        baselines = read_baselines(
-            prefix=config.prefix, region=region, account=config.account, clusters=clusters
-        )
+        baselines = read_baselines(prefix=config.prefix, region=region, account=config.account)
         iam_reads = read_iam_principals(account=config.account)
+        for fn in self.functions.values():
+            fn.permissions.add(self.settings.read())
         node_roles = pass_node_roles(config.node_role_arns)
         bk = self.baseline_key
         decrypt_baselines = bk.use("DecryptBaselines", service="ssm", actions=("kms:Decrypt",))
@@ -198,8 +208,7 @@ class ServiceStack(Stack):
         remediate.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(),
+            eks.read_write(),
             node_roles,
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),
@@ -216,8 +225,7 @@ class ServiceStack(Stack):
         sweep.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(),
+            eks.read_write(),
             node_roles,
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),
@@ -235,8 +243,7 @@ class ServiceStack(Stack):
         api.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(policy_arns=config.grant_policies),
+            eks.read_write(policy_arns=config.grant_policies),
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),
             publish,
@@ -253,8 +260,7 @@ class ServiceStack(Stack):
         expiry.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(),
+            eks.read_write(),
             node_roles,
             iam_reads,
             list_without_resources(eks=True, iam=True),
@@ -267,8 +273,8 @@ class ServiceStack(Stack):
         )
         policies = {name: fn.finish() for name, fn in self.functions.items()}
         # Lambda checks the role can read the queue when the mapping is made: make it after the policy.
-        self.pipeline.intake_source.node.add_dependency(policies["Intake"])
-        self.pipeline.work_source.node.add_dependency(policies["Remediate"])
+        self.pipeline.intake_source.node.add_dependency(*policies["Intake"])
+        self.pipeline.work_source.node.add_dependency(*policies["Remediate"])
 
         # --- alarms and dashboard --------------------------------------------------------------------------
         self.monitoring = Monitoring(
@@ -286,6 +292,7 @@ class ServiceStack(Stack):
         CfnOutput(self, API_URL_OUTPUT, value=self.api.url, description="Break-glass API (sign with SigV4)")
         CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
         CfnOutput(self, "TopicArn", value=topic.topic_arn, description="Notifications and alarms")
+        check_stack(self)
 
 
 class ForwarderStack(Stack):
@@ -325,3 +332,4 @@ class ForwarderStack(Stack):
         self.alarms = DeadLetterAlarms(
             self, "Alarms", queues={"ForwarderDeadLetters": self.dead_letters}, topic=self.notifications.topic
         )
+        check_stack(self)

@@ -3,7 +3,8 @@
 Who may call it is decided three times: IAM signs every request; the resource policy allows only the
 on-call principals (a role's sessions match by `aws:PrincipalArn`) and explicitly denies everyone else,
 since a same-account caller with `execute-api:Invoke` in its own IAM policy would otherwise be allowed;
-and the handler checks the on-call list again. With requireMfa, a session without MFA is denied.
+and the handler checks the on-call list again. With requireMfa, a session without MFA is denied, except an
+IAM Identity Center role's (SAML sessions never carry the MFA key; Identity Center enforces MFA at sign-in).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from access_guard.core import principals
 from access_guard.core.breakglass import API_ROUTES, API_STAGE
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -22,6 +24,9 @@ from constructs import Construct
 from ..nag import acknowledge
 from .function import GuardFunction
 from .pipeline import HANDLERS
+
+# Every Identity Center role of any account (the path is reserved to Identity Center).
+IDENTITY_CENTER_ROLES = f"arn:aws:iam::*:role{principals.IDENTITY_CENTER_PATH}*"
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -41,17 +46,30 @@ ACCESS_LOG_FORMAT = {
 }
 
 
+def _principal_patterns(oncall_principals: Sequence[str]) -> list[str]:
+    """How the policy names each on-call principal: its ARN, or for an Identity Center role a pattern that
+    matches it with and without the region segment (IAM reserves that path to Identity Center)."""
+    return [
+        principals.identity_center_pattern(arn) if principals.identity_center(arn) else arn
+        for arn in oncall_principals
+    ]
+
+
 def resource_policy(*, oncall_principals: Sequence[str], require_mfa: bool) -> iam.PolicyDocument:
+    """Who may invoke: the on-call principals' accounts are allowed, and every principal not on call is
+    explicitly denied (the on-call list is written once, so 40 principals fit API Gateway's 8,192
+    characters; see core.limits)."""
     invoke = "execute-api:Invoke"
     everything = "execute-api:/*"
     anyone = iam.AnyPrincipal()
+    accounts = sorted({arn.split(":")[4] for arn in oncall_principals})
     statements = [
         iam.PolicyStatement(
-            sid="OnCallPrincipalsInvoke",
+            sid="OnCallAccountsInvoke",
             principals=[anyone],
             actions=[invoke],
             resources=[everything],
-            conditions={"ArnEquals": {"aws:PrincipalArn": list(oncall_principals)}},
+            conditions={"StringEquals": {"aws:PrincipalAccount": accounts}},
         ),
         iam.PolicyStatement(
             sid="DenyEveryoneElse",
@@ -59,10 +77,13 @@ def resource_policy(*, oncall_principals: Sequence[str], require_mfa: bool) -> i
             principals=[anyone],
             actions=[invoke],
             resources=[everything],
-            conditions={"ArnNotEquals": {"aws:PrincipalArn": list(oncall_principals)}},
+            conditions={"ArnNotLike": {"aws:PrincipalArn": _principal_patterns(oncall_principals)}},
         ),
     ]
     if require_mfa:
+        # aws:MultiFactorAuthPresent is absent for AssumeRoleWithSAML sessions (IAM User Guide, MFA-protected
+        # API access), and IAM Identity Center signs in with SAML: its roles are exempt here, their MFA is
+        # enforced at Identity Center sign-in. IAM users and AssumeRole sessions must carry MFA.
         statements.append(
             iam.PolicyStatement(
                 sid="DenyWithoutMfa",
@@ -70,7 +91,10 @@ def resource_policy(*, oncall_principals: Sequence[str], require_mfa: bool) -> i
                 principals=[anyone],
                 actions=[invoke],
                 resources=[everything],
-                conditions={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+                conditions={
+                    "BoolIfExists": {"aws:MultiFactorAuthPresent": "false"},
+                    "ArnNotLike": {"aws:PrincipalArn": IDENTITY_CENTER_ROLES},
+                },
             )
         )
     return iam.PolicyDocument(statements=statements)

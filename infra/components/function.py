@@ -97,8 +97,8 @@ class GuardFunction(Construct):
     def role_arn(self) -> str:
         return self.role.role_arn
 
-    def finish(self) -> iam.Policy:
-        """Write the gathered statements as the role's one policy (call once, after every grant)."""
+    def finish(self) -> list[iam.Policy | iam.ManagedPolicy]:
+        """Write the gathered statements as the role's policies (call once, after every grant)."""
         if self._finished:
             raise RuntimeError(f"{self.node.path}: permissions already written")
         self._finished = True

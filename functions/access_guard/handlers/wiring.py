@@ -21,7 +21,7 @@ from ..adapters.grant_schedules import GrantSchedules
 from ..adapters.grants_table import GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
-from ..core.config import Config
+from ..core.config import Config, Env, with_parameter_settings
 from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
 from ..services.enforce import Enforcer, MetricFn
 from ..services.reconcile import Reconciler
@@ -77,10 +77,15 @@ def wired(env: Mapping[str, str] | None = None) -> Wired:
 
 
 def _build(env: Mapping[str, str]) -> Wired:
-    config = Config.from_env(env)
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         raise RuntimeError("AWS_REGION is not set")
+    path = (env.get(Env.SETTINGS_PATH) or "").strip()
+    if path:  # the cluster and on-call lists, kept out of the 4 KB environment (core.config)
+        pages = client("ssm", region=region).get_paginator("get_parameters_by_path").paginate(Path=path)
+        found = sorted((p["Name"], p["Value"]) for page in pages for p in page["Parameters"])
+        env = with_parameter_settings(env, [value for _, value in found])
+    config = Config.from_env(env)
     dynamodb = client("dynamodb", region=region)
     schedules = None
     if config.schedule_group and config.scheduler_role_arn and config.expiry_function_arn:
