@@ -187,6 +187,7 @@ class ServiceStack(Stack):
         iam_reads = read_iam_principals(account=config.account)
         for fn in self.functions.values():
             fn.permissions.add(self.settings.read())
+            fn.function.node.add_dependency(*self.settings.parameters)  # read at its first cold start
         node_roles = pass_node_roles(config.node_role_arns)
         bk = self.baseline_key
         decrypt_baselines = bk.use("DecryptBaselines", service="ssm", actions=("kms:Decrypt",))

@@ -102,4 +102,8 @@ class GuardFunction(Construct):
         if self._finished:
             raise RuntimeError(f"{self.node.path}: permissions already written")
         self._finished = True
-        return attach(self, "Permissions", role=self.role, permissions=self.permissions)
+        policies = attach(self, "Permissions", role=self.role, permissions=self.permissions)
+        # Created only once its role can do what it needs from the first call: with active tracing, Lambda
+        # refuses CreateFunction while the role cannot call xray:PutTraceSegments (aws-cdk #4176).
+        self.function.node.add_dependency(*policies)
+        return policies
