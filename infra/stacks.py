@@ -22,7 +22,7 @@ from .components.api import BreakGlassApi
 from .components.baseline_store import BaselineKey
 from .components.function import GuardFunction
 from .components.grants import GrantExpiry
-from .components.monitoring import DeadLetterAlarms, Monitoring
+from .components.monitoring import DeadLetterAlarms, Monitoring, RuleDeliveryAlarms
 from .components.notifications import Notifications
 from .components.pipeline import RemediationPipeline, RuleTargetDeadLetters, encrypted_queue, event_pattern
 from .components.settings import DeploymentSettings
@@ -288,6 +288,7 @@ class ServiceStack(Stack):
                 "RuleTargetDeadLetters": self.rule_dead_letters.queue,
             },
             queues={"Intake": self.pipeline.intake_queue, "Work": self.pipeline.work_queue},
+            rules={**self.pipeline.rules, "sweep": self.sweep.rule},
         )
 
         CfnOutput(self, API_URL_OUTPUT, value=self.api.url, description="Break-glass API (sign with SigV4)")
@@ -332,5 +333,11 @@ class ForwarderStack(Stack):
             self.rules.append(rule)
         self.alarms = DeadLetterAlarms(
             self, "Alarms", queues={"ForwarderDeadLetters": self.dead_letters}, topic=self.notifications.topic
+        )
+        self.delivery_alarms = RuleDeliveryAlarms(
+            self,
+            "Deliveries",
+            rules={rule.node.id: rule for rule in self.rules},
+            topic=self.notifications.topic,
         )
         check_stack(self)
