@@ -42,6 +42,41 @@ def test_settings_read_half_written_are_refused_not_used() -> None:
         with_parameter_settings(env, chunks[:-1])
 
 
+def _put(chunks: list[str]) -> dict[str, str]:
+    import boto3
+
+    ssm = boto3.client("ssm", region_name="eu-west-1")
+    for index, value in enumerate(chunks, start=1):
+        name = f"/eks-access-guard/deployment/eu-west-1/settings/{index:02d}"
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    return {
+        "AWS_REGION": "eu-west-1",
+        Env.SETTINGS_PATH: "/eks-access-guard/deployment/eu-west-1/settings",
+        Env.SETTINGS_DIGEST: settings_digest(chunks),
+    }
+
+
+def test_the_intake_reads_the_settings_path_at_cold_start(
+    aws: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from access_guard.handlers import intake
+
+    env = _put(settings_chunks(SETTINGS))
+    for name, value in {**env, Env.WORK_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/1/q"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(Env.CLUSTERS, raising=False)
+    intake.reset()
+    try:
+        cold = intake._setup(
+            SimpleNamespace(invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:f")
+        )
+    finally:
+        intake.reset()
+    assert cold.config.clusters == frozenset(CLUSTERS.split(","))
+
+
 def test_the_handlers_read_the_settings_path_at_cold_start(
     aws: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:

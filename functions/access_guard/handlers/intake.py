@@ -25,6 +25,7 @@ from ..core import config as settings
 from ..core import events
 from ..core.config import Config, ConfigError, Env
 from ..services.intake import Intake
+from . import wiring
 
 logger = Logger(service=settings.SERVICE_NAME)
 tracer = Tracer(service=settings.SERVICE_NAME)
@@ -48,10 +49,10 @@ _cold: ColdStart | None = None
 def _setup(context: Any) -> ColdStart:
     global _cold
     if _cold is None:
-        config = Config.from_env(os.environ)
+        region = os.environ["AWS_REGION"]
+        config = Config.from_env(wiring.with_settings(os.environ, region))
         if config.work_queue_url is None:
             raise ConfigError([f"{Env.WORK_QUEUE_URL} is not set"])
-        region = os.environ["AWS_REGION"]
         account = os.environ.get(Env.ACCOUNT_ID) or context.invoked_function_arn.split(":")[4]
         store = BaselineStore(clients.client("ssm", region=region), prefix=config.prefix)
         queue = WorkQueue(clients.client("sqs", region=region), config.work_queue_url)

@@ -80,12 +80,7 @@ def _build(env: Mapping[str, str]) -> Wired:
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         raise RuntimeError("AWS_REGION is not set")
-    path = (env.get(Env.SETTINGS_PATH) or "").strip()
-    if path:  # the cluster and on-call lists, kept out of the 4 KB environment (core.config)
-        pages = client("ssm", region=region).get_paginator("get_parameters_by_path").paginate(Path=path)
-        found = sorted((p["Name"], p["Value"]) for page in pages for p in page["Parameters"])
-        env = with_parameter_settings(env, [value for _, value in found])
-    config = Config.from_env(env)
+    config = Config.from_env(with_settings(env, region))
     dynamodb = client("dynamodb", region=region)
     schedules = None
     if config.schedule_group and config.scheduler_role_arn and config.expiry_function_arn:
@@ -105,6 +100,17 @@ def _build(env: Mapping[str, str]) -> Wired:
         audit=AuditTable(dynamodb, config.audit_table) if config.audit_table else None,
         schedules=schedules,
     )
+
+
+def with_settings(env: Mapping[str, str], region: str) -> Mapping[str, str]:
+    """`env` with the settings the deployment keeps under its settings path, read from SSM when it names
+    one: the cluster and on-call lists, kept out of Lambda's 4 KB environment (PARAMETER_SETTINGS)."""
+    path = (env.get(Env.SETTINGS_PATH) or "").strip()
+    if not path:
+        return env
+    pages = client("ssm", region=region).get_paginator("get_parameters_by_path").paginate(Path=path)
+    found = sorted((p["Name"], p["Value"]) for page in pages for p in page["Parameters"])
+    return with_parameter_settings(env, [value for _, value in found])
 
 
 def config() -> Config:
