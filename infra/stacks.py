@@ -6,6 +6,7 @@ so the grants each function gets can be read top to bottom.
 
 from __future__ import annotations
 
+from access_guard.core import doctor
 from access_guard.core.breakglass import API_URL_OUTPUT, SERVICE_STACK_NAME
 from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, PARAMETER_SETTINGS, Env
 from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
@@ -113,6 +114,7 @@ class ServiceStack(Stack):
         )
         work_queue_url = self.pipeline.work_queue.queue_url
         self.pipeline.intake.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
+        self.pipeline.intake.function.add_environment(Env.STATE_TABLE, tables.state.name)  # canaries
         self.pipeline.remediate.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
 
         # --- grants and their expiry -----------------------------------------------------------------------
@@ -205,6 +207,8 @@ class ServiceStack(Stack):
             self.pipeline.send_work(),
             use_queues,
             list_without_resources(ssm=True),
+            tables.state.record_canaries("RecordCanaries"),
+            use_tables,
         )
         remediate.permissions.add(
             baselines,
@@ -293,7 +297,15 @@ class ServiceStack(Stack):
 
         CfnOutput(self, API_URL_OUTPUT, value=self.api.url, description="Break-glass API (sign with SigV4)")
         CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
-        CfnOutput(self, "TopicArn", value=topic.topic_arn, description="Notifications and alarms")
+        CfnOutput(self, doctor.TOPIC_OUTPUT, value=topic.topic_arn, description="Notifications and alarms")
+        # What `access-guard doctor` reads to find the deployment's parts.
+        CfnOutput(self, doctor.STATE_TABLE_OUTPUT, value=tables.state.name, description="Locks and canaries")
+        rules = [*self.pipeline.rules.values(), self.sweep.rule]
+        CfnOutput(self, doctor.RULES_OUTPUT, value=Fn.join(",", [r.rule_name for r in rules]))
+        CfnOutput(
+            self, doctor.SETTINGS_OUTPUT, value=self.settings.path, description="Cluster, on-call lists"
+        )
+        CfnOutput(self, doctor.LAYER_PARAMETER_OUTPUT, value=powertools.layer_parameter_name())
         check_stack(self)
 
 

@@ -19,13 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve the local AWS and the guard on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=4566)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (loopback by default)")
-    serve.add_argument("--region", default="us-east-1", help="the guard's region (default us-east-1)")
+    serve.add_argument(
+        "--region",
+        default=None,
+        help="the guard's region (default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)",
+    )
     serve.add_argument("--api-port", type=int, help="also serve the break-glass API on this port")
     serve.add_argument(
         "--oncall",
         action="append",
         metavar="ARN",
-        help="an IAM role or user allowed to call the API (repeatable; default: the role oncall, made here)",
+        help="an IAM role or user allowed to call the API (repeatable; default: "
+        "ACCESS_GUARD_ONCALL_PRINCIPALS, else the role oncall, made here)",
     )
     serve.add_argument(
         "--sweep-seconds", type=float, default=300.0, help="how often the sweep runs (default 300; 0: never)"
@@ -53,6 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .client import Emulator
     from .server import LocalAWS
 
+    region, source = serve_region(args.region, os.environ)
+    oncall_given = list(args.oncall or _listed(os.environ.get("ACCESS_GUARD_ONCALL_PRINCIPALS", "")))
     server = LocalAWS(port=args.port, host=args.host)
     endpoint = server.start()
     print(f"local AWS on {endpoint}", flush=True)
@@ -64,33 +71,51 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.update(
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION=args.region,
+        AWS_DEFAULT_REGION=region,
         AWS_ENDPOINT_URL=endpoint,
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )
     Emulator(endpoint).set_cloudtrail_delivery(delay_seconds=args.delivery_delay)
+    from . import deployed
     from .runner import Pipeline
 
-    pipeline = Pipeline.create(endpoint, region=args.region)
+    pipeline = Pipeline.create(endpoint, region=region)
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
     print(
-        f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True
+        f"the guard's pipeline is running in {region} ({source}; sweep every {args.sweep_seconds:g} s)",
+        flush=True,
     )
+    oncall = oncall_given or [_oncall_role()]
+    api = None
     if args.api_port:
-        oncall = args.oncall or [_oncall_role()]
         api = pipeline.serve_api(port=args.api_port, oncall_principals=oncall)
         print(f"break-glass API on {api} (on call: {', '.join(oncall)})", flush=True)
+    deployed.set_up(pipeline, oncall_principals=oncall, api_url=api)
     print(
         "Try it: export AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
-        f"AWS_DEFAULT_REGION={args.region}, push a baseline with access-guard, change the cluster with the "
-        "aws CLI, and watch it come back. (Ctrl-C to stop)",
+        f"AWS_DEFAULT_REGION={region}, push a baseline with access-guard, change the cluster with the "
+        "aws CLI, and watch it come back; `access-guard doctor` checks the set-up. (Ctrl-C to stop)",
         flush=True,
     )
     try:
         return _wait(server)
     finally:
         pipeline.stop()
+
+
+def serve_region(given: str | None, env: os._Environ[str] | dict[str, str]) -> tuple[str, str]:
+    """The guard's region and where it came from: --region, AWS_REGION, AWS_DEFAULT_REGION, else us-east-1."""
+    if given:
+        return given, "--region"
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(name, "").strip():
+            return env[name].strip(), f"from {name}"
+    return "us-east-1", "the default; set AWS_REGION to guard another"
+
+
+def _listed(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def _oncall_role() -> str:

@@ -42,7 +42,7 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
-        from . import cloudtrail, eks, ssm_events  # noqa: F401  (each installs itself on import)
+        from . import cloudtrail, eks, event_rules, ssm_events  # noqa: F401  (each installs itself on import)
 
         _installed = True
 

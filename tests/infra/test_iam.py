@@ -151,7 +151,9 @@ def test_api_may_associate_only_the_configured_grant_policies(synth: Synth) -> N
             assert "Condition" not in associate
 
 
-def test_the_intake_reads_and_enqueues_but_writes_nothing_to_eks(synth: Synth) -> None:
+def test_the_intake_reads_and_enqueues_but_writes_nothing_to_eks_only_canaries_to_the_state(
+    synth: Synth,
+) -> None:
     for region in synth.config["regions"]:
         intake = _policies(synth, region)["intake"]
         eks = {a for s in intake.values() for a in actions(s) if a.startswith("eks:")}
@@ -162,10 +164,12 @@ def test_the_intake_reads_and_enqueues_but_writes_nothing_to_eks(synth: Synth) -
             "eks:ListAssociatedAccessPolicies",
         }
         assert not any(
-            a.startswith(("dynamodb:", "sns:", "scheduler:", "iam:"))
-            for s in intake.values()
-            for a in actions(s)
+            a.startswith(("sns:", "scheduler:", "iam:")) for s in intake.values() for a in actions(s)
         )
+        # its one table write: the doctor's canary items, and no other key
+        writes = [s for s in intake.values() if any(a.startswith("dynamodb:") for a in actions(s))]
+        assert [actions(s) for s in writes] == [["dynamodb:PutItem"]]
+        assert writes[0]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["canary#*"]}}
 
 
 def test_key_use_goes_through_one_named_service_per_statement(synth: Synth) -> None:

@@ -8,6 +8,7 @@ reported failed and comes back (partial batch response); the other records of th
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..adapters import clients
 from ..adapters.baseline_store import BaselineStore
+from ..adapters.state_table import StateTable
 from ..adapters.work_queue import WorkQueue
 from ..core import config as settings
-from ..core import events
+from ..core import events, triggers
 from ..core.config import Config, ConfigError, Env
 from ..services.intake import Intake
 from . import wiring
@@ -41,6 +43,7 @@ class ColdStart:
     account: str
     region: str
     intake: Intake
+    state: StateTable | None = None  # where the doctor's canaries are recorded
 
 
 _cold: ColdStart | None = None
@@ -58,7 +61,10 @@ def _setup(context: Any) -> ColdStart:
         queue = WorkQueue(clients.client("sqs", region=region), config.work_queue_url)
         eks = clients.client("eks", region=region)
         intake = Intake(store=store, eks=eks, queue=queue, config=config, region=region)
-        _cold = ColdStart(config, account, region, intake)
+        state = None
+        if config.state_table:
+            state = StateTable(clients.client("dynamodb", region=region), config.state_table)
+        _cold = ColdStart(config, account, region, intake, state)
     return _cold
 
 
@@ -71,6 +77,11 @@ def reset() -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     assert _cold is not None  # the handler set it up
+    canary = _canary(record.body)
+    if canary is not None and _cold.state is not None:
+        _cold.state.record_canary(canary)  # the doctor's proof that the event path delivers
+        logger.info(f"canary {canary} received")
+        return
     intent = events.parse(
         record.body,
         account=_cold.account,
@@ -96,6 +107,13 @@ def record_handler(record: SQSRecord) -> None:
     else:
         logger.info(f"dropped: {resolution.dropped}")
         metrics.add_metric(name=settings.Metrics.EVENTS_DROPPED, unit=MetricUnit.Count, value=1)
+
+
+def _canary(body: str) -> str | None:
+    try:
+        return triggers.canary_id(json.loads(body))
+    except ValueError:
+        return None
 
 
 @logger.inject_lambda_context(clear_state=True)
