@@ -59,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import LocalAWS
 
     region, source = serve_region(args.region, os.environ)
-    oncall_given = list(args.oncall or _listed(os.environ.get("ACCESS_GUARD_ONCALL_PRINCIPALS", "")))
+    oncall_given = serve_oncall(args.oncall, os.environ)
     server = LocalAWS(port=args.port, host=args.host)
     endpoint = server.start()
     print(f"local AWS on {endpoint}", flush=True)
@@ -114,8 +114,12 @@ def serve_region(given: str | None, env: os._Environ[str] | dict[str, str]) -> t
     return "us-east-1", "the default; set AWS_REGION to guard another"
 
 
-def _listed(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+def serve_oncall(given: list[str] | None, env: os._Environ[str] | dict[str, str]) -> list[str]:
+    """The on-call principals: --oncall, else ACCESS_GUARD_ONCALL_PRINCIPALS (as the runtime reads it); empty
+    means the role oncall, made here."""
+    if given:
+        return list(given)
+    return [v.strip() for v in env.get("ACCESS_GUARD_ONCALL_PRINCIPALS", "").split(",") if v.strip()]
 
 
 def _oncall_role() -> str:
