@@ -77,6 +77,7 @@ def reset() -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     assert _cold is not None  # the handler set it up
+    wiring.discard_when_disabled(metrics)
     canary = _canary(record.body)
     if canary is not None and _cold.state is not None:
         _cold.state.record_canary(canary)  # the doctor's proof that the event path delivers

@@ -189,6 +189,17 @@ def powertools_metric(metrics: object) -> Callable[[str, float, str], None]:
     from aws_lambda_powertools.metrics import MetricUnit
 
     def add(name: str, value: float, unit: str) -> None:
+        discard_when_disabled(metrics)
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)  # type: ignore[attr-defined]
 
     return add
+
+
+def discard_when_disabled(metrics: object) -> None:
+    """With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (nor clears) the metrics, yet prints them
+    once a metric holds 100 values, whatever the setting: drop them, so a local run or a benchmark prints
+    nothing. (Every Metrics object of the process shares one set, so any handler's call bounds it.)"""
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        metrics.clear_metrics()  # type: ignore[attr-defined]
