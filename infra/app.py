@@ -6,7 +6,7 @@ from pathlib import Path
 
 from access_guard.core.config import APP_ID
 from access_guard.core.triggers import IAM_EVENT_REGION
-from aws_cdk import App, Tags, Validations
+from aws_cdk import Annotations, App, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from . import config as config_mod
@@ -29,6 +29,9 @@ def build(app: App, config: GuardConfig) -> dict[str, ServiceStack | ForwarderSt
         stacks[FORWARDER_STACK] = ForwarderStack(
             app, FORWARDER_STACK, config=config, targets_regions=forwarded
         )
+    for note in config.notes():
+        for stack in stacks.values():
+            Annotations.of(stack).add_info(note)
     Tags.of(app).add("app", APP_ID)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks

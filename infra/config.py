@@ -135,6 +135,19 @@ class GuardConfig:
         """The managed cluster names in `region` (None: chosen by tag)."""
         return None if self.clusters is None else self.clusters.get(region, ())
 
+    def notes(self) -> list[str]:
+        """What the deployer should know about this config that is not a mistake (printed at synth)."""
+        found = []
+        identity_center = [a for a in self.oncall_principals if principals.identity_center(a)]
+        if self.require_mfa and identity_center:
+            found.append(
+                f"requireMfa: the {len(identity_center)} IAM Identity Center on-call role(s) "
+                f"({', '.join(identity_center)}) are exempt from the API's MFA deny: their sessions come "
+                "from AssumeRoleWithSAML, which never carries aws:MultiFactorAuthPresent; require MFA in "
+                "Identity Center's own sign-in settings instead (README, Deploy: MFA with Identity Center)"
+            )
+        return found
+
     def runtime_env(self, region: str) -> dict[str, str]:
         """The runtime settings every function shares (resource names are added by the stack)."""
         env = {

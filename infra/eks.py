@@ -99,35 +99,39 @@ class EksScope:
             ),
         ]
 
-    def write(self, *, policy_arns: Sequence[str] | None = None) -> list[Allow]:
-        """Change a managed cluster's access. `policy_arns`: the only access policies it may associate."""
+    def read_write(self, *, policy_arns: Sequence[str] | None = None) -> list[Allow]:
+        """See and change a managed cluster's access, in one statement per resource type: each cluster's
+        ARNs written once, so 100 named clusters fit IAM's policy sizes (core.limits). `policy_arns`: the
+        only access policies it may associate (a statement of its own, narrowed by eks:policyArn)."""
         if not self.manages_any:
             return []
-        associate_conditions = None
-        if policy_arns is not None:
-            associate_conditions = {"StringEquals": {"eks:policyArn": list(policy_arns)}}
-        return [
+        entry_actions = ENTRY_READ + ENTRY_WRITE + (ASSOCIATE if policy_arns is None else ())
+        statements = [
             Allow(
-                sid="WriteManagedClusters",
-                actions=CLUSTER_WRITE,
+                sid="ReadWriteManagedClusters",
+                actions=CLUSTER_READ + CLUSTER_WRITE,
                 resources=self._cluster_resources(),
                 conditions=self._tag_condition(),
                 wildcard_reason=TAG_MODE_REASON,
             ),
             Allow(
-                sid="WriteAccessEntries",
-                actions=ENTRY_WRITE,
+                sid="ReadWriteAccessEntries",
+                actions=entry_actions,
                 resources=self._entry_resources(),
-                wildcard_reason=self._entry_reason(),
-            ),
-            Allow(
-                sid="AssociateGrantPolicies" if policy_arns is not None else "AssociateAccessPolicies",
-                actions=ASSOCIATE,
-                resources=self._entry_resources(),
-                conditions=associate_conditions,
                 wildcard_reason=self._entry_reason(),
             ),
         ]
+        if policy_arns is not None:
+            statements.append(
+                Allow(
+                    sid="AssociateGrantPolicies",
+                    actions=ASSOCIATE,
+                    resources=self._entry_resources(),
+                    conditions={"StringEquals": {"eks:policyArn": list(policy_arns)}},
+                    wildcard_reason=self._entry_reason(),
+                )
+            )
+        return statements
 
 
 def pass_node_roles(role_arns: Sequence[str]) -> list[Allow]:

@@ -10,13 +10,15 @@ region's layer ARN at deploy time. Synth needs no AWS call; the version is the o
 
 from __future__ import annotations
 
+from access_guard.core import doctor
 from aws_cdk import aws_lambda as lambda_
 
-POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_VERSION = doctor.POWERTOOLS_VERSION  # pinned in the core, which the doctor reads too
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
+assert (RUNTIME.name, ARCHITECTURE.name) == (doctor.LAMBDA_PYTHON, doctor.LAMBDA_ARCHITECTURE)
 
 
 def layer_parameter_name() -> str:
     """The public SSM parameter whose value is the Powertools layer ARN for our runtime and architecture."""
-    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+    return doctor.powertools_layer_parameter()

@@ -6,8 +6,9 @@ so the grants each function gets can be read top to bottom.
 
 from __future__ import annotations
 
+from access_guard.core import doctor
 from access_guard.core.breakglass import API_URL_OUTPUT, SERVICE_STACK_NAME
-from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, Env
+from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, PARAMETER_SETTINGS, Env
 from access_guard.core.deployment import REMEDIATE_TIMEOUT_SECONDS
 from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
 from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
@@ -23,14 +24,16 @@ from .components.api import BreakGlassApi
 from .components.baseline_store import BaselineKey
 from .components.function import GuardFunction
 from .components.grants import GrantExpiry
-from .components.monitoring import DeadLetterAlarms, Monitoring
+from .components.monitoring import DeadLetterAlarms, Monitoring, RuleDeliveryAlarms
 from .components.notifications import Notifications
 from .components.pipeline import RemediationPipeline, RuleTargetDeadLetters, encrypted_queue, event_pattern
+from .components.settings import DeploymentSettings
 from .components.state import StateTables
 from .components.sweep import Sweep
 from .config import LOG_RETENTION, GuardConfig
 from .eks import EksScope, pass_node_roles
 from .iam import arn
+from .limits import check_stack
 from .nag import acknowledge
 from .statements import list_without_resources, read_baselines, read_iam_principals
 
@@ -63,7 +66,13 @@ class ServiceStack(Stack):
         eks = EksScope(region=region, account=config.account, clusters=clusters, tag=config.cluster_tag)
         retention = getattr(logs.RetentionDays, LOG_RETENTION[config.log_retention_days])
         layer = powertools_layer(self)
-        runtime = config.runtime_env(region)
+        # The cluster and on-call lists grow with the deployment: they go to one SSM parameter the functions
+        # read at cold start, not into their 4 KB environments (core.config.PARAMETER_SETTINGS).
+        runtime = {k: v for k, v in config.runtime_env(region).items() if k not in PARAMETER_SETTINGS}
+        self.settings = DeploymentSettings(
+            self, "Settings", prefix=config.prefix, region=region, settings=config.runtime_env(region)
+        )
+        runtime.update(self.settings.environment)
         remediate_timeout = Duration.seconds(REMEDIATE_TIMEOUT_SECONDS)
 
         # --- what the guard keeps ------------------------------------------------------------------------
@@ -92,7 +101,9 @@ class ServiceStack(Stack):
             layer=layer,
             log_retention=retention,
             intake_environment={
-                k: v for k, v in runtime.items() if k in (Env.PREFIX, Env.MODE, Env.CLUSTERS)
+                k: v
+                for k, v in runtime.items()
+                if k in (Env.PREFIX, Env.MODE, Env.SETTINGS_PATH, Env.SETTINGS_DIGEST)
             },
             remediate_environment={
                 **shared,
@@ -104,6 +115,7 @@ class ServiceStack(Stack):
         )
         work_queue_url = self.pipeline.work_queue.queue_url
         self.pipeline.intake.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
+        self.pipeline.intake.function.add_environment(Env.STATE_TABLE, tables.state.name)  # canaries
         self.pipeline.remediate.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
 
         # --- grants and their expiry -----------------------------------------------------------------------
@@ -184,10 +196,11 @@ class ServiceStack(Stack):
         )
 
         # --- permissions, function by function -----------------------------------------------------------
-        baselines = read_baselines(
-            prefix=config.prefix, region=region, account=config.account, clusters=clusters
-        )
+        baselines = read_baselines(prefix=config.prefix, region=region, account=config.account)
         iam_reads = read_iam_principals(account=config.account)
+        for fn in self.functions.values():
+            fn.permissions.add(self.settings.read())
+            fn.function.node.add_dependency(*self.settings.parameters)  # read at its first cold start
         node_roles = pass_node_roles(config.node_role_arns)
         bk = self.baseline_key
         decrypt_baselines = bk.use("DecryptBaselines", service="ssm", actions=("kms:Decrypt",))
@@ -205,12 +218,13 @@ class ServiceStack(Stack):
             self.pipeline.send_work(),
             use_queues,
             list_without_resources(ssm=True),
+            tables.state.record_canaries("RecordCanaries"),
+            use_tables,
         )
         remediate.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(),
+            eks.read_write(),
             node_roles,
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),
@@ -227,8 +241,7 @@ class ServiceStack(Stack):
         sweep.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(),
+            eks.read_write(),
             node_roles,
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),
@@ -246,8 +259,7 @@ class ServiceStack(Stack):
         api.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(policy_arns=config.grant_policies),
+            eks.read_write(policy_arns=config.grant_policies),
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),
             publish,
@@ -264,8 +276,7 @@ class ServiceStack(Stack):
         expiry.permissions.add(
             baselines,
             decrypt_baselines,
-            eks.read(),
-            eks.write(),
+            eks.read_write(),
             node_roles,
             iam_reads,
             list_without_resources(eks=True, iam=True, ssm=True),  # the baseline key check describes them
@@ -278,8 +289,8 @@ class ServiceStack(Stack):
         )
         policies = {name: fn.finish() for name, fn in self.functions.items()}
         # Lambda checks the role can read the queue when the mapping is made: make it after the policy.
-        self.pipeline.intake_source.node.add_dependency(policies["Intake"])
-        self.pipeline.work_source.node.add_dependency(policies["Remediate"])
+        self.pipeline.intake_source.node.add_dependency(*policies["Intake"])
+        self.pipeline.work_source.node.add_dependency(*policies["Remediate"])
 
         # --- alarms and dashboard --------------------------------------------------------------------------
         self.monitoring = Monitoring(
@@ -292,11 +303,21 @@ class ServiceStack(Stack):
                 "RuleTargetDeadLetters": self.rule_dead_letters.queue,
             },
             queues={"Intake": self.pipeline.intake_queue, "Work": self.pipeline.work_queue},
+            rules={**self.pipeline.rules, "sweep": self.sweep.rule},
         )
 
         CfnOutput(self, API_URL_OUTPUT, value=self.api.url, description="Break-glass API (sign with SigV4)")
         CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
-        CfnOutput(self, "TopicArn", value=topic.topic_arn, description="Notifications and alarms")
+        CfnOutput(self, doctor.TOPIC_OUTPUT, value=topic.topic_arn, description="Notifications and alarms")
+        # What `access-guard doctor` reads to find the deployment's parts.
+        CfnOutput(self, doctor.STATE_TABLE_OUTPUT, value=tables.state.name, description="Locks and canaries")
+        rules = [*self.pipeline.rules.values(), self.sweep.rule]
+        CfnOutput(self, doctor.RULES_OUTPUT, value=Fn.join(",", [r.rule_name for r in rules]))
+        CfnOutput(
+            self, doctor.SETTINGS_OUTPUT, value=self.settings.path, description="Cluster, on-call lists"
+        )
+        CfnOutput(self, doctor.LAYER_PARAMETER_OUTPUT, value=powertools.layer_parameter_name())
+        check_stack(self)
 
 
 class ForwarderStack(Stack):
@@ -336,3 +357,10 @@ class ForwarderStack(Stack):
         self.alarms = DeadLetterAlarms(
             self, "Alarms", queues={"ForwarderDeadLetters": self.dead_letters}, topic=self.notifications.topic
         )
+        self.delivery_alarms = RuleDeliveryAlarms(
+            self,
+            "Deliveries",
+            rules={rule.node.id: rule for rule in self.rules},
+            topic=self.notifications.topic,
+        )
+        check_stack(self)

@@ -8,24 +8,23 @@ from access_guard.core.triggers import baselines_root
 from .iam import Allow, arn
 
 
-def read_baselines(*, prefix: str, region: str, account: str, clusters: tuple[str, ...] | None) -> Allow:
-    """GetParameter(s)/GetParametersByPath on the baselines of this region's managed clusters.
+def read_baselines(*, prefix: str, region: str, account: str) -> Allow:
+    """GetParameter(s)/GetParametersByPath on the baselines of this region.
 
     The store keeps a cluster's baseline at `{prefix}clusters/{region}/{cluster}` (manifest) and
-    `.../{cluster}/v/...` (chunks), so with named clusters the resources are exactly those paths.
+    `.../{cluster}/v/...` (chunks). The statement covers the region's baselines, not each managed cluster's
+    two paths: named one by one they would overflow IAM's policy sizes at about 20 clusters (core.limits),
+    and reading the guard's own baseline of a cluster it does not manage gives no power over that cluster
+    (every EKS statement still names the managed clusters). README, Deploy: limits.
     """
     root = baselines_root(prefix).rstrip("/")  # /eks-access-guard/clusters
     base = f"parameter{root}/{region}"
-    if clusters is None:
-        paths = [base, f"{base}/*"]
-    else:
-        paths = [p for name in clusters for p in (f"{base}/{name}", f"{base}/{name}/*")]
     return Allow(
         sid="ReadBaselines",
         actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-        resources=[arn("ssm", region, account, p) for p in paths],
+        resources=[arn("ssm", region, account, p) for p in (base, f"{base}/*")],
         wildcard_reason="A baseline is a manifest parameter plus chunk parameters under it "
-        "(.../CLUSTER/v/VERSION/N, names made at push time); only this region's baselines.",
+        "(.../CLUSTER/v/VERSION/N, names made at push time); only this region's baselines, read-only.",
     )
 
 

@@ -19,13 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve the local AWS and the guard on 127.0.0.1 until interrupted")
     serve.add_argument("--port", type=int, default=4566)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (loopback by default)")
-    serve.add_argument("--region", default="us-east-1", help="the guard's region (default us-east-1)")
+    serve.add_argument(
+        "--region",
+        default=None,
+        help="the guard's region (default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)",
+    )
     serve.add_argument("--api-port", type=int, help="also serve the break-glass API on this port")
     serve.add_argument(
         "--oncall",
         action="append",
         metavar="ARN",
-        help="an IAM role or user allowed to call the API (repeatable; default: the role oncall, made here)",
+        help="an IAM role or user allowed to call the API (repeatable; default: "
+        "ACCESS_GUARD_ONCALL_PRINCIPALS, else the role oncall, made here)",
     )
     serve.add_argument(
         "--sweep-seconds", type=float, default=300.0, help="how often the sweep runs (default 300; 0: never)"
@@ -53,6 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .client import Emulator
     from .server import LocalAWS
 
+    region, source = serve_region(args.region, os.environ)
+    oncall_given = serve_oncall(args.oncall, os.environ)
     server = LocalAWS(port=args.port, host=args.host)
     endpoint = server.start()
     print(f"local AWS on {endpoint}", flush=True)
@@ -67,7 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.update(
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",
-        AWS_DEFAULT_REGION=args.region,
+        AWS_DEFAULT_REGION=region,
         AWS_ENDPOINT_URL=endpoint,
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
@@ -77,27 +84,30 @@ def _serve(args: argparse.Namespace) -> int:
     from access_guard.core.config import Env
     from access_guard.core.trust import BASELINE_KEY_ALIAS
 
+    from . import deployed
     from .baseline_key import ensure_baseline_key
     from .runner import Pipeline
 
     # The deployment's baseline key, under the same alias as in AWS: the guard applies only baselines that
     # are SecureStrings under it, and `access-guard baseline push` finds it by its alias.
-    key = ensure_baseline_key(boto3.client("kms", region_name=args.region))
+    key = ensure_baseline_key(boto3.client("kms", region_name=region))
     print(f"baseline key {key} (alias {BASELINE_KEY_ALIAS})", flush=True)
     # As in AWS: each function in its own environments (worker processes), stopped at its timeout.
     pipeline = Pipeline.create(
         endpoint,
-        region=args.region,
+        region=region,
         environment={Env.BASELINE_KEY_ARN: key},
         isolation="process",
         strict=True,
     )
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
     print(
-        f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True
+        f"the guard's pipeline is running in {region} ({source}; sweep every {args.sweep_seconds:g} s)",
+        flush=True,
     )
+    oncall = oncall_given or [_oncall_role()]
+    api = None
     if args.api_port:
-        oncall = args.oncall or [_oncall_role()]
         from access_guard.core.limits import SCHEDULER_PRECISION_SECONDS
 
         api = pipeline.serve_api(
@@ -110,17 +120,37 @@ def _serve(args: argparse.Namespace) -> int:
         )
         also = f"; permission sets {', '.join(sets)}" if sets else ""
         print(f"break-glass API on {api} (on call: {', '.join(oncall)}{also})", flush=True)
+    deployed.set_up(pipeline, oncall_principals=oncall, api_url=api)
     print(
         "Try it: export AWS_ENDPOINT_URL=" + endpoint + " AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
-        f"AWS_DEFAULT_REGION={args.region}, push a baseline with access-guard, change the cluster with the "
-        "aws CLI, and watch it come back. Move the services' clock ahead with "
-        f"curl -X POST {endpoint}/_emulator/clock -d '{{\"advanceSeconds\": 900}}'. (Ctrl-C to stop)",
+        f"AWS_DEFAULT_REGION={region}, push a baseline with access-guard, change the cluster with the "
+        "aws CLI, and watch it come back; `access-guard doctor` checks the set-up. Move the services' clock "
+        f"ahead with curl -X POST {endpoint}/_emulator/clock -d '{{\"advanceSeconds\": 900}}'. "
+        "(Ctrl-C to stop)",
         flush=True,
     )
     try:
         return _wait(server)
     finally:
         pipeline.stop()
+
+
+def serve_region(given: str | None, env: os._Environ[str] | dict[str, str]) -> tuple[str, str]:
+    """The guard's region and where it came from: --region, AWS_REGION, AWS_DEFAULT_REGION, else us-east-1."""
+    if given:
+        return given, "--region"
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(name, "").strip():
+            return env[name].strip(), f"from {name}"
+    return "us-east-1", "the default; set AWS_REGION to guard another"
+
+
+def serve_oncall(given: list[str] | None, env: os._Environ[str] | dict[str, str]) -> list[str]:
+    """The on-call principals: --oncall, else ACCESS_GUARD_ONCALL_PRINCIPALS (as the runtime reads it); empty
+    means the role oncall, made here."""
+    if given:
+        return list(given)
+    return [v.strip() for v in env.get("ACCESS_GUARD_ONCALL_PRINCIPALS", "").split(",") if v.strip()]
 
 
 def _oncall_role() -> str:

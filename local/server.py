@@ -47,6 +47,7 @@ def install() -> None:
             clock,
             cloudtrail,
             eks,
+            event_rules,
             identity_center,
             ssm_events,
             ssm_writers,

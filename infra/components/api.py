@@ -3,7 +3,8 @@
 Who may call it is decided three times: IAM signs every request; the resource policy allows only the
 on-call principals (a role's sessions match by `aws:PrincipalArn`) and explicitly denies everyone else,
 since a same-account caller with `execute-api:Invoke` in its own IAM policy would otherwise be allowed;
-and the handler checks the on-call list again. With requireMfa, a session without MFA is denied.
+and the handler checks the on-call list again. With requireMfa, a session without MFA is denied, except an
+IAM Identity Center role's (SAML sessions never carry the MFA key; Identity Center enforces MFA at sign-in).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from access_guard.core import identity_center
+from access_guard.core import identity_center, principals
 from access_guard.core.breakglass import API_ROUTES, API_STAGE
 from access_guard.core.deployment import API_TIMEOUT_SECONDS
 from aws_cdk import Duration, RemovalPolicy
@@ -24,6 +25,9 @@ from constructs import Construct
 from ..nag import acknowledge
 from .function import GuardFunction
 from .pipeline import HANDLERS
+
+# Every Identity Center role of any account (the path is reserved to Identity Center).
+IDENTITY_CENTER_ROLES = f"arn:aws:iam::*:role{principals.IDENTITY_CENTER_PATH}*"
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -43,6 +47,15 @@ ACCESS_LOG_FORMAT = {
 }
 
 
+def _principal_patterns(oncall_principals: Sequence[str]) -> list[str]:
+    """How the policy names each on-call principal: its ARN, or for an Identity Center role a pattern that
+    matches it with and without the region segment (IAM reserves that path to Identity Center)."""
+    return [
+        principals.identity_center_pattern(arn) if principals.identity_center(arn) else arn
+        for arn in oncall_principals
+    ]
+
+
 def resource_policy(
     *,
     oncall_principals: Sequence[str],
@@ -50,41 +63,37 @@ def resource_policy(
     oncall_permission_sets: Sequence[str] = (),
     account: str = "",
 ) -> iam.PolicyDocument:
+    """Who may invoke: the on-call principals' accounts (and the deployment's, for on-call permission sets)
+    are allowed, and every principal that is neither on call nor an on-call permission set's role (whatever
+    its suffix, with or without the region segment) is explicitly denied. The on-call list is written once,
+    so 40 principals fit API Gateway's 8,192 characters (core.limits)."""
     invoke = "execute-api:Invoke"
     everything = "execute-api:/*"
     anyone = iam.AnyPrincipal()
-    # An on-call permission set's role, whatever its suffix (with or without the region segment).
-    sets = oncall_permission_sets
-    patterns = [p for name in sets for p in identity_center.role_arn_patterns(account, name)]
-    allowed: list[tuple[str, str, list[str]]] = []
-    if oncall_principals:
-        allowed.append(("OnCallPrincipalsInvoke", "ArnEquals", list(oncall_principals)))
-    if patterns:
-        allowed.append(("OnCallPermissionSetsInvoke", "ArnLike", patterns))
+    sets = [p for name in oncall_permission_sets for p in identity_center.role_arn_patterns(account, name)]
+    patterns = _principal_patterns(oncall_principals) + sets
+    accounts = sorted({arn.split(":")[4] for arn in oncall_principals} | ({account} if sets else set()))
     statements = [
         iam.PolicyStatement(
-            sid=sid,
+            sid="OnCallAccountsInvoke",
             principals=[anyone],
             actions=[invoke],
             resources=[everything],
-            conditions={operator: {"aws:PrincipalArn": values}},
-        )
-        for sid, operator, values in allowed
-    ]
-    # Denied: every caller that is neither an on-call principal nor an on-call permission set's role.
-    negated = {"ArnEquals": "ArnNotEquals", "ArnLike": "ArnNotLike"}
-    denied = {negated[op]: {"aws:PrincipalArn": values} for _, op, values in allowed}
-    statements.append(
+            conditions={"StringEquals": {"aws:PrincipalAccount": accounts}},
+        ),
         iam.PolicyStatement(
             sid="DenyEveryoneElse",
             effect=iam.Effect.DENY,
             principals=[anyone],
             actions=[invoke],
             resources=[everything],
-            conditions=denied,
-        )
-    )
+            conditions={"ArnNotLike": {"aws:PrincipalArn": patterns}},
+        ),
+    ]
     if require_mfa:
+        # aws:MultiFactorAuthPresent is absent for AssumeRoleWithSAML sessions (IAM User Guide, MFA-protected
+        # API access), and IAM Identity Center signs in with SAML: its roles are exempt here, their MFA is
+        # enforced at Identity Center sign-in. IAM users and AssumeRole sessions must carry MFA.
         statements.append(
             iam.PolicyStatement(
                 sid="DenyWithoutMfa",
@@ -92,7 +101,10 @@ def resource_policy(
                 principals=[anyone],
                 actions=[invoke],
                 resources=[everything],
-                conditions={"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+                conditions={
+                    "BoolIfExists": {"aws:MultiFactorAuthPresent": "false"},
+                    "ArnNotLike": {"aws:PrincipalArn": IDENTITY_CENTER_ROLES},
+                },
             )
         )
     return iam.PolicyDocument(statements=statements)

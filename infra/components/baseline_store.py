@@ -4,8 +4,9 @@ and everything else the guard keeps (queues, topic, tables).
 The key policy names every action (no `kms:*`). It lets the account's IAM policies administer and use the
 key (so the deployer, the operators pushing baselines and the guard's roles work through IAM, each as
 narrowly as its own policy says), and lets the two AWS services that write into the key's resources on
-the guard's behalf use it in this account only: EventBridge (rule targets are encrypted queues) and
-CloudWatch (alarm actions publish to the encrypted topic).
+the guard's behalf use it: EventBridge (rule targets are encrypted queues) and CloudWatch (alarm actions
+publish to the encrypted topic), each with only the conditions AWS documents for that service (a comment on
+each statement names its source; reference, section 6).
 
 The baselines' trust boundary (`trust_baselines`, statements of its own, added to the rest): through SSM,
 only the deployment's `baselineWriters` may encrypt with the key, and only under the baseline prefix; only
@@ -89,13 +90,19 @@ class BaselineKey(Construct):
                     resources=["*"],
                     conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 ),
+                # No condition: the EventBridge User Guide's statement for targets that are encrypted SQS
+                # queues has none, and the SNS Developer Guide (key management: compatibility with event
+                # sources) says aws:SourceAccount and aws:SourceArn are not supported for EventBridge; a
+                # condition EventBridge does not send fails every delivery. Who may send is narrowed by each
+                # queue's policy instead (aws:SourceArn of the guard's own rules, documented for SQS targets).
                 iam.PolicyStatement(
                     sid="EventBridgeSendsToEncryptedQueues",
                     principals=[iam.ServicePrincipal("events.amazonaws.com")],
                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
                     resources=["*"],
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
                 ),
+                # aws:SourceAccount and aws:SourceArn: documented for CloudWatch alarms publishing to an
+                # encrypted topic (SNS Developer Guide, key management: compatibility with event sources).
                 iam.PolicyStatement(
                     sid="CloudWatchAlarmsPublishToEncryptedTopic",
                     principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],

@@ -97,9 +97,13 @@ class GuardFunction(Construct):
     def role_arn(self) -> str:
         return self.role.role_arn
 
-    def finish(self) -> iam.Policy:
-        """Write the gathered statements as the role's one policy (call once, after every grant)."""
+    def finish(self) -> list[iam.Policy | iam.ManagedPolicy]:
+        """Write the gathered statements as the role's policies (call once, after every grant)."""
         if self._finished:
             raise RuntimeError(f"{self.node.path}: permissions already written")
         self._finished = True
-        return attach(self, "Permissions", role=self.role, permissions=self.permissions)
+        policies = attach(self, "Permissions", role=self.role, permissions=self.permissions)
+        # Created only once its role can do what it needs from the first call: with active tracing, Lambda
+        # refuses CreateFunction while the role cannot call xray:PutTraceSegments (aws-cdk #4176).
+        self.function.node.add_dependency(*policies)
+        return policies

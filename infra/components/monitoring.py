@@ -8,6 +8,7 @@ from access_guard.core.config import METRICS_NAMESPACE, SERVICE_NAME, Metrics
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -72,6 +73,50 @@ class DeadLetterAlarms(Construct):
             self.alarms[name] = alarm
 
 
+# EventBridge's per-rule metrics (namespace AWS/Events, dimension RuleName on the default bus) that mean an
+# event was lost or nearly so, and why each pages someone.
+RULE_DELIVERY_METRICS: dict[str, str] = {
+    "FailedInvocations": "EventBridge could not deliver an event to the rule's target after its retries "
+    "(a queue or key policy refusing it, a target gone): it went to the dead-letter queue, if it could",
+    "InvocationsFailedToBeSentToDLQ": "EventBridge could not put an undeliverable event in the dead-letter "
+    "queue either: the event is lost (only the sweep will notice the drift it carried)",
+}
+
+
+def rule_metric(rule: events.IRule, name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace="AWS/Events",
+        metric_name=name,
+        dimensions_map={"RuleName": rule.rule_name},
+        statistic="Sum",
+        period=PERIOD,
+    )
+
+
+class RuleDeliveryAlarms(Construct):
+    """Two alarms per EventBridge rule: deliveries that failed, and failures that did not reach the DLQ."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, rules: Mapping[str, events.IRule], topic: sns.ITopic
+    ) -> None:
+        super().__init__(scope, id)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        for name, rule in rules.items():
+            for metric_name, why in RULE_DELIVERY_METRICS.items():
+                alarm = cloudwatch.Alarm(
+                    self,
+                    f"{name}{metric_name}",
+                    alarm_description=f"EKS Access Guard: rule {name}: {why}",
+                    metric=rule_metric(rule, metric_name),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+                alarm.add_alarm_action(actions.SnsAction(topic))
+                self.alarms[f"{name}{metric_name}"] = alarm
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -82,11 +127,13 @@ class Monitoring(Construct):
         functions: Mapping[str, GuardFunction],
         dead_letter_queues: Mapping[str, sqs.IQueue],
         queues: Mapping[str, sqs.IQueue],
+        rules: Mapping[str, events.IRule],
     ) -> None:
         super().__init__(scope, id)
         action = actions.SnsAction(topic)
         self.dead_letters = DeadLetterAlarms(self, "DeadLetters", queues=dead_letter_queues, topic=topic)
-        self.alarms: dict[str, cloudwatch.Alarm] = dict(self.dead_letters.alarms)
+        self.deliveries = RuleDeliveryAlarms(self, "Deliveries", rules=rules, topic=topic)
+        self.alarms: dict[str, cloudwatch.Alarm] = {**self.dead_letters.alarms, **self.deliveries.alarms}
 
         def alarm(name: str, metric: cloudwatch.IMetric, description: str) -> None:
             made = cloudwatch.Alarm(

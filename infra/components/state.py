@@ -67,6 +67,15 @@ class GuardTable(Construct):
         actions = READ + (("dynamodb:Scan",) if scan else ()) + (WRITE if write else ())
         return Allow(sid=sid, actions=actions, resources=self._resources())
 
+    def record_canaries(self, sid: str) -> Allow:
+        """Put the doctor's canary items (`canary#ID`) and no other item (dynamodb:LeadingKeys)."""
+        return Allow(
+            sid=sid,
+            actions=[APPEND],
+            resources=[self.table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["canary#*"]}},
+        )
+
     def append(self, sid: str, *, read: bool = False) -> Allow:
         """Add records, never change or delete one (an audit trail); `read`: and page through them."""
         actions = (READ if read else ()) + (APPEND,)

@@ -233,7 +233,7 @@ class EmulatedEKSBackend(EKSBackend):
                 name=name,
                 role_arn=role_arn,
                 resources_vpc_config=resources_vpc_config,
-                version=version,
+                version=version or rules.DEFAULT_VERSION,
                 kubernetes_network_config=kubernetes_network_config,
                 logging=logging,
                 client_request_token=client_request_token,

@@ -270,6 +270,11 @@ ENDPOINT_FIELDS = ("endpointPublicAccess", "endpointPrivateAccess", "publicAcces
 NETWORK_FIELDS = ("subnetIds", "securityGroupIds")
 _MINOR_VERSION = re.compile(r"^1\.(\d{1,3})$")
 NEW_PLATFORM_VERSION = "eks.1"  # a cluster starts every Kubernetes version on its first platform version
+# The version a cluster created without one gets: CreateCluster uses "the default version available in
+# Amazon EKS", which is not always the latest (EKS API reference, CreateCluster `version`; today's default is
+# what `aws eks describe-cluster-versions --default-only` answers). 1.34 at the last check: re-check it when
+# EKS moves its default. (moto's own default, 1.19, is a version EKS no longer creates.)
+DEFAULT_VERSION = "1.34"
 
 Params = list[dict[str, str]]
 

@@ -13,7 +13,8 @@ LOCAL = Path(__file__).resolve().parents[2] / "local"
 # The drivers run the product against the local AWS; they are the modules allowed to import it (the local AWS
 # itself never does).
 ALLOWED = {
-    LOCAL / name for name in ("demo.py", "runner.py", "breakglass_api.py", "__main__.py", "baseline_key.py")
+    LOCAL / name
+    for name in ("demo.py", "runner.py", "breakglass_api.py", "__main__.py", "baseline_key.py", "deployed.py")
 }
 EMULATOR_MODULES = sorted(p for p in LOCAL.rglob("*.py") if p not in ALLOWED)
 

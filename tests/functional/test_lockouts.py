@@ -194,13 +194,19 @@ def test_pruning_keeps_node_entries_eks_made(fast):
     assert {nodes, pods} <= set(eks().list_access_entries(clusterName=CLUSTER)["accessEntries"])
 
 
+def next_minor_version() -> str:
+    """One Kubernetes minor version above the cluster's (the only upgrade EKS accepts)."""
+    major, minor = eks().describe_cluster(name=CLUSTER)["cluster"]["version"].split(".")
+    return f"{major}.{int(minor) + 1}"
+
+
 def test_entry_work_goes_ahead_while_a_version_upgrade_runs(fast):
     # given a version upgrade running for a while, and an entry deleted by mistake
     fast.set_eks_settings(other_update_seconds=30)
     cluster_made_by_a_user_who_then_leaves(fast, mode="API")
     admins, viewer = role("admins"), role("viewer")
     add_entry(admins, (ADMIN, None))
-    eks().update_cluster_version(name=CLUSTER, version="1.20")
+    eks().update_cluster_version(name=CLUSTER, version=next_minor_version())
     wanted = baseline(CLUSTER, [entry(admins, (ADMIN, None)), entry(viewer, (VIEW, ["apps"]))], auth="API")
     # when
     outcome = apply_watched(wanted, {admins})
@@ -215,7 +221,7 @@ def test_a_mode_step_blocked_by_a_version_upgrade_ends_in_progress_without_waiti
     cluster_made_by_a_user_who_then_leaves(fast, mode="API_AND_CONFIG_MAP")
     admins = role("admins")
     add_entry(admins, (ADMIN, None))
-    eks().update_cluster_version(name=CLUSTER, version="1.20")
+    eks().update_cluster_version(name=CLUSTER, version=next_minor_version())
     wanted = baseline(CLUSTER, [entry(admins, (ADMIN, None))], auth="API")
     outcome = apply_watched(wanted, {admins})
     assert outcome.succeeded and not outcome.reached_baseline

@@ -22,3 +22,8 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def synth(request: pytest.FixtureRequest) -> Iterator[Synth]:
     """Each synthesized configuration in turn (for properties that must hold in every deployment)."""
     yield request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def scale(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return load("scale", tmp_path_factory)

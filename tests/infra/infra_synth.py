@@ -61,7 +61,21 @@ TAGGED: dict[str, Any] = {
     "mode": "detect",
     "baselineWriters": [f"arn:aws:iam::{ACCOUNT}:role/platform-ci"],
 }
-CONFIGS = {"named": NAMED, "tagged": TAGGED}
+# At scale: 100 named clusters in each of two regions and 40 on-call principals (half of them Identity
+# Center roles with the region segment), names as long as real ones get. Every AWS limit must still hold.
+SCALE_REGIONS = ("eu-west-1", "ap-southeast-2")
+SCALE: dict[str, Any] = {
+    **NAMED,
+    "regions": list(SCALE_REGIONS),
+    "clusters": {r: [f"payments-prod-{r}-{i:03d}" for i in range(100)] for r in SCALE_REGIONS},
+    "oncallPrincipals": [
+        f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+        f"AWSReservedSSO_PlatformOnCallTeam{i:02d}_{i:02d}23456789abcdef"
+        for i in range(20)
+    ]
+    + [f"arn:aws:iam::{ACCOUNT}:role/oncall/responders/team-{i:02d}-incident-responder" for i in range(20)],
+}
+CONFIGS = {"named": NAMED, "tagged": TAGGED, "scale": SCALE}
 
 
 @dataclass

@@ -36,11 +36,12 @@ def statements(templates: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str,
 
 
 def function_policies(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Each Lambda function's handler -> the statements of every policy attached to its role."""
+    """Each Lambda function's handler -> the statements of every policy attached to its role (inline or
+    customer managed)."""
     resources = template["Resources"]
     by_role: dict[str, list[dict[str, Any]]] = {}
     for resource in resources.values():
-        if resource["Type"] == "AWS::IAM::Policy":
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             for role in resource["Properties"]["Roles"]:
                 by_role.setdefault(role["Ref"], []).extend(
                     as_list(resource["Properties"]["PolicyDocument"]["Statement"])

@@ -160,3 +160,11 @@ def test_more_than_five_forwarded_regions_are_spread_over_rules_of_five_targets(
     assert sorted(targets) == sorted(
         f"arn:aws:events:{r}:{TAGGED['account']}:event-bus/default" for r in regions
     )
+
+
+def test_require_mfa_with_identity_center_on_call_roles_says_they_are_exempt_and_why() -> None:
+    (note,) = parse(NAMED).notes()  # NAMED lists an Identity Center role and requires MFA
+    assert "AWSReservedSSO_Admin" in note and "exempt" in note and "AssumeRoleWithSAML" in note
+    assert parse({**NAMED, "requireMfa": False}).notes() == []
+    plain = [a for a in NAMED["oncallPrincipals"] if "aws-reserved" not in a]
+    assert parse({**NAMED, "oncallPrincipals": plain}).notes() == []

@@ -22,7 +22,7 @@ import boto3
 import pytest
 from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.adapters.breakglass_client import BreakGlassClient
-from access_guard.core.config import Env
+from access_guard.core.config import PARAMETER_SETTINGS, Env
 from access_guard.handlers import intake as intake_handler
 from access_guard.handlers import wiring
 from botocore.client import BaseClient
@@ -127,7 +127,9 @@ def as_deployed(pipeline: Pipeline, names: tuple[str, ...], template: dict[str, 
     for name in names:
         environment = pipeline.registry.get(name).environment
         for variable in list(environment):
-            if variable not in given[name] and not variable.startswith(LOCAL_ONLY):
+            # the cluster and on-call lists come from the settings path in a deployment (PARAMETER_SETTINGS)
+            deployed_elsewhere = variable in PARAMETER_SETTINGS and Env.SETTINGS_PATH in given[name]
+            if variable not in given[name] and not variable.startswith(LOCAL_ONLY) and not deployed_elsewhere:
                 del environment[variable]
 
 

@@ -253,3 +253,26 @@ class StateTable:
             if item is not None and "verifiedAt" in item:
                 found[who] = float(item["verifiedAt"]["N"])
         return found
+
+    # --- the doctor's canaries (`canary#ID`): the intake records each one it receives ---------------------
+    CANARY_KEY_PREFIX = "canary#"
+
+    def record_canary(self, canary_id: str) -> None:
+        """Note that the event path delivered this canary to the intake (kept a day)."""
+        now = self._clock()
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                _PK: {"S": f"{self.CANARY_KEY_PREFIX}{canary_id}"},
+                "at": {"N": str(int(now))},
+                _TTL: {"N": str(int(now) + _DAY)},
+            },
+        )
+
+    def canary_seen(self, canary_id: str) -> bool:
+        found = self._db.get_item(
+            TableName=self._table,
+            Key={_PK: {"S": f"{self.CANARY_KEY_PREFIX}{canary_id}"}},
+            ConsistentRead=True,
+        )
+        return "Item" in found

@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TextIO
 from ..core import describe, identity_center
 from ..core.config import DEFAULT_PREFIX, Env
 from ..core.trust import BASELINE_KEY_ALIAS
-from . import breakglass, render
+from . import breakglass, doctor, render
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true", help="show what it would write, and write nothing")
     replay.add_argument("--json", action="store_true", help="one JSON document on stdout")
     breakglass.add_parser(commands, common, _Parser)
+    doctor.add_parser(commands, common, _Parser)
     return parser
 
 
@@ -727,6 +728,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("apply", None): cmd_apply,
     ("replay", None): cmd_replay,
     ("breakglass", None): lambda args, settings, io: breakglass.run(args, settings, io),
+    ("doctor", None): lambda args, settings, io: doctor.run(args, settings, io),
 }
 
 

@@ -6,8 +6,10 @@ process environment itself. Every problem is reported at once, before any handle
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from . import identity_center, principals
@@ -73,12 +75,82 @@ class Env:
     # of real time (local/clock.py writes it; `POST /_emulator/clock` moves it). The handlers' clock
     # (wiring.now) and the locks' clock add it.
     LOCAL_CLOCK_FILE = "ACCESS_GUARD_LOCAL_CLOCK_FILE"
+    # The SSM path of the settings too long for Lambda's 4 KB environment (PARAMETER_SETTINGS), and a digest
+    # of them, so that a deploy that changes them also replaces warm execution environments.
+    SETTINGS_PATH = "ACCESS_GUARD_SETTINGS_PATH"
+    SETTINGS_DIGEST = "ACCESS_GUARD_SETTINGS_DIGEST"
 
 
 class ConfigError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid configuration: " + "; ".join(problems))
+
+
+# Settings whose values grow with the deployment (the cluster list, the on-call list): the CDK writes them
+# under one SSM path (`settings_path`) as standard parameters of at most SETTINGS_CHUNK_BYTES, each a JSON
+# object of these variables' comma-separated values (a long list goes on in the next parameter), instead of
+# into the functions' environments (Lambda allows 4 KB in all; core.limits). The handlers read the path at
+# cold start and merge it in (`with_parameter_settings`); a variable set in the environment itself wins.
+PARAMETER_SETTINGS = (Env.CLUSTERS, Env.ONCALL_PRINCIPALS)
+SETTINGS_CHUNK_BYTES = 4_000  # under the standard tier's 4,096 bytes (core.limits)
+
+
+class SettingsChanged(ConfigError):
+    """The settings read do not match the function's digest: a deploy is writing them (retry shortly)."""
+
+
+def settings_path(prefix: str, region: str) -> str:
+    """Where the deployment's settings parameters live in `region`: beside the baselines, not under them."""
+    return f"{prefix if prefix.endswith('/') else prefix + '/'}deployment/{region}/settings"
+
+
+def settings_chunks(settings: Mapping[str, str]) -> list[str]:
+    """The values of PARAMETER_SETTINGS in `settings` as parameter values of at most SETTINGS_CHUNK_BYTES."""
+    chunks: list[dict[str, list[str]]] = [{}]
+    for name in PARAMETER_SETTINGS:
+        for item in (v for v in (settings.get(name) or "").split(",") if v):
+            chunks[-1].setdefault(name, []).append(item)
+            if len(_chunk_text(chunks[-1]).encode()) > SETTINGS_CHUNK_BYTES:
+                chunks[-1][name].pop()
+                chunks[-1] = {k: v for k, v in chunks[-1].items() if v}
+                chunks.append({name: [item]})
+    return [_chunk_text(chunk) for chunk in chunks]
+
+
+def _chunk_text(chunk: Mapping[str, list[str]]) -> str:
+    return json.dumps({k: ",".join(v) for k, v in chunk.items()}, separators=(",", ":"), sort_keys=True)
+
+
+def settings_digest(chunks: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(chunks).encode()).hexdigest()[:16]
+
+
+def with_parameter_settings(env: Mapping[str, str], chunks: Sequence[str]) -> dict[str, str]:
+    """`env` with the settings parameters' values (given in their names' order) added; a variable `env`
+    sets itself is kept. Raises SettingsChanged when they do not match the environment's digest."""
+    wanted = (env.get(Env.SETTINGS_DIGEST) or "").strip()
+    if wanted and settings_digest(chunks) != wanted:
+        raise SettingsChanged([f"{Env.SETTINGS_PATH}: the settings changed since this function was deployed"])
+    found: dict[str, list[str]] = {}
+    for chunk in chunks:
+        try:
+            settings = json.loads(chunk)
+        except ValueError as exc:
+            raise ConfigError([f"{Env.SETTINGS_PATH}: a settings parameter is not JSON ({exc})"]) from exc
+        if not isinstance(settings, dict) or not all(
+            k in PARAMETER_SETTINGS and isinstance(v, str) for k, v in settings.items()
+        ):
+            raise ConfigError(
+                [f"{Env.SETTINGS_PATH}: a parameter must map {', '.join(PARAMETER_SETTINGS)} to strings"]
+            )
+        for name, value in settings.items():
+            found.setdefault(name, []).append(value)
+    merged = dict(env)
+    for name, values in found.items():
+        if not (merged.get(name) or "").strip():
+            merged[name] = ",".join(values)
+    return merged
 
 
 @dataclass(frozen=True)

@@ -137,3 +137,25 @@ def status(
     if entry_created_at is not None and iam_created[arn] > entry_created_at:
         return "recreated"
     return "ok"
+
+
+# IAM Identity Center's roles: role/aws-reserved/sso.amazonaws.com/[REGION/]AWSReservedSSO_<set>_<16 hex>;
+# the REGION segment appears when the Identity Center instance is outside us-east-1 (reference, section 6).
+IDENTITY_CENTER_PATH = "/aws-reserved/sso.amazonaws.com/"
+
+
+def identity_center(arn: str) -> bool:
+    """An IAM Identity Center role (with or without the region segment). Its sessions come from
+    AssumeRoleWithSAML, which never carries aws:MultiFactorAuthPresent: their MFA is Identity Center's."""
+    principal = parse(arn)
+    return (
+        principal is not None and principal.kind == "role" and principal.path.startswith(IDENTITY_CENTER_PATH)
+    )
+
+
+def identity_center_pattern(arn: str) -> str:
+    """An ArnLike pattern matching this Identity Center role with or without the region segment."""
+    principal = parse(arn)
+    if principal is None or not identity_center(arn):
+        raise ValueError(f"{arn!r} is not an IAM Identity Center role ARN")
+    return f"arn:{principal.partition}:iam::{principal.account}:role{IDENTITY_CENTER_PATH}*{principal.name}"

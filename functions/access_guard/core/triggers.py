@@ -12,6 +12,7 @@ line, for whatever reaches it some other way (a replayed event, another rule).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
@@ -71,6 +72,41 @@ def baseline_pattern(prefix: str) -> dict[str, Any]:
     }
 
 
+# The service's own canary: `access-guard doctor` puts one on the default bus; the "canary" rule takes it to
+# the intake queue like any event, and the intake records it in the state table, where doctor looks for it.
+# It proves the whole path (rule, queue and key policies, the intake) delivers, not only that it exists.
+CANARY_SOURCE = "eks-access-guard.canary"
+CANARY_DETAIL_TYPE = "EKS Access Guard canary"
+
+
+def canary_pattern() -> dict[str, Any]:
+    return {"source": [CANARY_SOURCE], "detail-type": [CANARY_DETAIL_TYPE]}
+
+
+def canary_event(canary_id: str) -> dict[str, str]:
+    """The PutEvents entry of one canary."""
+    return {
+        "Source": CANARY_SOURCE,
+        "DetailType": CANARY_DETAIL_TYPE,
+        "Detail": json.dumps({"canary": canary_id}),
+    }
+
+
+def canary_id(event: Any) -> str | None:
+    """The canary id of an EventBridge event the intake received, or None when it is not a canary."""
+    if not isinstance(event, dict) or event.get("source") != CANARY_SOURCE:
+        return None
+    if event.get("detail-type") != CANARY_DETAIL_TYPE:
+        return None
+    found = (event.get("detail") or {}).get("canary") if isinstance(event.get("detail"), dict) else None
+    return found if isinstance(found, str) and 0 < len(found) <= 64 and found.isalnum() else None
+
+
 def patterns(prefix: str) -> dict[str, dict[str, Any]]:
     """Every rule the service region needs, by a stable name (the CDK's construct ids, the local rules)."""
-    return {"eks": eks_pattern(), "iam": iam_pattern(), "baseline": baseline_pattern(prefix)}
+    return {
+        "eks": eks_pattern(),
+        "iam": iam_pattern(),
+        "baseline": baseline_pattern(prefix),
+        "canary": canary_pattern(),
+    }

@@ -13,6 +13,7 @@ the invocation fails and the whole batch comes back (the deduplication ids absor
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -26,12 +27,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..adapters import clients
 from ..adapters.baseline_store import BaselineStore
+from ..adapters.state_table import StateTable
 from ..adapters.work_queue import WorkQueue, WorkQueueError
 from ..core import config as settings
-from ..core import events
+from ..core import events, triggers
 from ..core.config import Config, ConfigError, Env
 from ..core.work import WorkItem, merge_key, merge_work
 from ..services.intake import Intake
+from . import wiring
 
 logger = Logger(service=settings.SERVICE_NAME)
 tracer = Tracer(service=settings.SERVICE_NAME)
@@ -47,6 +50,7 @@ class ColdStart:
     account: str
     region: str
     intake: Intake
+    state: StateTable | None = None  # where the doctor's canaries are recorded
 
 
 _cold: ColdStart | None = None
@@ -55,16 +59,19 @@ _cold: ColdStart | None = None
 def _setup(context: Any) -> ColdStart:
     global _cold
     if _cold is None:
-        config = Config.from_env(os.environ)
+        region = os.environ["AWS_REGION"]
+        config = Config.from_env(wiring.with_settings(os.environ, region))
         if config.work_queue_url is None:
             raise ConfigError([f"{Env.WORK_QUEUE_URL} is not set"])
-        region = os.environ["AWS_REGION"]
         account = os.environ.get(Env.ACCOUNT_ID) or context.invoked_function_arn.split(":")[4]
         store = BaselineStore(clients.client("ssm", region=region), prefix=config.prefix)
         queue = WorkQueue(clients.client("sqs", region=region), config.work_queue_url)
         eks = clients.client("eks", region=region)
         intake = Intake(store=store, eks=eks, queue=queue, config=config, region=region)
-        _cold = ColdStart(config, account, region, intake)
+        state = None
+        if config.state_table:
+            state = StateTable(clients.client("dynamodb", region=region), config.state_table)
+        _cold = ColdStart(config, account, region, intake, state)
     return _cold
 
 
@@ -77,6 +84,12 @@ def reset() -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     assert _cold is not None  # the handler set it up
+    wiring.discard_when_disabled(metrics)
+    canary = _canary(record.body)
+    if canary is not None and _cold.state is not None:
+        _cold.state.record_canary(canary)  # the doctor's proof that the event path delivers
+        logger.info(f"canary {canary} received")
+        return
     intent = events.parse(
         record.body,
         account=_cold.account,
@@ -101,6 +114,13 @@ def record_handler(record: SQSRecord) -> None:
     else:
         logger.info(f"dropped: {resolution.dropped}")
         metrics.add_metric(name=settings.Metrics.EVENTS_DROPPED, unit=MetricUnit.Count, value=1)
+
+
+def _canary(body: str) -> str | None:
+    try:
+        return triggers.canary_id(json.loads(body))
+    except ValueError:
+        return None
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -24,7 +24,7 @@ from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
 from ..adapters.trusted_copies import TrustedCopies
 from ..adapters.work_queue import WorkQueue
-from ..core.config import Config, Env
+from ..core.config import Config, Env, with_parameter_settings
 from ..core.deadline import Deadline
 from ..services.baselines import TrustedBaselines
 from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
@@ -116,10 +116,10 @@ def wired(env: Mapping[str, str] | None = None) -> Wired:
 
 
 def _build(env: Mapping[str, str]) -> Wired:
-    config = Config.from_env(env)
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         raise RuntimeError("AWS_REGION is not set")
+    config = Config.from_env(with_settings(env, region))
     dynamodb = client("dynamodb", region=region)
     schedules = None
     if config.schedule_group and config.scheduler_role_arn and config.expiry_function_arn:
@@ -144,6 +144,17 @@ def _build(env: Mapping[str, str]) -> Wired:
         if config.work_queue_url
         else None,
     )
+
+
+def with_settings(env: Mapping[str, str], region: str) -> Mapping[str, str]:
+    """`env` with the settings the deployment keeps under its settings path, read from SSM when it names
+    one: the cluster and on-call lists, kept out of Lambda's 4 KB environment (PARAMETER_SETTINGS)."""
+    path = (env.get(Env.SETTINGS_PATH) or "").strip()
+    if not path:
+        return env
+    pages = client("ssm", region=region).get_paginator("get_parameters_by_path").paginate(Path=path)
+    found = sorted((p["Name"], p["Value"]) for page in pages for p in page["Parameters"])
+    return with_parameter_settings(env, [value for _, value in found])
 
 
 def config() -> Config:
@@ -266,6 +277,17 @@ def powertools_metric(metrics: object) -> Callable[[str, float, str], None]:
     from aws_lambda_powertools.metrics import MetricUnit
 
     def add(name: str, value: float, unit: str) -> None:
+        discard_when_disabled(metrics)
         metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)  # type: ignore[attr-defined]
 
     return add
+
+
+def discard_when_disabled(metrics: object) -> None:
+    """With POWERTOOLS_METRICS_DISABLED, Powertools never flushes (nor clears) the metrics, yet prints them
+    once a metric holds 100 values, whatever the setting: drop them, so a local run or a benchmark prints
+    nothing. (Every Metrics object of the process shares one set, so any handler's call bounds it.)"""
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():
+        metrics.clear_metrics()  # type: ignore[attr-defined]
