@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from ..core import describe
+from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
 from ..core.config import DEFAULT_PREFIX, Env
 from . import breakglass, render
 
@@ -41,37 +42,108 @@ class _Parser(argparse.ArgumentParser):
 
 # --- arguments -------------------------------------------------------------------------------------------
 
+# The global options and their values when not given (they are accepted before or after the command, so
+# every parser carries them with SUPPRESS defaults, and `_fill_defaults` sets what was not given).
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "region": None,
+    "endpoint_url": None,
+    "profile": None,
+    "api_url": None,
+    "json": False,
+    "no_color": False,
+}
 
-def _common_options() -> _Parser:
+
+def _global_options() -> _Parser:
     """Options accepted before or after the command (`--region X plan ...` and `plan --region X ...`).
 
-    Defaults are SUPPRESS so that a sub-command's parser does not overwrite a value given before it;
-    `_settings` fills the defaults in afterwards.
+    Defaults are SUPPRESS so that a sub-command's parser does not overwrite a value given before it.
     """
     common = _Parser(add_help=False)
+    group = common.add_argument_group("global options (before or after the command)")
     s = argparse.SUPPRESS
-    common.add_argument("--region", default=s, help="AWS region (default: the session's default region)")
-    common.add_argument(
+    group.add_argument("--region", default=s, help="AWS region (default: the session's default region)")
+    group.add_argument(
         "--endpoint-url",
+        metavar="URL",
         default=s,
         help="send AWS calls here, e.g. the local AWS (default: AWS_ENDPOINT_URL)",
     )
-    common.add_argument(
+    group.add_argument(
         "--profile", default=s, help="AWS named profile (default: the default credential chain)"
     )
-    common.add_argument(
-        "--prefix",
+    group.add_argument(
+        "--api-url",
+        metavar="URL",
         default=s,
+        help=f"the break-glass API's invoke URL (default: ${API_URL_ENV}, else the stack "
+        f"{SERVICE_STACK_NAME.format(region='REGION')}'s ApiUrl output)",
+    )
+    group.add_argument("--json", action="store_true", default=s, help="print one JSON document on stdout")
+    group.add_argument("--no-color", action="store_true", default=s, help="no colour (also: NO_COLOR set)")
+    return common
+
+
+def _store_options() -> _Parser:
+    options = _Parser(add_help=False)
+    options.add_argument(
+        "--prefix",
         help=f"SSM parameter prefix of the baselines (default: {DEFAULT_PREFIX}, env {Env.PREFIX})",
     )
-    common.add_argument("--kms-key-id", default=s, help="KMS key for baselines pushed to SSM (SecureString)")
-    common.add_argument(
-        "--concurrency", type=_positive_int, default=s, help="parallel EKS reads (default: 10)"
+    return options
+
+
+def _read_options() -> _Parser:
+    options = _Parser(add_help=False)
+    options.add_argument(
+        "--concurrency", type=_positive_int, default=10, help="parallel EKS reads (default: 10)"
     )
-    common.add_argument("--no-color", action="store_true", default=s, help="no colour (also: NO_COLOR set)")
+    return options
+
+
+def _poll_option(parser: argparse.ArgumentParser) -> None:
     # Advanced: how often to poll an authentication-mode update (tests and demos make it fast).
-    common.add_argument("--poll-seconds", type=_positive_float, default=s, help=argparse.SUPPRESS)
-    return common
+    parser.add_argument("--poll-seconds", type=_positive_float, help=argparse.SUPPRESS)
+
+
+CLUSTER_HELP = "the EKS cluster's name"
+ALIAS_HELP = "the cluster, as a positional argument: the same as --cluster C"
+
+
+def add_cluster(parser: argparse.ArgumentParser, *, alias: bool = False) -> None:
+    """`--cluster C`, the one way every command names its cluster; `alias` also accepts it positionally
+    (the older form of `baseline show` and the break-glass actions). `resolve_cluster` checks the two."""
+    parser.add_argument("--cluster", metavar="C", help=CLUSTER_HELP)
+    if alias:
+        parser.add_argument("cluster_alias", metavar="CLUSTER", nargs="?", help=ALIAS_HELP)
+
+
+def resolve_cluster(args: argparse.Namespace, *, required: bool = True) -> None:
+    """One cluster name in `args.cluster`, from --cluster or its positional alias; a usage error when the
+    two disagree or (when `required`) neither is given."""
+    alias = getattr(args, "cluster_alias", None)
+    given = getattr(args, "cluster", None)
+    if alias and given and alias != given:
+        raise _UsageError(f"two clusters given: {alias} and --cluster {given}; name one")
+    args.cluster = given or alias
+    if required and not args.cluster:
+        raise _UsageError("the cluster is required: --cluster C")
+
+
+def _epilog(*examples: str) -> str:
+    return "example" + ("s" if len(examples) > 1 else "") + ":\n" + "\n".join("  " + e for e in examples)
+
+
+def command_parser(commands: Any, name: str, summary: str, parents: list[Any], *examples: str) -> Any:
+    """A sub-command with its one-line summary (in the list and as its description) and its examples."""
+    return commands.add_parser(
+        name,
+        parents=parents,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=_epilog(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -94,64 +166,130 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("eks-access-guard")
+    except PackageNotFoundError:  # run from a source tree without installing it
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_options()
+    common = _global_options()
+    store, reads = _store_options(), _read_options()
     parser = _Parser(
         prog="access-guard",
         parents=[common],
-        description="Keep Amazon EKS cluster access at its baseline: validate, store, plan and apply.",
+        description="Keep Amazon EKS cluster access at its baseline: validate, store, plan and apply; on "
+        "call, break glass.",
         epilog=(
-            "Exit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 3 applied what it "
-            "safely could but the baseline is not reached (apply), 130 interrupted."
+            _epilog(
+                "access-guard baseline push payments.yaml",
+                "access-guard plan --cluster payments",
+                'access-guard breakglass restore --cluster payments --reason "INC-7: locked out"',
+            )
+            + "\n\nExit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 3 applied "
+            "what it safely could but the baseline is not reached (apply), 130 interrupted."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"access-guard {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    validate = commands.add_parser("validate", parents=[common], help="validate a baseline file")
+    validate = command_parser(
+        commands,
+        "validate",
+        "check a baseline file and store nothing",
+        [common],
+        "access-guard validate payments.yaml",
+    )
     validate.add_argument("file", metavar="FILE", help="baseline file (YAML or JSON; - for stdin)")
 
-    baseline = commands.add_parser("baseline", parents=[common], help="store, show or capture baselines")
+    baseline = commands.add_parser(
+        "baseline",
+        parents=[common],
+        help="store, show, capture or delete baselines",
+        description="Store, show, capture or delete the baselines in SSM Parameter Store.",
+    )
     baseline_commands = baseline.add_subparsers(
         dest="baseline_command", metavar="ACTION", parser_class=_Parser
     )
     baseline_commands.required = True
-    push = baseline_commands.add_parser(
-        "push", parents=[common], help="validate a baseline and store it in SSM"
+    push = command_parser(
+        baseline_commands,
+        "push",
+        "validate a baseline and store it in SSM (a SecureString in its cluster's region)",
+        [common, store],
+        "access-guard baseline push payments.yaml",
     )
     push.add_argument("file", metavar="FILE", help="baseline file (YAML or JSON; - for stdin)")
-    show = baseline_commands.add_parser(
-        "show", parents=[common], help="print the stored baseline of a cluster"
+    push.add_argument(
+        "--kms-key-id",
+        help="the KMS key that encrypts the SecureString (default: the deployment's key, else alias/aws/ssm)",
     )
-    show.add_argument("cluster", metavar="CLUSTER")
-    show.add_argument("--json", action="store_true", help="print JSON instead of YAML")
-    capture = baseline_commands.add_parser(
-        "capture", parents=[common], help="write a cluster's live access configuration out as a baseline"
+    show = command_parser(
+        baseline_commands,
+        "show",
+        "print the stored baseline of a cluster (YAML; JSON with --json)",
+        [common, store],
+        "access-guard baseline show --cluster payments",
     )
-    capture.add_argument("--cluster", required=True)
+    add_cluster(show, alias=True)
+    capture = command_parser(
+        baseline_commands,
+        "capture",
+        "write a cluster's live access configuration out as a baseline",
+        [common, reads],
+        "access-guard baseline capture --cluster payments -o payments.yaml",
+    )
+    add_cluster(capture)
     capture.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
-    plan = commands.add_parser("plan", parents=[common], help="show the drift from the stored baseline")
-    plan.add_argument("--cluster", required=True)
-    plan.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    plan = command_parser(
+        commands,
+        "plan",
+        "show what it takes to bring a cluster to its stored baseline; change nothing",
+        [common, store, reads],
+        "access-guard plan --cluster payments",
+    )
+    add_cluster(plan)
 
-    apply = commands.add_parser("apply", parents=[common], help="show the plan, confirm, apply it, report")
-    apply.add_argument("--cluster", required=True)
+    apply = command_parser(
+        commands,
+        "apply",
+        "show the plan, confirm, apply it and report",
+        [common, store, reads],
+        "access-guard apply --cluster payments",
+        "access-guard apply --cluster payments --yes",
+    )
+    add_cluster(apply)
     apply.add_argument("--yes", "-y", action="store_true", help="apply without asking")
-    apply.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _poll_option(apply)
 
-    replay = commands.add_parser(
+    replay = command_parser(
+        commands,
         "replay",
-        parents=[common],
-        help="run the remediation's decision on one event: which cluster, ignored and why, what it writes",
+        "run the remediation's decision on one event: which cluster, ignored and why, what it writes",
+        [common, store, reads],
+        "access-guard replay event.json --dry-run",
     )
     replay.add_argument(
         "file", metavar="EVENT", help="an EventBridge event or a bare CloudTrail record (JSON)"
     )
     replay.add_argument("--dry-run", action="store_true", help="show what it would write, and write nothing")
-    replay.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _poll_option(replay)
     breakglass.add_parser(commands, common, _Parser)
     return parser
+
+
+def _fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    for name, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    return args
 
 
 # --- settings and clients ----------------------------------------------------------------------------------
@@ -178,7 +316,7 @@ def _settings(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], 
         profile=getattr(args, "profile", None),
         prefix=getattr(args, "prefix", None) or env.get(Env.PREFIX) or DEFAULT_PREFIX,
         kms_key_id=getattr(args, "kms_key_id", None),
-        concurrency=getattr(args, "concurrency", 10),
+        concurrency=getattr(args, "concurrency", None) or 10,
         colour=is_tty and not no_colour and not getattr(args, "json", False),
         poll_seconds=getattr(args, "poll_seconds", None),
     )
@@ -273,9 +411,17 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     try:
         baseline = load(text)
     except BaselineError as exc:
+        if args.json:
+            problems = [str(p) for p in getattr(exc, "problems", []) or []] or [str(exc)]
+            io.print(json.dumps({"file": args.file, "valid": False, "problems": problems}, indent=2))
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
     mode = baseline.authentication_mode or "any"
+    if args.json:
+        doc = {"file": args.file, "valid": True, "cluster": baseline.cluster, "region": baseline.region}
+        doc.update(entries=len(baseline.entries), mode=baseline.settings.mode, problems=[])
+        io.print(json.dumps(doc, indent=2))
+        return EXIT_OK
     io.print(
         f"{args.file}: valid baseline for cluster {baseline.cluster} in {baseline.region} "
         f"({_count(len(baseline.entries), 'entry', 'entries')}, authentication mode {mode}, "
@@ -318,6 +464,10 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
         return EXIT_ERROR
     where = f"{settings.prefix}" + ("" if settings.prefix.endswith("/") else "/")
     entries = _count(len(stored.entries), "entry", "entries")
+    if args.json:
+        doc = {"stored": True, "cluster": stored.cluster, "region": stored.region, "prefix": where}
+        io.print(json.dumps({**doc, "entries": len(stored.entries)}, indent=2))
+        return EXIT_OK
     io.print(
         f"Stored the baseline of cluster {stored.cluster} in {stored.region} ({entries}) "
         f"in SSM Parameter Store under {where} ({region})."
@@ -348,7 +498,10 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
         f"# Captured from the live access configuration of EKS cluster {live.cluster} in {live.region}.\n"
         "# Review it before pushing: every entry here, and only these, is what the cluster will be kept at.\n"
     )
-    text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+    if args.json:
+        text = json.dumps(document, indent=2) + "\n"
+    else:
+        text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as handle:
@@ -630,6 +783,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(list(argv) if argv is not None else None)
         except SystemExit as exc:  # --help
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+        _fill_defaults(args)
+        prepare = getattr(args, "prepare", None)
+        if prepare is not None:
+            prepare(args)
+        if hasattr(args, "cluster"):
+            resolve_cluster(args, required=not getattr(args, "cluster_optional", False))
         settings = _settings(args, os.environ, out)
         command = _COMMANDS[(args.command, getattr(args, "baseline_command", None))]
         code = command(args, settings, io)

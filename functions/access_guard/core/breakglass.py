@@ -240,6 +240,31 @@ def parse_restore(doc: object) -> RestoreRequest:
 
 
 @dataclass(frozen=True)
+class RevokeRequest:
+    """An early revocation: its reason (the CLI always sends one; an empty body, as older clients send, is
+    accepted and recorded as giving none)."""
+
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
+REVOKE_FIELDS = ("reason",)
+
+
+def parse_revoke(text: str | None, *, base64_encoded: bool = False) -> RevokeRequest:
+    if text is None or not text.strip():
+        return RevokeRequest()
+    problems: list[str] = []
+    doc = decode_body(text, base64_encoded=base64_encoded)
+    body = _fields(doc, REVOKE_FIELDS, "a revoke request", problems)
+    reason = _reason(body, problems)
+    _refuse(problems, "revoke request")
+    return RevokeRequest(reason)
+
+
+@dataclass(frozen=True)
 class GrantRequest:
     policy_arn: str
     scope: AccessScope

@@ -114,7 +114,13 @@ def grant(cluster: str) -> Response:
 
 @app.delete("/clusters/<cluster>/grants/<grant_id>")
 def revoke(cluster: str, grant_id: str) -> Response:
-    return _serve("revoke", lambda caller, _: service().revoke(caller, cluster, grant_id), cluster=cluster)
+    event = app.current_event
+    return _serve(
+        "revoke",
+        lambda caller, request: service().revoke(caller, cluster, grant_id, reason=request.reason),
+        cluster=cluster,
+        parse=lambda _: bg.parse_revoke(event.body, base64_encoded=bool(event.is_base64_encoded)),
+    )
 
 
 @app.get("/audit")

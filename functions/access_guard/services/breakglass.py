@@ -421,7 +421,7 @@ class BreakGlass:
         tail = "nothing was left behind" if back else "it is ended and its access goes with the next run"
         return kind(f"the grant could not be given: {why}; {tail}", grant_id=grant.grant_id)
 
-    def revoke(self, caller: Caller, cluster: str, grant_id: str) -> Reply:
+    def revoke(self, caller: Caller, cluster: str, grant_id: str, reason: str | None = None) -> Reply:
         bg.check_grant_id(grant_id)
         try:
             grant = self.grants.get(cluster, self.region, grant_id)
@@ -436,7 +436,8 @@ class BreakGlass:
                 self.schedules.delete(grant_id)
             except Exception:  # harmless: a schedule that fires for a revoked grant does nothing
                 self.log.exception(f"the schedule of grant {grant_id} could not be deleted")
-        trigger = Trigger("revoke", f"grant {grant_id} revoked early by {caller.arn}", actor=caller.arn)
+        why = f" ({reason})" if reason else ""
+        trigger = Trigger("revoke", f"grant {grant_id} revoked early by {caller.arn}{why}", actor=caller.arn)
         try:
             report = self._run(cluster, trigger, principals=[grant.principal_arn])
         except Conflict:
