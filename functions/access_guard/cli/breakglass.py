@@ -195,7 +195,11 @@ def _client(args: argparse.Namespace, settings: Any, env: Mapping[str, str]) -> 
         raise Failure("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
     if url is None:
         cloudformation = client(
-            "cloudformation", region=region, endpoint_url=settings.endpoint_url, profile=settings.profile
+            "cloudformation",
+            region=region,
+            endpoint_url=settings.endpoint_url,
+            profile=settings.profile,
+            fail_fast=True,
         )
         url = api_url_from_stack(cloudformation, region)
         if url is None:

@@ -338,6 +338,7 @@ class Aws:
             endpoint_url=self.settings.endpoint_url,
             profile=self.settings.profile,
             max_pool_connections=max(10, self.settings.concurrency),
+            fail_fast=True,
         )
 
     def store(self) -> Any:
@@ -764,6 +765,9 @@ def _describe_error(exc: BaseException) -> str | None:
         return "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return "no AWS credentials found (default credential chain); set a profile or credentials"
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
+        url = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
+        return f"cannot connect to {url}: is the endpoint up, and --endpoint-url / --region right?"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"AWS: {exc}"
     return None
