@@ -54,6 +54,8 @@ def test_clusters_lists_the_managed_clusters_with_their_mode_and_drift(world: Wo
                 "changes": 0,
                 "refusals": 0,
                 "activeGrants": 0,
+                "unmanaged": 0,
+                "unmanagedAdmins": [],
                 "error": None,
             }
         ],

@@ -77,7 +77,7 @@ def test_drift_prints_the_plan_and_exits_2_when_there_is_drift(world: World, run
 def test_clusters_prints_a_table(world: World, run: Any) -> None:
     code, out, _ = run("clusters")
     assert code == 0
-    assert out.splitlines()[1].split() == [CLUSTER, "enforce", "API_AND_CONFIG_MAP", "no", "0"]
+    assert out.splitlines()[1].split() == [CLUSTER, "enforce", "API_AND_CONFIG_MAP", "no", "0", "0"]
 
 
 def test_errors_are_one_line_with_the_status_and_the_apis_reason(world: World, run: Any) -> None:

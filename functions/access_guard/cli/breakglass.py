@@ -247,16 +247,23 @@ def clusters(api: Any, args: argparse.Namespace, io: Any) -> int:
     result = _call(api, args, io, "GET", "/clusters")
     if args.json:
         return EXIT_OK
-    rows = [("CLUSTER", "MODE", "AUTHENTICATION", "DRIFT", "GRANTS")]
+    rows = [("CLUSTER", "MODE", "AUTHENTICATION", "DRIFT", "GRANTS", "OUTSIDE BASELINE")]
+    admins: list[str] = []
     for c in result.body["clusters"]:
         if c.get("error"):
-            rows.append((c["cluster"], c.get("mode") or "-", "-", f"error: {c['error']}", "-"))
+            rows.append((c["cluster"], c.get("mode") or "-", "-", f"error: {c['error']}", "-", "-"))
             continue
         drift = "yes" if c["drift"] else "no"
         if c["drift"]:
             drift += f" ({c['changes']} changes" + (f", {c['refusals']} held back)" if c["refusals"] else ")")
-        rows.append((c["cluster"], c["mode"], c["authenticationMode"], drift, str(c["activeGrants"])))
+        outside = c.get("unmanagedAdmins") or []
+        kept = str(c.get("unmanaged") or 0) + (f" ({len(outside)} admin)" if outside else "")
+        admins += [f"{c['cluster']}: {arn}" for arn in outside]
+        rows.append((c["cluster"], c["mode"], c["authenticationMode"], drift, str(c["activeGrants"]), kept))
     io.print(_table(rows) if len(rows) > 1 else f"No managed clusters in {result.body['region']}.")
+    if admins:
+        io.print("\nCluster admins outside the baseline (kept: prune is off, or a keep rule):")
+        io.print("\n".join(f"  ! {line}" for line in admins))
     return EXIT_OK
 
 

@@ -485,6 +485,22 @@ def cmd_baseline_show(args: argparse.Namespace, settings: Settings, io: Io) -> i
     return EXIT_OK
 
 
+def _capture_says(prune: bool) -> str:
+    """The captured baseline's header, saying what its prune setting does. A capture keeps what is not in
+    it (prune off: the default): its first push never deletes an entry nobody reviewed, and what it keeps
+    is listed by plan, drift and the notes, never silent."""
+    if prune:
+        return (
+            "# Review it before pushing. Guard puts back every entry here as it is written, and with\n"
+            "# prune: true below removes every entry that is not here.\n"
+        )
+    return (
+        "# Review it before pushing. Guard puts back every entry here as it is written. With prune: false\n"
+        "# below, entries that are not here are kept and listed (cluster admins first) by plan, drift and\n"
+        "# the notes; set it to true to have Guard remove them.\n"
+    )
+
+
 def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     import yaml
 
@@ -497,7 +513,7 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
     left_out = sorted(set(live.entries) - captured)
     header = (
         f"# Captured from the live access configuration of EKS cluster {live.cluster} in {live.region}.\n"
-        "# Review it before pushing: every entry here, and only these, is what the cluster will be kept at.\n"
+        + _capture_says(bool(document.get("accessGuard", {}).get("prune")))
     )
     if args.json:
         text = json.dumps(document, indent=2) + "\n"

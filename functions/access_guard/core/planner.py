@@ -47,6 +47,7 @@ from .model import (
     UpgradeMode,
 )
 from .principals import default_username
+from .unmanaged import unmanaged
 
 PlanFn = Callable[[Baseline, LiveState], Plan]
 
@@ -249,7 +250,8 @@ def _ordered(desired: Baseline, live: LiveState, actions: list[Action], warnings
         return (number, kind, safety.target(action) or "")
 
     ordered = [a for a, _ in sorted(zip(actions, numbers, strict=True), key=key)]  # stable within a key
-    return Plan(desired.cluster, desired.region, tuple(ordered), tuple(warnings))
+    kept = unmanaged(desired, live)
+    return Plan(desired.cluster, desired.region, tuple(ordered), tuple(warnings), unmanaged=kept)
 
 
 def _entries(n: int) -> str:

@@ -243,6 +243,7 @@ class BreakGlass:
     def _cluster_row(self, cluster: str) -> dict[str, Any]:
         row: dict[str, Any] = {"cluster": cluster, "region": self.region, "mode": None}
         row.update(authenticationMode=None, drift=None, changes=None, refusals=None, activeGrants=None)
+        row.update(unmanaged=None, unmanagedAdmins=None)  # entries outside the baseline it keeps
         try:
             desired = self.enforcer.desired(cluster, self.region)
             row["mode"] = self._mode(desired)
@@ -256,6 +257,8 @@ class BreakGlass:
             changes=len(plan.actions),
             refusals=len(plan.refusals),
             activeGrants=len(desired.active),
+            unmanaged=len(plan.unmanaged),
+            unmanagedAdmins=[u.principal_arn for u in plan.unmanaged if u.admin],
             error=None,
         )
         return row
