@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds CloudTrail takes to hand an event to EventBridge (AWS takes seconds; default 1)",
     )
     serve.add_argument("--emulator-only", action="store_true", help="the local AWS alone, without the guard")
+    serve.add_argument(
+        "--log-json",
+        action="store_true",
+        help="also print the handlers' JSON logs (what CloudWatch gets in AWS); default: the notes only",
+    )
     sub.add_parser(
         "demo", help="tell the story of the guard at work, unattended, against an in-process local AWS"
     )
@@ -72,8 +77,12 @@ def _serve(args: argparse.Namespace) -> int:
     Emulator(endpoint).set_cloudtrail_delivery(delay_seconds=args.delivery_delay)
     from .runner import Pipeline
 
-    pipeline = Pipeline.create(endpoint, region=args.region)
+    # The owners' notes, as people read them, are what serve prints; the JSON logs only when asked for.
+    quiet = {} if args.log_json else {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    pipeline = Pipeline.create(endpoint, region=args.region, environment=quiet)
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
+    stop_notes = threading.Event()
+    threading.Thread(target=_print_notes, args=(pipeline, stop_notes), daemon=True, name="notes").start()
     print(
         f"the guard's pipeline is running in {args.region} (sweep every {args.sweep_seconds:g} s)", flush=True
     )
@@ -90,7 +99,24 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return _wait(server)
     finally:
+        stop_notes.set()
         pipeline.stop()
+
+
+def _print_notes(pipeline: object, stop: threading.Event) -> None:
+    """Each note the guard publishes, as its owners read it: the time, the subject, the text."""
+    import time
+
+    while not stop.is_set():
+        try:
+            notes = pipeline.notifications(wait_seconds=1.0)  # type: ignore[attr-defined]
+        except Exception:  # the local AWS is stopping
+            return
+        for note in notes:
+            text = note["document"].get("text", "")
+            lines = [f"[{time.strftime('%H:%M:%S')}] {note['subject']}"]
+            lines += [f"  {line}" for line in text.splitlines() if line.strip()]
+            print("\n".join(lines), flush=True)
 
 
 def _oncall_role() -> str:

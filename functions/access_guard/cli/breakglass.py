@@ -25,6 +25,7 @@ import json
 import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
@@ -211,14 +212,20 @@ def _client(args: argparse.Namespace, settings: Any, env: Mapping[str, str]) -> 
     return BreakGlassClient(url, credentials=credentials, region=region)
 
 
-def run(args: argparse.Namespace, settings: Any, io: Any, env: Mapping[str, str] | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    settings: Any,
+    io: Any,
+    env: Mapping[str, str] | None = None,
+    actions: Mapping[str, Callable[[Any, argparse.Namespace, Any], int]] | None = None,
+) -> int:
     """Run one `breakglass` action; its exit code. Errors are one `error:` line on stderr."""
     from ..adapters.breakglass_client import Unreachable
 
     env = os.environ if env is None else env
     try:
         api = _client(args, settings, env)
-        return _ACTIONS[args.breakglass_command](api, args, io)
+        return (actions or _ACTIONS)[args.breakglass_command](api, args, io)
     except Unreachable as exc:
         io.note(f"error: {exc}")
         return EXIT_ERROR
@@ -232,7 +239,7 @@ def _call(api: Any, args: argparse.Namespace, io: Any, method: str, resource: st
     if args.json:
         io.print(json.dumps(result.body, indent=2, default=str))
     if not result.ok:
-        short = _STATUS.get(result.status, "error")
+        short = status_word(result.status)
         raise Failure(f"{result.status} {short}: {in_cli_words(result.message) or 'no message'}")
     return result
 
@@ -348,13 +355,13 @@ def audit(api: Any, args: argparse.Namespace, io: Any) -> int:
     for r in records:
         rows.append(
             (
-                r["at"],
+                short_time(r["at"]),
                 f"{r['status']} {r['outcome']}",
                 r["action"],
                 r.get("cluster") or "-",
                 r.get("caller") or "-",
                 r.get("sourceIp") or "-",
-                r.get("reason") or r.get("detail") or "",
+                _clip(r.get("reason") or r.get("detail") or ""),
             )
         )
     io.print(_table(rows) if records else "No audit records.")
@@ -382,6 +389,27 @@ def _policy(g: Mapping[str, Any]) -> str:
 def _scope(g: Mapping[str, Any]) -> str:
     scope = g["accessScope"]
     return "cluster" if scope["type"] == "cluster" else "namespaces " + ",".join(scope.get("namespaces", []))
+
+
+def _clip(text: str, width: int = 90) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def status_word(status: int) -> str:
+    return _STATUS.get(status, "error")
+
+
+def short_time(iso: str) -> str:
+    """`2026-11-23 22:14:38Z`: an audit time to the second, for a table (--json keeps it in full)."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    return _table(rows)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

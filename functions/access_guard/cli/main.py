@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TextIO
 from ..core import describe
 from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
 from ..core.config import DEFAULT_PREFIX, Env
-from . import breakglass, render
+from . import breakglass, history, render
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
@@ -282,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true", help="show what it would write, and write nothing")
     _poll_option(replay)
     breakglass.add_parser(commands, common, _Parser)
+    history.add_parser(commands, common)
     return parser
 
 
@@ -748,6 +749,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("apply", None): cmd_apply,
     ("replay", None): cmd_replay,
     ("breakglass", None): lambda args, settings, io: breakglass.run(args, settings, io),
+    ("history", None): lambda args, settings, io: history.run(args, settings, io),
 }
 
 

@@ -294,7 +294,12 @@ class BreakGlass:
             raise NotFound("this deployment keeps no audit table")
         try:
             records, token = self.audit.page(
-                region=self.region, cluster=query.cluster, limit=query.limit, token=query.token
+                region=self.region,
+                cluster=query.cluster,
+                limit=query.limit,
+                token=query.token,
+                kind=query.kind,
+                since=query.since,
             )
         except BadPageToken as exc:
             raise BadRequest(f"next: {exc}") from None

@@ -23,9 +23,10 @@ from ..adapters.grants_table import GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
 from ..core import safety
-from ..core.breakglass import describe_grant, grant_end_record
+from ..core.breakglass import AuditRecord, describe_grant, grant_end_record
 from ..core.config import Config, Metrics
 from ..core.grants import Desired, Grant, desired_state
+from ..core.history import run_record
 from ..core.model import Baseline
 from ..core.outcome import Outcome
 from ..core.report import Notification, Trigger, alert_note, run_note
@@ -121,6 +122,9 @@ class Enforcer:
         note = run_note(trigger, outcome, detect=detect)
         if note is not None and not dry_run:
             self._publish(report, note)
+        record = run_record(cluster, region, trigger, outcome, at=self._clock(), detect=detect)
+        if record is not None and not dry_run:
+            self._put_audit(record)  # the history of what the guard did on its own
         self._count(trigger, outcome, detect)
         return report
 
@@ -157,6 +161,14 @@ class Enforcer:
             self._publish(
                 report, alert_note(report.cluster, report.region, "temporary access not yet revoked", detail)
             )
+
+    def _put_audit(self, record: AuditRecord) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.put(record)
+        except Exception:  # the run has happened: say so loudly, and go on
+            logging.getLogger(__name__).exception(f"the audit record {record.request_id} was not written")
 
     def _audit_end(self, grant: Grant, how: str) -> None:
         if self.audit is None:
