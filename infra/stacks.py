@@ -194,6 +194,8 @@ class ServiceStack(Stack):
             self.pipeline.send_work(),
             use_queues,
             list_without_resources(ssm=True),
+            publish,  # the notice of a cluster no longer managed, on purpose (`baseline delete`)
+            use_topic,
         )
         remediate.permissions.add(
             baselines,

@@ -238,6 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
         "access-guard baseline show --cluster payments",
     )
     add_cluster(show, alias=True)
+    delete = command_parser(
+        baseline_commands,
+        "delete",
+        "stop managing a cluster on purpose: its baseline goes, its owners are told (no alarm)",
+        [common, store],
+        "access-guard baseline delete --cluster payments",
+    )
+    add_cluster(delete)
+    delete.add_argument("--yes", "-y", action="store_true", help="delete without asking")
     capture = command_parser(
         baseline_commands,
         "capture",
@@ -342,12 +351,14 @@ class Aws:
             fail_fast=True,
         )
 
-    def store(self) -> Any:
+    def store(self, kms_key_id: str | None = None) -> Any:
         from ..adapters.baseline_store import BaselineStore
 
         try:
             return BaselineStore(
-                self.client("ssm"), prefix=self.settings.prefix, kms_key_id=self.settings.kms_key_id
+                self.client("ssm"),
+                prefix=self.settings.prefix,
+                kms_key_id=kms_key_id or self.settings.kms_key_id,
             )
         except ValueError as exc:  # a prefix SSM cannot hold
             raise CliError(str(exc)) from None
@@ -459,11 +470,17 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
             "metadata.region). Nothing was stored."
         )
     region = baseline.region
+    aws = Aws(settings, region)
+    key, key_note = _baseline_key(aws, settings)
     try:
-        stored = Aws(settings, region).store().put(text)
+        stored = aws.store(kms_key_id=key).put(text)
     except BaselineError as exc:
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
+    for warning in _push_warnings(aws, stored.cluster, region, settings.prefix):
+        io.note(f"warning: {warning}")
+    if key_note:
+        io.note(key_note)
     where = f"{settings.prefix}" + ("" if settings.prefix.endswith("/") else "/")
     entries = _count(len(stored.entries), "entry", "entries")
     if args.json:
@@ -474,6 +491,83 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
         f"Stored the baseline of cluster {stored.cluster} in {stored.region} ({entries}) "
         f"in SSM Parameter Store under {where} ({region})."
     )
+    return EXIT_OK
+
+
+def _baseline_key(aws: Aws, settings: Settings) -> tuple[str, str | None]:
+    """The KMS key a pushed baseline is encrypted with (always a SecureString): --kms-key-id, else the
+    deployment's key found by its alias in the region, else AWS's managed key for SSM; and a line saying
+    which, when it was not given."""
+    from ..adapters.deployment import key_by_alias
+    from ..core.config import AWS_MANAGED_SSM_KEY, BASELINE_KEY_ALIAS
+
+    if settings.kms_key_id:
+        return settings.kms_key_id, None
+    if key_by_alias(aws.client("kms"), BASELINE_KEY_ALIAS):
+        return BASELINE_KEY_ALIAS, f"Encrypted with the deployment's key {BASELINE_KEY_ALIAS}."
+    return AWS_MANAGED_SSM_KEY, (
+        f"Encrypted with AWS's managed key {AWS_MANAGED_SSM_KEY}: no key {BASELINE_KEY_ALIAS} in "
+        f"{aws.region} (deploy the guard there, or pass --kms-key-id)."
+    )
+
+
+def _push_warnings(aws: Aws, cluster: str, region: str, prefix: str) -> list[str]:
+    """What makes a stored baseline do nothing: no such cluster, or no guard watching these baselines."""
+    from ..adapters.deployment import cluster_exists, rule_with_pattern
+    from ..core.triggers import baseline_pattern
+
+    warnings = []
+    if not cluster_exists(aws.client("eks"), cluster):
+        warnings.append(
+            f"there is no EKS cluster {cluster} in {region}: the baseline is stored, and applies once a "
+            "cluster of that name exists there (a typo in metadata.name or metadata.region?)"
+        )
+    if not rule_with_pattern(aws.client("events"), baseline_pattern(prefix)):
+        warnings.append(
+            f"no Access Guard watches the baselines under {prefix} in {region}: nothing acts on this one "
+            "until the guard is deployed there (see the README: Deploy it)"
+        )
+    return warnings
+
+
+def cmd_baseline_delete(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    """Stop managing a cluster on purpose: a marker says who, then the baseline goes; the guard tells the
+    owners "no longer managed, by WHO" instead of raising the baseline-deleted alarm."""
+    from datetime import UTC, datetime
+
+    region = _resolve_region(settings)
+    aws = Aws(settings, region)
+    store = aws.store()
+    if not store.exists(args.cluster, region):
+        raise CliError(
+            f"no baseline stored for {args.cluster} in {region}: it is not managed. Nothing changed."
+        )
+    if not args.yes:
+        if not _stdin_is_tty(io):
+            raise CliError(
+                "baseline delete needs confirmation: run it on a terminal, or pass --yes. Nothing changed."
+            )
+        io.out.write(
+            f"Stop managing {args.cluster} in {region}? The guard will no longer keep its access or answer "
+            f"changes to it.\nType the cluster's name to confirm: "
+        )
+        io.out.flush()
+        if io.stdin.readline().strip() != args.cluster:
+            io.note("Cancelled. Nothing changed.")
+            return EXIT_ERROR
+    who = str(aws.client("sts").get_caller_identity()["Arn"])
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    store.retire(args.cluster, region, by=who, at=now)
+    store.delete(args.cluster, region)
+    if args.json:
+        io.print(
+            json.dumps({"cluster": args.cluster, "region": region, "managed": False, "by": who}, indent=2)
+        )
+    else:
+        io.print(
+            f"{args.cluster} in {region} is no longer managed (by {who}): its baseline is deleted, and the "
+            "guard tells its owners so (no alarm). Push a baseline to manage it again."
+        )
     return EXIT_OK
 
 
@@ -745,6 +839,7 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("baseline", "push"): cmd_baseline_push,
     ("baseline", "show"): cmd_baseline_show,
     ("baseline", "capture"): cmd_baseline_capture,
+    ("baseline", "delete"): cmd_baseline_delete,
     ("plan", None): cmd_plan,
     ("apply", None): cmd_apply,
     ("replay", None): cmd_replay,

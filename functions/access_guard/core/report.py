@@ -143,3 +143,12 @@ def alert_note(
         **extra,
     }
     return Notification("alert", cluster, f"[{cluster or 'guard'}] {title}", text, document)
+
+
+def notice_note(intent: Any, text: str) -> Notification:
+    """A notice for the owners, not an alarm: what changed on purpose (a cluster no longer managed)."""
+    cluster = getattr(intent, "cluster", None)
+    region = getattr(intent, "region", None)
+    title = text.split(". ", 1)[0]
+    document = {"kind": "notice", "cluster": cluster, "region": region, "title": title, "detail": text}
+    return Notification("notice", cluster, f"[{cluster or 'guard'}] {title}", text + "\n", document)

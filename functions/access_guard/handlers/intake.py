@@ -20,10 +20,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..adapters import clients
 from ..adapters.baseline_store import BaselineStore
+from ..adapters.notifier import Notifier
 from ..adapters.work_queue import WorkQueue
 from ..core import config as settings
 from ..core import events
 from ..core.config import Config, ConfigError, Env
+from ..core.report import notice_note
 from ..services.intake import Intake
 
 logger = Logger(service=settings.SERVICE_NAME)
@@ -40,6 +42,7 @@ class ColdStart:
     account: str
     region: str
     intake: Intake
+    notifier: Notifier | None = None  # for the notices (a cluster no longer managed): not alarms
 
 
 _cold: ColdStart | None = None
@@ -57,7 +60,9 @@ def _setup(context: Any) -> ColdStart:
         queue = WorkQueue(clients.client("sqs", region=region), config.work_queue_url)
         eks = clients.client("eks", region=region)
         intake = Intake(store=store, eks=eks, queue=queue, config=config, region=region)
-        _cold = ColdStart(config, account, region, intake)
+        topic = config.topic_arn
+        notifier = Notifier(clients.client("sns", region=region), topic) if topic else None
+        _cold = ColdStart(config, account, region, intake, notifier)
     return _cold
 
 
@@ -80,6 +85,10 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(event_id=intent.event_id)
     logger.set_correlation_id(intent.event_id)
     resolution = _cold.intake.handle(intent)
+    if resolution.notice:
+        logger.warning(f"notice: {resolution.notice}")
+        if _cold.notifier is not None:
+            _cold.notifier.publish(notice_note(intent, resolution.notice))
     if resolution.alert:
         logger.warning(f"alert: {resolution.alert}")
         metrics.add_metric(name=settings.Metrics.BASELINE_DELETED, unit=MetricUnit.Count, value=1)
