@@ -20,6 +20,7 @@ from ..core import describe
 from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
 from ..core.config import DEFAULT_PREFIX, Env
 from . import breakglass, history, render
+from .progress import Progress, on_terminal
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
@@ -363,13 +364,16 @@ class Aws:
         except ValueError as exc:  # a prefix SSM cannot hold
             raise CliError(str(exc)) from None
 
-    def reconciler(self) -> Any:
+    def reconciler(self, progress: Progress | None = None) -> Any:
         from ..services.reconcile import Reconciler
 
         options: dict[str, Any] = {"concurrency": self.settings.concurrency}
         if self.settings.poll_seconds is not None:
             options["mode_update_poll_seconds"] = self.settings.poll_seconds
-        return Reconciler(eks=self.client("eks"), iam=self.client("iam"), **options)
+        eks = self.client("eks")
+        if progress is not None:
+            progress.watch(eks)
+        return Reconciler(eks=eks, iam=self.client("iam"), **options)
 
 
 def _resolve_region(settings: Settings) -> str:
@@ -602,7 +606,8 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
     from ..core.baseline import capture_document
 
     region = _resolve_region(settings)
-    live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
+    with _progress(io, args, f"reading {args.cluster}") as progress:
+        live = Aws(settings, region).reconciler(progress).read_cluster(args.cluster, region)
     document = capture_document(live)
     captured = {e["principalARN"] for e in document.get("accessConfig", {}).get("accessEntries", [])}
     left_out = sorted(set(live.entries) - captured)
@@ -643,7 +648,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
     baseline = aws.store().get(args.cluster, region)
-    _live, plan = aws.reconciler().plan(baseline)
+    with _progress(io, args, f"reading {args.cluster}") as progress:
+        _live, plan = aws.reconciler(progress).plan(baseline)
     mode = baseline.settings.mode
     if args.json:
         io.print(json.dumps(describe.plan_json(plan, mode=mode), indent=2))
@@ -656,8 +662,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
     baseline = aws.store().get(args.cluster, region)
-    reconciler = aws.reconciler()
-    live, plan = reconciler.plan(baseline)
+    with _progress(io, args, f"reading {args.cluster}") as progress:
+        live, plan = aws.reconciler(progress).plan(baseline)
     mode = baseline.settings.mode
     human = not args.json
     if human:
@@ -712,7 +718,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             return EXIT_ERROR
 
     # The plan runs only if the cluster still plans the same (the prompt may have waited for hours).
-    outcome = reconciler.apply(baseline, approved=(live, plan))
+    with _progress(io, args, f"applying to {args.cluster}") as progress:
+        outcome = aws.reconciler(progress).apply(baseline, approved=(live, plan))
     admins = describe.touched_admins(outcome.written, outcome.live)
     code = EXIT_OK if outcome.reached_baseline else EXIT_HELD_BACK if outcome.succeeded else EXIT_ERROR
     if human:
@@ -821,6 +828,11 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     if args.json:
         io.print(json.dumps(doc, indent=2, default=str))
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _progress(io: Io, args: argparse.Namespace, label: str) -> Progress:
+    """Progress on stderr when it is a terminal and the output is not --json (quiet otherwise)."""
+    return Progress(io.err, enabled=on_terminal(io.err, json_output=bool(args.json)), label=label)
 
 
 def _count(n: int, one: str, many: str) -> str:
