@@ -59,7 +59,7 @@ def test_the_on_call_story_restore_then_a_grant_that_ends(world: World, run: Any
     code, out, _ = run("audit", CLUSTER)
     lines = out.splitlines()
     assert code == 0 and lines[0].split()[:3] == ["AT", "STATUS", "ACTION"]
-    assert [line.split()[3] for line in lines[1:]] == ["revoke", "grants", "grant", "restore"]
+    assert [line.split()[4] for line in lines[1:]] == ["revoke", "grants", "grant", "restore"]
     # The revocation's reason is recorded with the on-call engineer's call.
     [revoked] = [r for r in world.audit() if r["action"] == "revoke" and r["caller"] != "access-guard"]
     assert revoked["reason"] == "INC-9 over"

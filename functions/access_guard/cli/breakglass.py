@@ -309,7 +309,8 @@ def grant(api: Any, args: argparse.Namespace, io: Any) -> int:
         ["access-guard", "breakglass", "revoke", "--cluster", g["cluster"], g["grantId"], "--reason", "WHY"]
     )
     io.print(
-        f"Granted {_policy(g)} ({_scope(g)}) on {g['cluster']} to {g['principalArn']} until {g['endsAt']}.\n"
+        f"Granted {_policy(g)} ({_scope(g)}) on {g['cluster']} to {g['principalArn']} until "
+        f"{short_time(g['endsAt'])}.\n"
         f"Grant {g['grantId']}: it ends on its own; to end it now: {end_now}"
     )
     return EXIT_OK
@@ -323,10 +324,11 @@ def grants(api: Any, args: argparse.Namespace, io: Any) -> int:
     if not found:
         io.print(f"No grants on {args.cluster}.")
         return EXIT_OK
-    rows = [("GRANT", "STATE", "POLICY", "SCOPE", "PRINCIPAL", "ENDS", "REASON")]
+    rows = [("GRANT", "STATE", "POLICY", "SCOPE", "PRINCIPAL", "ENDED / ENDS", "REASON")]
     for g in found:
-        state = g["state"] + (f" ({g['revocationError']})" if g.get("revocationError") else "")
-        rows.append((g["grantId"], state, _policy(g), _scope(g), g["principalArn"], g["endsAt"], g["reason"]))
+        state, ends = _grant_state(g)
+        state += f" ({_clip(g['revocationError'], 60)})" if g.get("revocationError") else ""
+        rows.append((g["grantId"], state, _policy(g), _scope(g), g["principalArn"], ends, _clip(g["reason"])))
     io.print(_table(rows))
     return EXIT_OK
 
@@ -389,6 +391,16 @@ def _policy(g: Mapping[str, Any]) -> str:
 def _scope(g: Mapping[str, Any]) -> str:
     scope = g["accessScope"]
     return "cluster" if scope["type"] == "cluster" else "namespaces " + ",".join(scope.get("namespaces", []))
+
+
+def _grant_state(g: Mapping[str, Any]) -> tuple[str, str]:
+    """What a person calls the grant's state, and when it ended (or ends): a grant revoked at its end
+    `expired`, one ended before `revoked early`."""
+    if g["state"] == "revoked":
+        if g.get("endedEarlyAt"):
+            return "revoked early", short_time(g["endedEarlyAt"])
+        return "expired", short_time(g.get("revokedAt") or g["endsAt"])
+    return g["state"], short_time(g["endsAt"])
 
 
 def _clip(text: str, width: int = 90) -> str:

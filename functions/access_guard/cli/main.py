@@ -774,6 +774,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     )
     doc: dict[str, Any] = {"event": args.file, "decision": None, "work": []}
     if isinstance(intent, Ignored):
+        if intent.reason.startswith("malformed"):  # not an event at all: the operator's file is wrong
+            raise CliError(f"{args.file} is not an event the guard reads ({intent.reason})")
         doc["decision"] = f"ignored: {intent.reason}"
         io.print(json.dumps(doc, indent=2) if args.json else f"Ignored: {intent.reason}")
         return EXIT_OK
@@ -817,7 +819,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             continue
         outcome = report.outcome
         if args.dry_run:
-            io.out.write(render.render_plan(outcome.plan, mode="detect", colour=settings.colour))
+            mode = aws.store().get(item.cluster, item.region).settings.mode
+            io.out.write(render.render_plan(outcome.plan, mode=mode, colour=settings.colour))
             io.print("Dry run: nothing was written.")
         else:
             io.out.write(
@@ -874,7 +877,9 @@ def _describe_error(exc: BaseException) -> str | None:
     from ..core.baseline import BaselineError
 
     if isinstance(exc, BaselineNotFound):
-        return f"no baseline stored: {_first_line(exc)} (push one with `access-guard baseline push FILE`)"
+        said = _first_line(exc)
+        said = said if said.startswith("no baseline") else f"no baseline stored: {said}"
+        return f"{said} (push one with `access-guard baseline push FILE`)"
     if isinstance(exc, BaselineUnreadable):
         return f"the stored baseline cannot be used: {_first_line(exc)}"
     if isinstance(exc, ClusterNotFound):
