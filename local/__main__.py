@@ -79,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     # The owners' notes, as people read them, are what serve prints; the JSON logs only when asked for.
     quiet = {} if args.log_json else {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    os.environ.update(quiet)  # process-wide too: every handler's Logger reads it, whenever it is made
     pipeline = Pipeline.create(endpoint, region=args.region, environment=quiet)
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
     stop_notes = threading.Event()
