@@ -220,6 +220,8 @@ class ServiceStack(Stack):
             list_without_resources(ssm=True),
             tables.state.record_canaries("RecordCanaries"),
             use_tables,
+            publish,  # the notice of a cluster no longer managed, on purpose (`baseline delete`)
+            use_topic,
         )
         remediate.permissions.add(
             baselines,

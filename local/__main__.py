@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds CloudTrail takes to hand an event to EventBridge (AWS takes seconds; default 1)",
     )
     serve.add_argument("--emulator-only", action="store_true", help="the local AWS alone, without the guard")
+    serve.add_argument(
+        "--log-json",
+        action="store_true",
+        help="also print the handlers' JSON logs (what CloudWatch gets in AWS); default: the notes only",
+    )
     sub.add_parser(
         "demo", help="tell the story of the guard at work, unattended, against an in-process local AWS"
     )
@@ -88,6 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .baseline_key import ensure_baseline_key
     from .runner import Pipeline
 
+    # The owners' notes, as people read them, are what serve prints; the JSON logs only when asked for.
+    quiet = {} if args.log_json else {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    os.environ.update(quiet)  # process-wide too: every handler's Logger reads it, whenever it is made
     # The deployment's baseline key, under the same alias as in AWS: the guard applies only baselines that
     # are SecureStrings under it, and `access-guard baseline push` finds it by its alias.
     key = ensure_baseline_key(boto3.client("kms", region_name=region))
@@ -96,11 +104,13 @@ def _serve(args: argparse.Namespace) -> int:
     pipeline = Pipeline.create(
         endpoint,
         region=region,
-        environment={Env.BASELINE_KEY_ARN: key},
+        environment={Env.BASELINE_KEY_ARN: key, **quiet},
         isolation="process",
         strict=True,
     )
     pipeline.start(sweep_seconds=args.sweep_seconds or None)
+    stop_notes = threading.Event()
+    threading.Thread(target=_print_notes, args=(pipeline, stop_notes), daemon=True, name="notes").start()
     print(
         f"the guard's pipeline is running in {region} ({source}; sweep every {args.sweep_seconds:g} s)",
         flush=True,
@@ -132,6 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return _wait(server)
     finally:
+        stop_notes.set()
         pipeline.stop()
 
 
@@ -151,6 +162,22 @@ def serve_oncall(given: list[str] | None, env: os._Environ[str] | dict[str, str]
     if given:
         return list(given)
     return [v.strip() for v in env.get("ACCESS_GUARD_ONCALL_PRINCIPALS", "").split(",") if v.strip()]
+
+
+def _print_notes(pipeline: object, stop: threading.Event) -> None:
+    """Each note the guard publishes, as its owners read it: the time, the subject, the text."""
+    import time
+
+    while not stop.is_set():
+        try:
+            notes = pipeline.notifications(wait_seconds=1.0)  # type: ignore[attr-defined]
+        except Exception:  # the local AWS is stopping
+            return
+        for note in notes:
+            text = note["document"].get("text", "")
+            lines = [f"[{time.strftime('%H:%M:%S')}] {note['subject']}"]
+            lines += [f"  {line}" for line in text.splitlines() if line.strip()]
+            print("\n".join(lines), flush=True)
 
 
 def _oncall_role() -> str:

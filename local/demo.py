@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -117,7 +119,7 @@ class Story:
         self, *argv: str, key: dict[str, str] | None = None, show: str | None = None, **extra: str
     ) -> int:
         """Run a command as a person would in their terminal (with `extra` exported), and show it."""
-        print(f"  $ {show or ' '.join(argv)}", flush=True)
+        print(f"  $ {show or shlex.join(argv)}", flush=True)
         env = {**self.env(key), **extra}
         done = subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False)
         for line in (done.stdout + done.stderr).strip().splitlines():
@@ -125,7 +127,26 @@ class Story:
         return done.returncode
 
     def aws(self, key: dict[str, str], *args: str) -> int:
-        return self.shell(sys.executable, "-m", "awscli", *args, key=key, show="aws " + " ".join(args))
+        return self.shell(sys.executable, "-m", "awscli", *args, key=key, show=shlex.join(["aws", *args]))
+
+    def aws_at_once(self, key: dict[str, str], *calls: tuple[str, dict[str, Any]]) -> None:
+        """Several EKS calls made back to back (a script would make them so), shown as the aws CLI's:
+        they land within milliseconds, before the guard hears of the first."""
+        eks = boto3.client(
+            "eks",
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
+        for operation, params in calls:
+            flags = [f"--{k.replace('_', '-')}" for k in params]
+            words = ["aws", "eks", operation.replace("_", "-")]
+            for flag, value in zip(flags, params.values(), strict=True):
+                words += [flag, value if isinstance(value, str) else "type=cluster"]
+            print(f"  $ {shlex.join(words)}", flush=True)
+        for operation, params in calls:
+            getattr(eks, operation)(**_api_params(params))
 
     def guard_answer(self, what: str, since: float) -> None:
         """Wait for the guard's note about a change, show it, and add it to the timeline."""
@@ -202,7 +223,7 @@ def break_glass(story: Story, emulator: Emulator, iam: Any) -> bool:
     def breakglass(*args: str) -> int:
         return story.shell(
             sys.executable, "-m", "access_guard", "breakglass", *args,
-            key=key, show="access-guard breakglass " + " ".join(args), ACCESS_GUARD_API_URL=api,
+            key=key, show=shlex.join(["access-guard", "breakglass", *args]), ACCESS_GUARD_API_URL=api,
         )  # fmt: skip
 
     say(
@@ -219,16 +240,16 @@ def break_glass(story: Story, emulator: Emulator, iam: Any) -> bool:
         f"   Carol is on call (role {oncall}, session carol). Through the signed break-glass API "
         f"(export ACCESS_GUARD_API_URL={api}):"
     )
-    breakglass("drift", CLUSTER)
-    breakglass("restore", CLUSTER, "--reason", "INC-7: platform admins locked out")
+    breakglass("drift", "--cluster", CLUSTER)
+    breakglass("restore", "--cluster", CLUSTER, "--reason", "INC-7: platform admins locked out")
     say("   Who can get in now:", story.who_can_administer())
     breakglass(
-        "grant", CLUSTER, "--policy", "AmazonEKSClusterAdminPolicy", "--minutes", "15",
+        "grant", "--cluster", CLUSTER, "--policy", "AmazonEKSClusterAdminPolicy", "--minutes", "15",
         "--reason", "INC-7: look for what else was changed",
     )  # fmt: skip
     granted = oncall in emulator.admins(CLUSTER, region=REGION)
     say("   Who can get in now:", story.who_can_administer())
-    breakglass("grants", CLUSTER)
+    breakglass("grants", "--cluster", CLUSTER)
     clock.offset += timedelta(minutes=16)
     story.pipeline.scheduler.tick()
     say(
@@ -236,10 +257,14 @@ def break_glass(story: Story, emulator: Emulator, iam: Any) -> bool:
         story.who_can_administer(),
     )
     story.pipeline.wait_quiet()
-    breakglass("audit", CLUSTER)
+    breakglass("audit", "--cluster", CLUSTER)
     notes = story.pipeline.notifications(wait_seconds=2)
-    kinds = sorted({n["document"].get("kind", "?") for n in notes})
-    say(f"   The owners were told of each break-glass call ({len(notes)} notes: {', '.join(kinds)}).")
+    subjects = "\n".join(f"- {n['subject']}" for n in notes)
+    say(
+        f"   The owners were told of each change (the reads, drift, grants and audit, are recorded, not "
+        f"told): {len(notes)} notes",
+        subjects,
+    )
     return granted and oncall not in emulator.admins(CLUSTER, region=REGION)
 
 
@@ -298,6 +323,20 @@ def _identity_center_answer(story: Story, since: float, wanted: str) -> None:
     say("  (no answer from the guard in time)")
 
 
+def _api_params(params: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "cluster_name": "clusterName",
+        "principal_arn": "principalArn",
+        "policy_arn": "policyArn",
+        "access_scope": "accessScope",
+    }
+    return {names[k]: v for k, v in params.items()}
+
+
+def _clip(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def person(iam: Any, name: str) -> dict[str, str]:
     iam.create_user(UserName=name)
     return iam.create_access_key(UserName=name)["AccessKey"]  # type: ignore[no-any-return]
@@ -349,41 +388,39 @@ def main() -> int:
             say("   Alice leaves; her IAM user is deleted.", story.who_can_administer())
 
             say("2. The platform team stores the baseline of the access it wants, in SSM.")
-            path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"{CLUSTER}-baseline.yaml")
-            with open(path, "w") as handle:
-                handle.write(BASELINE)
-            since = time.monotonic()
-            story.shell(
-                sys.executable,
-                "-m",
-                "access_guard",
-                "baseline",
-                "push",
-                path,
-                show=f"access-guard baseline push {path}",
-            )
+            with tempfile.TemporaryDirectory(prefix="access-guard-demo-") as folder:
+                path = os.path.join(folder, f"{CLUSTER}.yaml")
+                with open(path, "w") as handle:
+                    handle.write(BASELINE)
+                since = time.monotonic()
+                story.shell(
+                    sys.executable,
+                    "-m",
+                    "access_guard",
+                    "baseline",
+                    "push",
+                    path,
+                    show=f"access-guard baseline push {CLUSTER}.yaml",
+                )
             story.guard_answer("baseline stored", since)
             say("   Who can get in now:", story.who_can_administer())
 
             bob_arn = f"arn:aws:iam::{ACCOUNT}:user/bob"
             say("3. Bob, who may call EKS, grants himself cluster admin.")
             since = time.monotonic()
-            story.aws(
+            story.aws_at_once(
                 bob,
-                "eks",
-                "create-access-entry",
-                "--cluster-name",
-                CLUSTER,
-                "--principal-arn",
-                bob_arn,
-                "--query",
-                "accessEntry.principalArn",
+                ("create_access_entry", {"cluster_name": CLUSTER, "principal_arn": bob_arn}),
+                (
+                    "associate_access_policy",
+                    {
+                        "cluster_name": CLUSTER,
+                        "principal_arn": bob_arn,
+                        "policy_arn": ADMIN,
+                        "access_scope": {"type": "cluster"},
+                    },
+                ),
             )
-            story.aws(
-                bob, "eks", "associate-access-policy", "--cluster-name", CLUSTER, "--principal-arn", bob_arn,
-                "--policy-arn", ADMIN, "--access-scope", "type=cluster",
-                "--query", "associatedAccessPolicy.policyArn",
-            )  # fmt: skip
             story.guard_answer("rogue admin", since)
             say("   Who can get in now:", story.who_can_administer())
 
@@ -407,8 +444,8 @@ def main() -> int:
             say("6. Timeline (each change, and how long until the guard had put it back):")
             for what, reason, after, done in story.timeline:
                 print(
-                    f"  {what:<22} {after:5.1f} s  {reason}"
-                    + (f"\n  {'':<22}         -> {done}" if done else "")
+                    f"  {what:<22} {after:5.1f} s  {_clip(reason)}"
+                    + (f"\n  {'':<22}         -> {_clip(done)}" if done else "")
                 )
             recovered = break_glass(story, emulator, iam)
             drift = story.shell(

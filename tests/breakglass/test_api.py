@@ -55,6 +55,8 @@ def test_clusters_lists_the_managed_clusters_with_their_mode_and_drift(world: Wo
                 "refusals": 0,
                 "activeGrants": 0,
                 "grantsNotYetRevoked": [],
+                "unmanaged": 0,
+                "unmanagedAdmins": [],
                 "error": None,
             }
         ],

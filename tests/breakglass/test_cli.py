@@ -13,7 +13,7 @@ import boto3
 import pytest
 from access_guard.cli.main import main
 
-from .conftest import ADMIN, CLUSTER, ONCALL, PLATFORM, REGION, World
+from .conftest import ADMIN, CLUSTER, ONCALL, PLATFORM, REGION, VIEW, World
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_the_on_call_story_restore_then_a_grant_that_ends(world: World, run: Any
     code, out, _ = run("grants", CLUSTER)
     assert code == 0 and grant_id in out and "active" in out
 
-    code, out, _ = run("revoke", CLUSTER, grant_id)
+    code, out, _ = run("revoke", "--cluster", CLUSTER, grant_id, "--reason", "INC-9 over")
     assert (code, out.strip()) == (0, f"Revoked grant {grant_id}: its access is gone.")
     assert ONCALL not in world.access()
 
@@ -60,7 +60,11 @@ def test_the_on_call_story_restore_then_a_grant_that_ends(world: World, run: Any
     lines = out.splitlines()
     assert code == 0 and lines[0].split()[:3] == ["AT", "STATUS", "ACTION"]
     # the calls, and the grant's end (written by the run that took its access away)
-    assert [line.split()[3] for line in lines[1:]] == ["revoke", "grant-end", "grants", "grant", "restore"]
+    assert [line.split()[4] for line in lines[1:]] == ["revoke", "grant-end", "grants", "grant", "restore"]
+    # The revocation's reason is recorded with the on-call engineer's call.
+    [revoked] = [r for r in world.audit() if r["action"] == "revoke" and r["caller"] != "access-guard"]
+    assert revoked["reason"] == "INC-9 over"
+    assert revoked["request"]["body"] == {"reason": "INC-9 over"}
 
 
 def test_drift_prints_the_plan_and_exits_2_when_there_is_drift(world: World, run: Any) -> None:
@@ -74,7 +78,7 @@ def test_drift_prints_the_plan_and_exits_2_when_there_is_drift(world: World, run
 def test_clusters_prints_a_table(world: World, run: Any) -> None:
     code, out, _ = run("clusters")
     assert code == 0
-    assert out.splitlines()[1].split() == [CLUSTER, "enforce", "API_AND_CONFIG_MAP", "no", "0"]
+    assert out.splitlines()[1].split() == [CLUSTER, "enforce", "API_AND_CONFIG_MAP", "no", "0", "0"]
 
 
 def test_errors_are_one_line_with_the_status_and_the_apis_reason(world: World, run: Any) -> None:
@@ -83,14 +87,13 @@ def test_errors_are_one_line_with_the_status_and_the_apis_reason(world: World, r
     assert err.startswith("error: 403 forbidden: arn:aws:iam::123456789012:user/mallory is not an on-call")
     assert err.count("\n") == 1
 
-    code, _, err = run("grant", CLUSTER, "--policy", "AmazonEKSViewPolicy", "--minutes", "0", "--reason", "x")
+    code, _, err = run("grant", CLUSTER, "--policy", VIEW, "--minutes", "61", "--reason", "-")
     assert code == 1
-    assert (
-        err
-        == "error: 400 bad request: invalid grant request: durationMinutes must be between 1 and 60, got 0\n"
+    assert err == (
+        "error: 400 bad request: invalid grant request: --minutes must be between 1 and 60, got 61\n"
     )
 
-    code, _, err = run("revoke", CLUSTER, "0123456789abcdef0123456789abcdef")
+    code, _, err = run("revoke", CLUSTER, "0123456789abcdef0123456789abcdef", "--reason", "done")
     assert code == 1 and err.startswith("error: 404 not found: no grant 0123456789abcdef0123456789abcdef")
 
 

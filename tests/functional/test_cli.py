@@ -354,7 +354,7 @@ def test_an_aws_error_is_one_error_line(aws: Emulator, tmp_path, capsys):
     # SSM refuses parameter names under /aws/: a real AWS error, not retried.
     path = write(tmp_path, baseline_text([], mode=None))
 
-    code, out, err = run(capsys, "--prefix", "/aws/guard/", "baseline", "push", path)
+    code, out, err = run(capsys, "baseline", "push", path, "--prefix", "/aws/guard/")
 
     assert code == 1 and out == ""
     assert err.startswith("error: AWS PutParameter failed: ") and err.count("\n") == 1
@@ -362,7 +362,7 @@ def test_an_aws_error_is_one_error_line(aws: Emulator, tmp_path, capsys):
 
 
 def test_a_prefix_ssm_cannot_hold_is_an_error(tmp_path, capsys):
-    code, _, err = run(capsys, "--prefix", "relative/path", "baseline", "show", CLUSTER)
+    code, _, err = run(capsys, "baseline", "show", CLUSTER, "--prefix", "relative/path")
 
     assert code == 1
     assert err.startswith("error: ") and "must start with '/'" in err and err.count("\n") == 1
@@ -371,7 +371,7 @@ def test_a_prefix_ssm_cannot_hold_is_an_error(tmp_path, capsys):
 def test_plan_honours_the_prefix_option(aws: Emulator, tmp_path, capsys):
     cluster()
     text = baseline_text([], mode=None)
-    assert main(["--prefix", "/team-a/guard/", "baseline", "push", write(tmp_path, text)]) == 0
+    assert main(["baseline", "push", write(tmp_path, text), "--prefix", "/team-a/guard/"]) == 0
 
     assert run(capsys, "plan", "--cluster", CLUSTER)[0] == 1  # not under the default prefix
     assert run(capsys, "plan", "--cluster", CLUSTER, "--prefix", "/team-a/guard/")[0] == 0

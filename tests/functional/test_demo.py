@@ -29,6 +29,15 @@ def test_the_demo_runs_the_whole_story_unattended_and_ends_with_the_baseline_res
     assert done.stdout.count("The guard, on its own:") == 4
     assert "No changes. payments matches its baseline." in done.stdout
     assert "The baseline holds; the guard did all of it on its own" in done.stdout
+    # the rogue admin's note warns about RBAC backdoors, every time (no race between bob's two calls)
+    rogue = done.stdout.split("3. Bob", 1)[1].split("4. Someone", 1)[0]
+    assert "new cluster admin outside the baseline, by arn:aws:iam::123456789012:user/bob" in rogue
+    assert "Review the cluster's RBAC" in rogue and "ResourceNotFoundException" not in rogue
+    # commands can be pasted as printed; no row of the timeline is a wall of text; no file left behind
+    assert "--reason 'INC-7: platform admins locked out'" in done.stdout
+    assert all(
+        len(line) <= 160 for line in done.stdout.split("6. Timeline", 1)[1].split("7. 3 a.m.")[0].splitlines()
+    )
     # and the on-call engineer's grant gave cluster admin, then ended on its own (the oracle says both)
     night = done.stdout.split("7. 3 a.m.", 1)[1]
     granted, ended = night.split("16 minutes later", 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -51,6 +51,7 @@ def to_item(record: AuditRecord) -> dict[str, Any]:
         "record": json.dumps(record.to_json(), sort_keys=True, default=str),
         # A few attributes in the clear, for the console and ad-hoc queries.
         "action": record.action,
+        "kind": record.kind,
         "status": record.status,
         "caller": record.caller or NO_CLUSTER,
         _TTL: int((record.at + KEEP_FOR).timestamp()),
@@ -90,26 +91,46 @@ class AuditTable:
         self._db.put_item(TableName=self._table, Item=to_item(record))
 
     def page(
-        self, *, region: str, cluster: str | None = None, limit: int = 25, token: str | None = None
+        self,
+        *,
+        region: str,
+        cluster: str | None = None,
+        limit: int = 25,
+        token: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
     ) -> tuple[list[AuditRecord], str | None]:
-        """Up to `limit` records, newest first: one cluster's (of `region`), or every cluster's; and the
-        token of the next page (None at the end). BadPageToken for a token this query did not give."""
+        """Up to `limit` records, newest first: one cluster's (of `region`), or every cluster's, of one
+        `kind` and from `since` when given; and the token of the next page (None at the end; a page of a
+        kind may hold fewer than `limit`: DynamoDB filters after it reads). BadPageToken for a token this
+        query did not give."""
         query: dict[str, Any] = {"TableName": self._table, "ScanIndexForward": False, "Limit": limit}
+        names_: dict[str, str] = {}
+        values: dict[str, Any] = {}
         if cluster is None:
             names: tuple[str, ...] = (_PK, _SK, _FEED)
-            query.update(
-                IndexName=_INDEX,
-                KeyConditionExpression="#p = :p",
-                ExpressionAttributeNames={"#p": _FEED},
-                ExpressionAttributeValues={":p": {"S": FEED}},
-            )
+            query["IndexName"] = _INDEX
+            names_.update({"#p": _FEED, "#s": _FEED_SORT})
+            values[":p"] = {"S": FEED}
         else:
             names = (_PK, _SK)
-            query.update(
-                KeyConditionExpression="#p = :p",
-                ExpressionAttributeNames={"#p": _PK},
-                ExpressionAttributeValues={":p": {"S": partition(cluster, region)}},
-            )
+            names_.update({"#p": _PK, "#s": _SK})
+            values[":p"] = {"S": partition(cluster, region)}
+        condition = "#p = :p"
+        if since is not None:
+            condition += " AND #s >= :since"
+            values[":since"] = {"S": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        else:
+            names_.pop("#s")
+        if kind is not None:
+            query["FilterExpression"] = "#k = :k"
+            names_["#k"] = "kind"
+            values[":k"] = {"S": kind}
+        query.update(
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names_,
+            ExpressionAttributeValues=values,
+        )
         if token is not None:
             start = _decode(token, names)
             expected = FEED if cluster is None else partition(cluster, region)

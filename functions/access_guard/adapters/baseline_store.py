@@ -42,7 +42,7 @@ from botocore.exceptions import ClientError
 from ..core import baseline as baseline_mod
 from ..core.config import DEFAULT_PREFIX
 from ..core.model import Baseline
-from ..core.triggers import baselines_root
+from ..core.triggers import RETIRED, baselines_root
 from ..core.trust import StoredParameter, Untrusted, untrusted
 from .clients import error_code
 
@@ -117,6 +117,10 @@ class BaselineStore:
     def manifest_name(self, cluster: str, region: str) -> str:
         return f"{baselines_root(self.prefix)}{region}/{cluster}"
 
+    def retirement_name(self, cluster: str, region: str) -> str:
+        """The marker `baseline delete` writes before it deletes: the deletion is on purpose (no alarm)."""
+        return f"{self.manifest_name(cluster, region)}/{RETIRED}"
+
     def _chunk_name(self, cluster: str, region: str, version: str, index: int) -> str:
         return f"{self.manifest_name(cluster, region)}/v/{version}/{index}"
 
@@ -126,6 +130,8 @@ class BaselineStore:
         baseline = baseline_mod.load(text)
         document = json.dumps(baseline_mod.to_document(baseline), separators=(",", ":"), sort_keys=True)
         self._write(baseline.cluster, baseline.region, document)
+        # Managed again: the marker of an earlier `baseline delete` goes.
+        self._delete_names_if_there([self.retirement_name(baseline.cluster, baseline.region)])
         return baseline
 
     def _write(self, cluster: str, region: str, document: str) -> None:
@@ -334,6 +340,27 @@ class BaselineStore:
                 region, cluster = parts
                 found.add((cluster, region))
         return sorted(found)
+
+    def retire(self, cluster: str, region: str, *, by: str, at: str) -> None:
+        """Say that the cluster's baseline is about to be deleted on purpose, by whom (before `delete`)."""
+        value = json.dumps({"by": by, "at": at}, separators=(",", ":"))
+        self._put_parameter(self.retirement_name(cluster, region), value)
+
+    def retired_by(self, cluster: str, region: str) -> str | None:
+        """Who retired the cluster (its baseline deleted on purpose), or None when nobody did."""
+        try:
+            found = self._ssm.get_parameter(Name=self.retirement_name(cluster, region), WithDecryption=True)
+        except ClientError as exc:
+            if error_code(exc) == "ParameterNotFound":
+                return None
+            raise
+        try:
+            return str(json.loads(found["Parameter"]["Value"])["by"])
+        except (ValueError, KeyError, TypeError):
+            return "someone (the marker cannot be read)"
+
+    def _delete_names_if_there(self, names: builtins.list[str]) -> None:
+        self._ssm.delete_parameters(Names=names)  # names that do not exist are reported, not raised
 
     def delete(self, cluster: str, region: str) -> None:
         """Remove the baseline: the manifest first (so no reader sees a partial one), then every chunk."""

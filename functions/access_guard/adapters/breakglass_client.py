@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from .clients import error_code
 
 _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 TIMEOUT_SECONDS = 60  # API Gateway gives up on the handler after 29 s
+CONNECT_TIMEOUT_SECONDS = 5  # an API that cannot be connected to is reported at once, not after a minute
 
 
 class Unreachable(RuntimeError):
@@ -59,6 +61,7 @@ class BreakGlassClient:
         self.credentials = credentials  # botocore credentials (frozen or refreshable)
         self.region = region
         self.timeout = timeout
+        self._connected = False
 
     def call(
         self, method: str, resource: str, *, body: Any = None, query: dict[str, str] | None = None
@@ -75,6 +78,7 @@ class BreakGlassClient:
         prepared = urllib.request.Request(
             url, data=data or None, headers=dict(request.headers.items()), method=method
         )
+        self._check_connect()
         try:
             with urllib.request.urlopen(prepared, timeout=self.timeout) as response:  # noqa: S310 - http(s)
                 status, raw = response.status, response.read()
@@ -88,6 +92,19 @@ class BreakGlassClient:
         except ValueError:
             document = {"message": raw.decode("utf-8", "replace")[:500]}
         return ApiResult(status, document)
+
+    def _check_connect(self) -> None:
+        """urllib has one timeout for connecting and for the answer (which may take API Gateway's 29 s):
+        connect once first with a short one, so an API that is down is reported within seconds."""
+        if self._connected:
+            return
+        parts = urlsplit(self.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "", port), timeout=CONNECT_TIMEOUT_SECONDS).close()
+        except OSError as exc:
+            raise Unreachable(f"cannot reach the break-glass API at {self.url}: {exc}") from None
+        self._connected = True
 
 
 def api_url_from_stack(cloudformation: Any, region: str) -> str | None:

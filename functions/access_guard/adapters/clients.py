@@ -15,11 +15,16 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from ..core.config import APP_ID
 
 MAX_ATTEMPTS = 8  # in all, the first attempt included
+# The CLI's bound on an unreachable endpoint: 2 tries of at most 3 s each, and botocore's backoff (<= 1 s)
+# between them, so the operator hears "cannot connect to URL" within FAIL_FAST_SECONDS.
+CONNECT_TIMEOUT_SECONDS = 3
+CONNECT_ATTEMPTS = 2
+FAIL_FAST_SECONDS = 10
 
 _lock = threading.Lock()
 _cache: dict[tuple[Any, ...], Any] = {}
@@ -33,14 +38,20 @@ def client(
     endpoint_url: str | None = None,
     profile: str | None = None,
     max_pool_connections: int = 10,
+    fail_fast: bool = False,
 ) -> Any:
-    """The (cached) boto3 client for `service`; same arguments and environment -> same client object."""
+    """The (cached) boto3 client for `service`; same arguments and environment -> same client object.
+
+    `fail_fast` (the CLI): an endpoint that cannot be connected to is reported within FAIL_FAST_SECONDS
+    (a short connect timeout, CONNECT_ATTEMPTS tries) instead of after a minute of retries; throttling and
+    5xx answers are still retried MAX_ATTEMPTS times."""
     key = (
         service,
         region,
         endpoint_url,
         profile,
         max_pool_connections,
+        fail_fast,
         # boto3 reads these at creation time: a client made under another endpoint or other credentials
         # (the local runner runs each handler under its role's session) must not be reused.
         os.environ.get("AWS_ENDPOINT_URL"),
@@ -61,10 +72,21 @@ def client(
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             max_pool_connections=max_pool_connections,
             user_agent_appid=APP_ID,
+            **({"connect_timeout": CONNECT_TIMEOUT_SECONDS} if fail_fast else {}),
         )
         made = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        if fail_fast:
+            # Runs before botocore's retry handler: after CONNECT_ATTEMPTS failed connections, give up.
+            prefix = made.meta.service_model.endpoint_prefix
+            made.meta.events.register_first(f"needs-retry.{prefix}", _give_up)
         _cache[key] = made
         return made
+
+
+def _give_up(attempts: int = 0, caught_exception: Exception | None = None, **_: Any) -> None:
+    connecting = isinstance(caught_exception, EndpointConnectionError | ConnectTimeoutError)
+    if connecting and caught_exception is not None and attempts >= CONNECT_ATTEMPTS:
+        raise caught_exception
 
 
 def clear_cache() -> None:

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from ..core import describe, identity_center
-from ..core.config import DEFAULT_PREFIX, Env
+from ..core.breakglass import API_URL_ENV, SERVICE_STACK_NAME
+from ..core.config import AWS_MANAGED_SSM_KEY, DEFAULT_PREFIX, Env
 from ..core.trust import BASELINE_KEY_ALIAS
-from . import breakglass, doctor, render
+from . import breakglass, doctor, history, render
+from .progress import Progress, on_terminal
 
 # 3: the run wrote what it safely could, but the cluster is not at its baseline (a step the safety rules
 # held back, a mode update still running, a principal that no longer exists): look, then run again.
@@ -43,37 +45,108 @@ class _Parser(argparse.ArgumentParser):
 
 # --- arguments -------------------------------------------------------------------------------------------
 
+# The global options and their values when not given (they are accepted before or after the command, so
+# every parser carries them with SUPPRESS defaults, and `_fill_defaults` sets what was not given).
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "region": None,
+    "endpoint_url": None,
+    "profile": None,
+    "api_url": None,
+    "json": False,
+    "no_color": False,
+}
 
-def _common_options() -> _Parser:
+
+def _global_options() -> _Parser:
     """Options accepted before or after the command (`--region X plan ...` and `plan --region X ...`).
 
-    Defaults are SUPPRESS so that a sub-command's parser does not overwrite a value given before it;
-    `_settings` fills the defaults in afterwards.
+    Defaults are SUPPRESS so that a sub-command's parser does not overwrite a value given before it.
     """
     common = _Parser(add_help=False)
+    group = common.add_argument_group("global options (before or after the command)")
     s = argparse.SUPPRESS
-    common.add_argument("--region", default=s, help="AWS region (default: the session's default region)")
-    common.add_argument(
+    group.add_argument("--region", default=s, help="AWS region (default: the session's default region)")
+    group.add_argument(
         "--endpoint-url",
+        metavar="URL",
         default=s,
         help="send AWS calls here, e.g. the local AWS (default: AWS_ENDPOINT_URL)",
     )
-    common.add_argument(
+    group.add_argument(
         "--profile", default=s, help="AWS named profile (default: the default credential chain)"
     )
-    common.add_argument(
-        "--prefix",
+    group.add_argument(
+        "--api-url",
+        metavar="URL",
         default=s,
+        help=f"the break-glass API's invoke URL (default: ${API_URL_ENV}, else the stack "
+        f"{SERVICE_STACK_NAME.format(region='REGION')}'s ApiUrl output)",
+    )
+    group.add_argument("--json", action="store_true", default=s, help="print one JSON document on stdout")
+    group.add_argument("--no-color", action="store_true", default=s, help="no colour (also: NO_COLOR set)")
+    return common
+
+
+def _store_options() -> _Parser:
+    options = _Parser(add_help=False)
+    options.add_argument(
+        "--prefix",
         help=f"SSM parameter prefix of the baselines (default: {DEFAULT_PREFIX}, env {Env.PREFIX})",
     )
-    common.add_argument("--kms-key-id", default=s, help="KMS key for baselines pushed to SSM (SecureString)")
-    common.add_argument(
-        "--concurrency", type=_positive_int, default=s, help="parallel EKS reads (default: 10)"
+    return options
+
+
+def _read_options() -> _Parser:
+    options = _Parser(add_help=False)
+    options.add_argument(
+        "--concurrency", type=_positive_int, default=10, help="parallel EKS reads (default: 10)"
     )
-    common.add_argument("--no-color", action="store_true", default=s, help="no colour (also: NO_COLOR set)")
+    return options
+
+
+def _poll_option(parser: argparse.ArgumentParser) -> None:
     # Advanced: how often to poll an authentication-mode update (tests and demos make it fast).
-    common.add_argument("--poll-seconds", type=_positive_float, default=s, help=argparse.SUPPRESS)
-    return common
+    parser.add_argument("--poll-seconds", type=_positive_float, help=argparse.SUPPRESS)
+
+
+CLUSTER_HELP = "the EKS cluster's name"
+ALIAS_HELP = "the cluster, as a positional argument: the same as --cluster C"
+
+
+def add_cluster(parser: argparse.ArgumentParser, *, alias: bool = False) -> None:
+    """`--cluster C`, the one way every command names its cluster; `alias` also accepts it positionally
+    (the older form of `baseline show` and the break-glass actions). `resolve_cluster` checks the two."""
+    parser.add_argument("--cluster", metavar="C", help=CLUSTER_HELP)
+    if alias:
+        parser.add_argument("cluster_alias", metavar="CLUSTER", nargs="?", help=ALIAS_HELP)
+
+
+def resolve_cluster(args: argparse.Namespace, *, required: bool = True) -> None:
+    """One cluster name in `args.cluster`, from --cluster or its positional alias; a usage error when the
+    two disagree or (when `required`) neither is given."""
+    alias = getattr(args, "cluster_alias", None)
+    given = getattr(args, "cluster", None)
+    if alias and given and alias != given:
+        raise _UsageError(f"two clusters given: {alias} and --cluster {given}; name one")
+    args.cluster = given or alias
+    if required and not args.cluster:
+        raise _UsageError("the cluster is required: --cluster C")
+
+
+def _epilog(*examples: str) -> str:
+    return "example" + ("s" if len(examples) > 1 else "") + ":\n" + "\n".join("  " + e for e in examples)
+
+
+def command_parser(commands: Any, name: str, summary: str, parents: list[Any], *examples: str) -> Any:
+    """A sub-command with its one-line summary (in the list and as its description) and its examples."""
+    return commands.add_parser(
+        name,
+        parents=parents,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=_epilog(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -96,41 +169,95 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("eks-access-guard")
+    except PackageNotFoundError:  # run from a source tree without installing it
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_options()
+    common = _global_options()
+    store, reads = _store_options(), _read_options()
     parser = _Parser(
         prog="access-guard",
         parents=[common],
-        description="Keep Amazon EKS cluster access at its baseline: validate, store, plan and apply.",
+        description="Keep Amazon EKS cluster access at its baseline: validate, store, plan and apply; on "
+        "call, break glass.",
         epilog=(
-            "Exit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 3 applied what it "
-            "safely could but the baseline is not reached (apply), 130 interrupted."
+            _epilog(
+                "access-guard baseline push payments.yaml",
+                "access-guard plan --cluster payments",
+                'access-guard breakglass restore --cluster payments --reason "INC-7: locked out"',
+            )
+            + "\n\nExit codes: 0 ok / no drift, 1 error, 2 drift (plan; apply in detect mode), 3 applied "
+            "what it safely could but the baseline is not reached (apply), 130 interrupted."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"access-guard {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    validate = commands.add_parser("validate", parents=[common], help="validate a baseline file")
+    validate = command_parser(
+        commands,
+        "validate",
+        "check a baseline file and store nothing",
+        [common],
+        "access-guard validate payments.yaml",
+    )
     validate.add_argument("file", metavar="FILE", help="baseline file (YAML or JSON; - for stdin)")
 
-    baseline = commands.add_parser("baseline", parents=[common], help="store, show or capture baselines")
+    baseline = commands.add_parser(
+        "baseline",
+        parents=[common],
+        help="store, show, capture or delete baselines",
+        description="Store, show, capture or delete the baselines in SSM Parameter Store.",
+    )
     baseline_commands = baseline.add_subparsers(
         dest="baseline_command", metavar="ACTION", parser_class=_Parser
     )
     baseline_commands.required = True
-    push = baseline_commands.add_parser(
-        "push", parents=[common], help="validate a baseline and store it in SSM"
+    push = command_parser(
+        baseline_commands,
+        "push",
+        "validate a baseline and store it in SSM (a SecureString in its cluster's region)",
+        [common, store],
+        "access-guard baseline push payments.yaml",
     )
     push.add_argument("file", metavar="FILE", help="baseline file (YAML or JSON; - for stdin)")
-    show = baseline_commands.add_parser(
-        "show", parents=[common], help="print the stored baseline of a cluster"
+    push.add_argument(
+        "--kms-key-id",
+        help="the KMS key that encrypts the SecureString (default: the deployment's key, else alias/aws/ssm)",
     )
-    show.add_argument("cluster", metavar="CLUSTER")
-    show.add_argument("--json", action="store_true", help="print JSON instead of YAML")
-    capture = baseline_commands.add_parser(
-        "capture", parents=[common], help="write a cluster's live access configuration out as a baseline"
+    show = command_parser(
+        baseline_commands,
+        "show",
+        "print the stored baseline of a cluster (YAML; JSON with --json)",
+        [common, store],
+        "access-guard baseline show --cluster payments",
     )
-    capture.add_argument("--cluster", required=True)
+    add_cluster(show, alias=True)
+    delete = command_parser(
+        baseline_commands,
+        "delete",
+        "stop managing a cluster on purpose: its baseline goes, its owners are told (no alarm)",
+        [common, store],
+        "access-guard baseline delete --cluster payments",
+    )
+    add_cluster(delete)
+    delete.add_argument("--yes", "-y", action="store_true", help="delete without asking")
+    capture = command_parser(
+        baseline_commands,
+        "capture",
+        "write a cluster's live access configuration out as a baseline",
+        [common, reads],
+        "access-guard baseline capture --cluster payments -o payments.yaml",
+    )
+    add_cluster(capture)
     capture.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     capture.add_argument(
         "--keep-arns",
@@ -138,33 +265,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="write IAM Identity Center roles as ARNs, not as permission sets (accessGuard.identityCenter)",
     )
 
-    plan = commands.add_parser("plan", parents=[common], help="show the drift from the stored baseline")
-    plan.add_argument("--cluster", required=True)
-    plan.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    plan = command_parser(
+        commands,
+        "plan",
+        "show what it takes to bring a cluster to its stored baseline; change nothing",
+        [common, store, reads],
+        "access-guard plan --cluster payments",
+    )
+    add_cluster(plan)
 
-    apply = commands.add_parser("apply", parents=[common], help="show the plan, confirm, apply it, report")
-    apply.add_argument("--cluster", required=True)
+    apply = command_parser(
+        commands,
+        "apply",
+        "show the plan, confirm, apply it and report",
+        [common, store, reads],
+        "access-guard apply --cluster payments",
+        "access-guard apply --cluster payments --yes",
+    )
+    add_cluster(apply)
     apply.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     apply.add_argument(
         "--override-detect",
         action="store_true",
         help="apply on a cluster in detect mode (detect mode governs what the guard does on its own)",
     )
-    apply.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _poll_option(apply)
 
-    replay = commands.add_parser(
+    replay = command_parser(
+        commands,
         "replay",
-        parents=[common],
-        help="run the remediation's decision on one event: which cluster, ignored and why, what it writes",
+        "run the remediation's decision on one event: which cluster, ignored and why, what it writes",
+        [common, store, reads],
+        "access-guard replay event.json --dry-run",
     )
     replay.add_argument(
         "file", metavar="EVENT", help="an EventBridge event or a bare CloudTrail record (JSON)"
     )
     replay.add_argument("--dry-run", action="store_true", help="show what it would write, and write nothing")
-    replay.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    _poll_option(replay)
     breakglass.add_parser(commands, common, _Parser)
     doctor.add_parser(commands, common, _Parser)
+    history.add_parser(commands, common)
     return parser
+
+
+def _fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    for name, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    return args
 
 
 # --- settings and clients ----------------------------------------------------------------------------------
@@ -191,7 +340,7 @@ def _settings(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], 
         profile=getattr(args, "profile", None),
         prefix=getattr(args, "prefix", None) or env.get(Env.PREFIX) or DEFAULT_PREFIX,
         kms_key_id=getattr(args, "kms_key_id", None),
-        concurrency=getattr(args, "concurrency", 10),
+        concurrency=getattr(args, "concurrency", None) or 10,
         colour=is_tty and not no_colour and not getattr(args, "json", False),
         poll_seconds=getattr(args, "poll_seconds", None),
     )
@@ -213,6 +362,7 @@ class Aws:
             endpoint_url=self.settings.endpoint_url,
             profile=self.settings.profile,
             max_pool_connections=max(10, self.settings.concurrency),
+            fail_fast=True,
         )
 
     def store(self, *, push: bool = False) -> Any:
@@ -224,7 +374,11 @@ class Aws:
             store = BaselineStore(self.client("ssm"), prefix=self.settings.prefix)
         except ValueError as exc:  # a prefix SSM cannot hold
             raise CliError(str(exc)) from None
-        key_arn = self.baseline_key(required=push)
+        key_arn = self.baseline_key(required=False)
+        if push and key_arn is None:
+            # No guard here (no deployment key): still a SecureString, under the key asked for or AWS's own.
+            store.kms_key_id = self.settings.kms_key_id or AWS_MANAGED_SSM_KEY
+            return store
         if push and self.settings.kms_key_id:
             asked = self._key_arn(self.settings.kms_key_id)
             if asked != key_arn:
@@ -236,6 +390,15 @@ class Aws:
         store.kms_key_id = key_arn if push else None
         store.trusted_key_arn = key_arn
         return store
+
+    def key_note(self, key: str | None) -> str:
+        """Which key a pushed baseline was encrypted with, in one line."""
+        if key == AWS_MANAGED_SSM_KEY or key == self.settings.kms_key_id and key != BASELINE_KEY_ALIAS:
+            return (
+                f"Encrypted with {key}: no key {BASELINE_KEY_ALIAS} in {self.region} (no guard is deployed "
+                "here; a guard applies only baselines under its own key)."
+            )
+        return f"Encrypted with the deployment's key {BASELINE_KEY_ALIAS}."
 
     def baseline_key(self, *, required: bool) -> str | None:
         """The ARN of the deployment's baseline key, found by its alias (None if absent and not required)."""
@@ -267,7 +430,9 @@ class Aws:
     def warn(self, text: str) -> None:
         sys.stderr.write(text + "\n")
 
-    def enforcer(self, holder: str, *, notify: bool = True) -> tuple[Any, str | None]:
+    def enforcer(
+        self, holder: str, *, notify: bool = True, progress: Progress | None = None
+    ) -> tuple[Any, str | None]:
         """The Enforcer every writer uses, with this region's deployment (its locks, grants, audit and topic,
         from the deployment record, with ACCESS_GUARD_* settings winning), and a line to say when there is
         none (the CLI then works alone: no lock, no grants)."""
@@ -300,7 +465,7 @@ class Aws:
             )
         enforcer = Enforcer(
             store=self.store(),
-            reconciler=self.reconciler(),
+            reconciler=self.reconciler(progress),
             config=config,
             state=StateTable(dynamodb, config.state_table) if config.state_table else None,
             grants=GrantsTable(dynamodb, config.grants_table) if config.grants_table else None,
@@ -310,13 +475,16 @@ class Aws:
         )
         return enforcer, alone
 
-    def reconciler(self) -> Any:
+    def reconciler(self, progress: Progress | None = None) -> Any:
         from ..services.reconcile import Reconciler
 
         options: dict[str, Any] = {"concurrency": self.settings.concurrency}
         if self.settings.poll_seconds is not None:
             options["mode_update_poll_seconds"] = self.settings.poll_seconds
-        return Reconciler(eks=self.client("eks"), iam=self.client("iam"), **options)
+        eks = self.client("eks")
+        if progress is not None:
+            progress.watch(eks)
+        return Reconciler(eks=eks, iam=self.client("iam"), **options)
 
 
 def _resolve_region(settings: Settings) -> str:
@@ -371,9 +539,17 @@ def cmd_validate(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     try:
         baseline = load(text)
     except BaselineError as exc:
+        if args.json:
+            problems = [str(p) for p in getattr(exc, "problems", []) or []] or [str(exc)]
+            io.print(json.dumps({"file": args.file, "valid": False, "problems": problems}, indent=2))
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
     mode = baseline.authentication_mode or "any"
+    if args.json:
+        doc = {"file": args.file, "valid": True, "cluster": baseline.cluster, "region": baseline.region}
+        doc.update(entries=len(baseline.entries), mode=baseline.settings.mode, problems=[])
+        io.print(json.dumps(doc, indent=2))
+        return EXIT_OK
     io.print(
         f"{args.file}: valid baseline for cluster {baseline.cluster} in {baseline.region} "
         f"({_count(len(baseline.entries), 'entry', 'entries')}, authentication mode {mode}, "
@@ -409,17 +585,86 @@ def cmd_baseline_push(args: argparse.Namespace, settings: Settings, io: Io) -> i
             "metadata.region). Nothing was stored."
         )
     region = baseline.region
+    aws = Aws(settings, region)
     try:
-        stored = Aws(settings, region).store(push=True).put(text)
+        store = aws.store(push=True)
+        stored = store.put(text)
     except BaselineError as exc:
         _report_invalid(args.file, exc, io)
         return EXIT_ERROR
+    for warning in _push_warnings(aws, stored.cluster, region, settings.prefix):
+        io.note(f"warning: {warning}")
+    io.note(aws.key_note(store.kms_key_id))
     where = f"{settings.prefix}" + ("" if settings.prefix.endswith("/") else "/")
     entries = _count(len(stored.entries), "entry", "entries")
+    if args.json:
+        doc = {"stored": True, "cluster": stored.cluster, "region": stored.region, "prefix": where}
+        io.print(json.dumps({**doc, "entries": len(stored.entries)}, indent=2))
+        return EXIT_OK
     io.print(
         f"Stored the baseline of cluster {stored.cluster} in {stored.region} ({entries}) "
         f"in SSM Parameter Store under {where} ({region})."
     )
+    return EXIT_OK
+
+
+def _push_warnings(aws: Aws, cluster: str, region: str, prefix: str) -> list[str]:
+    """What makes a stored baseline do nothing: no such cluster, or no guard watching these baselines."""
+    from ..adapters.deployment import cluster_exists, rule_with_pattern
+    from ..core.triggers import baseline_pattern
+
+    warnings = []
+    if not cluster_exists(aws.client("eks"), cluster):
+        warnings.append(
+            f"there is no EKS cluster {cluster} in {region}: the baseline is stored, and applies once a "
+            "cluster of that name exists there (a typo in metadata.name or metadata.region?)"
+        )
+    if not rule_with_pattern(aws.client("events"), baseline_pattern(prefix)):
+        warnings.append(
+            f"no Access Guard watches the baselines under {prefix} in {region}: nothing acts on this one "
+            "until the guard is deployed there (see the README: Deploy it)"
+        )
+    return warnings
+
+
+def cmd_baseline_delete(args: argparse.Namespace, settings: Settings, io: Io) -> int:
+    """Stop managing a cluster on purpose: a marker says who, then the baseline goes; the guard tells the
+    owners "no longer managed, by WHO" instead of raising the baseline-deleted alarm."""
+    from datetime import UTC, datetime
+
+    region = _resolve_region(settings)
+    aws = Aws(settings, region)
+    store = aws.store()
+    if not store.exists(args.cluster, region):
+        raise CliError(
+            f"no baseline stored for {args.cluster} in {region}: it is not managed. Nothing changed."
+        )
+    if not args.yes:
+        if not _stdin_is_tty(io):
+            raise CliError(
+                "baseline delete needs confirmation: run it on a terminal, or pass --yes. Nothing changed."
+            )
+        io.out.write(
+            f"Stop managing {args.cluster} in {region}? The guard will no longer keep its access or answer "
+            f"changes to it.\nType the cluster's name to confirm: "
+        )
+        io.out.flush()
+        if io.stdin.readline().strip() != args.cluster:
+            io.note("Cancelled. Nothing changed.")
+            return EXIT_ERROR
+    who = str(aws.client("sts").get_caller_identity()["Arn"])
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    store.retire(args.cluster, region, by=who, at=now)
+    store.delete(args.cluster, region)
+    if args.json:
+        io.print(
+            json.dumps({"cluster": args.cluster, "region": region, "managed": False, "by": who}, indent=2)
+        )
+    else:
+        io.print(
+            f"{args.cluster} in {region} is no longer managed (by {who}): its baseline is deleted, and the "
+            "guard tells its owners so (no alarm). Push a baseline to manage it again."
+        )
     return EXIT_OK
 
 
@@ -432,13 +677,30 @@ def cmd_baseline_show(args: argparse.Namespace, settings: Settings, io: Io) -> i
     return EXIT_OK
 
 
+def _capture_says(prune: bool) -> str:
+    """The captured baseline's header, saying what its prune setting does. A capture keeps what is not in
+    it (prune off: the default): its first push never deletes an entry nobody reviewed, and what it keeps
+    is listed by plan, drift and the notes, never silent."""
+    if prune:
+        return (
+            "# Review it before pushing. Guard puts back every entry here as it is written, and with\n"
+            "# prune: true below removes every entry that is not here.\n"
+        )
+    return (
+        "# Review it before pushing. Guard puts back every entry here as it is written. With prune: false\n"
+        "# below, entries that are not here are kept and listed (cluster admins first) by plan, drift and\n"
+        "# the notes; set it to true to have Guard remove them.\n"
+    )
+
+
 def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     import yaml
 
     from ..core.baseline import capture_document
 
     region = _resolve_region(settings)
-    live = Aws(settings, region).reconciler().read_cluster(args.cluster, region)
+    with _progress(io, args, f"reading {args.cluster}") as progress:
+        live = Aws(settings, region).reconciler(progress).read_cluster(args.cluster, region)
     document = capture_document(live, keep_arns=args.keep_arns)
     captured = {e["principalARN"] for e in document.get("accessConfig", {}).get("accessEntries", [])}
     written_sets = {s["permissionSet"] for s in document.get("accessGuard", {}).get("identityCenter", [])}
@@ -451,9 +713,12 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
     left_out = sorted(set(live.entries) - captured)
     header = (
         f"# Captured from the live access configuration of EKS cluster {live.cluster} in {live.region}.\n"
-        "# Review it before pushing: every entry here, and only these, is what the cluster will be kept at.\n"
+        + _capture_says(bool(document.get("accessGuard", {}).get("prune")))
     )
-    text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+    if args.json:
+        text = json.dumps(document, indent=2) + "\n"
+    else:
+        text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as handle:
@@ -484,9 +749,10 @@ def cmd_baseline_capture(args: argparse.Namespace, settings: Settings, io: Io) -
 def cmd_plan(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     region = _resolve_region(settings)
     aws = Aws(settings, region)
-    reconciler = aws.reconciler()
-    baseline = reconciler.resolve(aws.store().get(args.cluster, region))  # Identity Center sets
-    _live, plan = reconciler.plan(baseline)
+    with _progress(io, args, f"reading {args.cluster}") as progress:
+        reconciler = aws.reconciler(progress)
+        baseline = reconciler.resolve(aws.store().get(args.cluster, region))  # Identity Center sets
+        _live, plan = reconciler.plan(baseline)
     mode = baseline.settings.mode
     if args.json:
         doc = describe.plan_json(plan, mode=mode)
@@ -507,11 +773,12 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
 
     region = _resolve_region(settings)
     aws = Aws(settings, region)
-    enforcer, alone = aws.enforcer("cli-apply")
-    desired = enforcer.desired(args.cluster, region)  # the baseline with the live grants merged
-    baseline = desired.baseline
-    reconciler = enforcer.reconciler
-    live, plan = reconciler.plan(baseline)
+    with _progress(io, args, f"reading {args.cluster}") as progress:
+        enforcer, alone = aws.enforcer("cli-apply", progress=progress)
+        desired = enforcer.desired(args.cluster, region)  # the baseline with the live grants merged
+        baseline = desired.baseline
+        reconciler = enforcer.reconciler
+        live, plan = reconciler.plan(baseline)
     detect = enforcer.detect_only(baseline)
     mode = "detect" if detect else baseline.settings.mode
     human = not args.json
@@ -574,14 +841,15 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         io.note(alone)
     trigger = Trigger("apply", f"access-guard apply of {args.cluster}")
     try:
-        report = enforcer.run(
-            args.cluster,
-            region,
-            trigger=trigger,
-            approved=(live, plan),
-            override_detect=True,
-            lock_wait_seconds=APPLY_LOCK_WAIT_SECONDS,
-        )
+        with _progress(io, args, f"applying to {args.cluster}"):
+            report = enforcer.run(
+                args.cluster,
+                region,
+                trigger=trigger,
+                approved=(live, plan),
+                override_detect=True,
+                lock_wait_seconds=APPLY_LOCK_WAIT_SECONDS,
+            )
     except ClusterBusy as exc:
         raise CliError(f"{exc}. Nothing was changed.") from None
     outcome = report.outcome
@@ -642,6 +910,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     )
     doc: dict[str, Any] = {"event": args.file, "decision": None, "work": []}
     if isinstance(intent, Ignored):
+        if intent.reason.startswith("malformed"):  # not an event at all: the operator's file is wrong
+            raise CliError(f"{args.file} is not an event the guard reads ({intent.reason})")
         doc["decision"] = f"ignored: {intent.reason}"
         io.print(json.dumps(doc, indent=2) if args.json else f"Ignored: {intent.reason}")
         return EXIT_OK
@@ -695,7 +965,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
             continue
         outcome = report.outcome
         if args.dry_run:
-            io.out.write(render.render_plan(outcome.plan, mode="detect", colour=settings.colour))
+            mode = aws.store().get(item.cluster, item.region).settings.mode
+            io.out.write(render.render_plan(outcome.plan, mode=mode, colour=settings.colour))
             io.print("Dry run: nothing was written.")
         else:
             io.out.write(
@@ -706,6 +977,11 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     if args.json:
         io.print(json.dumps(doc, indent=2, default=str))
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _progress(io: Io, args: argparse.Namespace, label: str) -> Progress:
+    """Progress on stderr when it is a terminal and the output is not --json (quiet otherwise)."""
+    return Progress(io.err, enabled=on_terminal(io.err, json_output=bool(args.json)), label=label)
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -724,11 +1000,13 @@ _COMMANDS: dict[tuple[str, str | None], Callable[[argparse.Namespace, Settings, 
     ("baseline", "push"): cmd_baseline_push,
     ("baseline", "show"): cmd_baseline_show,
     ("baseline", "capture"): cmd_baseline_capture,
+    ("baseline", "delete"): cmd_baseline_delete,
     ("plan", None): cmd_plan,
     ("apply", None): cmd_apply,
     ("replay", None): cmd_replay,
     ("breakglass", None): lambda args, settings, io: breakglass.run(args, settings, io),
     ("doctor", None): lambda args, settings, io: doctor.run(args, settings, io),
+    ("history", None): lambda args, settings, io: history.run(args, settings, io),
 }
 
 
@@ -746,7 +1024,9 @@ def _describe_error(exc: BaseException) -> str | None:
     from ..core.baseline import BaselineError
 
     if isinstance(exc, BaselineNotFound):
-        return f"no baseline stored: {_first_line(exc)} (push one with `access-guard baseline push FILE`)"
+        said = _first_line(exc)
+        said = said if said.startswith("no baseline") else f"no baseline stored: {said}"
+        return f"{said} (push one with `access-guard baseline push FILE`)"
     if isinstance(exc, BaselineRejected):
         return f"refused: {_first_line(exc)} (push it again as a baseline writer)"
     if isinstance(exc, BaselineUnreadable):
@@ -764,6 +1044,9 @@ def _describe_error(exc: BaseException) -> str | None:
         return "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION"
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return "no AWS credentials found (default credential chain); set a profile or credentials"
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectTimeoutError):
+        url = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
+        return f"cannot connect to {url}: is the endpoint up, and --endpoint-url / --region right?"
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"AWS: {exc}"
     return None
@@ -783,6 +1066,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(list(argv) if argv is not None else None)
         except SystemExit as exc:  # --help
             return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+        _fill_defaults(args)
+        prepare = getattr(args, "prepare", None)
+        if prepare is not None:
+            prepare(args)
+        if hasattr(args, "cluster"):
+            resolve_cluster(args, required=not getattr(args, "cluster_optional", False))
         settings = _settings(args, os.environ, out)
         command = _COMMANDS[(args.command, getattr(args, "baseline_command", None))]
         code = command(args, settings, io)

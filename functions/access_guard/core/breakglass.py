@@ -279,6 +279,31 @@ def parse_release(doc: object) -> ReleaseRequest:
 
 
 @dataclass(frozen=True)
+class RevokeRequest:
+    """An early revocation: its reason (the CLI always sends one; an empty body, as older clients send, is
+    accepted and recorded as giving none)."""
+
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
+REVOKE_FIELDS = ("reason",)
+
+
+def parse_revoke(text: str | None, *, base64_encoded: bool = False) -> RevokeRequest:
+    if text is None or not text.strip():
+        return RevokeRequest()
+    problems: list[str] = []
+    doc = decode_body(text, base64_encoded=base64_encoded)
+    body = _fields(doc, REVOKE_FIELDS, "a revoke request", problems)
+    reason = _reason(body, problems)
+    _refuse(problems, "revoke request")
+    return RevokeRequest(reason)
+
+
+@dataclass(frozen=True)
 class GrantRequest:
     policy_arn: str
     scope: AccessScope
@@ -380,14 +405,17 @@ class AuditQuery:
     cluster: str | None = None
     limit: int = AUDIT_PAGE_DEFAULT
     token: str | None = None
+    kind: str | None = None  # one of AUDIT_KINDS
+    since: datetime | None = None  # records at or after this time
 
 
 def parse_audit_query(params: Mapping[str, str] | None) -> AuditQuery:
     params = params or {}
     problems: list[str] = []
     for key in params:
-        if key not in ("cluster", "limit", "next"):
-            problems.append(f"unknown query parameter {key!r} (cluster, limit, next)")
+        if key not in AUDIT_QUERY_PARAMETERS:
+            names = ", ".join(AUDIT_QUERY_PARAMETERS)
+            problems.append(f"unknown query parameter {key!r} ({names})")
     cluster = params.get("cluster") or None
     if cluster is not None and not is_cluster_name(cluster):
         problems.append(f"cluster: {cluster!r} is not an EKS cluster name")
@@ -401,8 +429,25 @@ def parse_audit_query(params: Mapping[str, str] | None) -> AuditQuery:
     token = params.get("next") or None
     if token is not None and len(token) > MAX_TOKEN_CHARS:
         problems.append("next is not a page token this API gave")
+    kind = params.get("kind") or None
+    if kind is not None and kind not in AUDIT_KINDS:
+        problems.append(f"kind must be one of {', '.join(AUDIT_KINDS)}, got {kind!r}")
+    since = None
+    raw_since = params.get("since") or None
+    if raw_since is not None:
+        try:
+            since = datetime.fromisoformat(raw_since.replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(f"since must be an ISO 8601 time (2026-11-23T22:14:38Z), got {raw_since!r}")
+        else:
+            if since.tzinfo is None:
+                problems.append(f"since must say its time zone (Z for UTC), got {raw_since!r}")
+                since = None
     _refuse(problems, "audit query")
-    return AuditQuery(cluster, limit, token)
+    return AuditQuery(cluster, limit, token, kind, since)
+
+
+AUDIT_QUERY_PARAMETERS = ("cluster", "kind", "since", "limit", "next")
 
 
 def check_cluster_name(name: str) -> str:
@@ -659,10 +704,23 @@ class AuditRecord:
     reason: str | None = None
     request: Mapping[str, Any] = field(default_factory=dict)  # method, path, query, the body as parsed
     grant_id: str | None = None
+    # For what the guard did on its own (core.history): who made the change it answered, per CloudTrail,
+    # and that event's id.
+    actor: str | None = None
+    event_id: str | None = None
 
     @property
     def outcome(self) -> str:
         return outcome_of(self.status)
+
+    @property
+    def kind(self) -> str:
+        """One of AUDIT_KINDS: a break-glass call, a remediation or sweep run, a grant's end, a refusal."""
+        if self.action in GUARD_RUN_ACTIONS:
+            return "refusal" if self.status == 403 else self.action
+        if self.caller == GUARD:
+            return "grant-end"
+        return "refusal" if self.status == 403 else "break-glass"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -681,6 +739,9 @@ class AuditRecord:
             "outcome": self.outcome,
             "detail": self.detail,
             "grantId": self.grant_id,
+            "kind": self.kind,
+            "actor": self.actor,
+            "eventId": self.event_id,
         }
 
     @staticmethod
@@ -700,8 +761,15 @@ class AuditRecord:
             reason=doc.get("reason"),
             request=dict(doc.get("request") or {}),
             grant_id=doc.get("grantId"),
+            actor=doc.get("actor"),
+            event_id=doc.get("eventId"),
         )
 
+
+# The audit trail's kinds (GET /audit?kind=K, `access-guard history --kind K`), and the actions of the
+# records of the guard's own runs.
+AUDIT_KINDS = ("break-glass", "remediation", "sweep", "grant-end", "refusal")
+GUARD_RUN_ACTIONS = ("remediation", "sweep")
 
 GUARD = "access-guard"  # the caller named in the audit trail for what the guard does on its own
 

@@ -19,6 +19,10 @@ DEFAULT_PREFIX = "/eks-access-guard/"
 # Every AWS client of the service carries this app id in its user agent (`app/eks-access-guard`), so the
 # service's own calls are recognisable in CloudTrail, beside its roles' ARNs.
 APP_ID = "eks-access-guard"
+# The deployment's KMS key, by its alias (infra's BaselineKey default), and AWS's managed key for SSM:
+# `baseline push` encrypts with the first it finds in the region.
+BASELINE_KEY_ALIAS = f"alias/{APP_ID}"
+AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
 SERVICE_NAME = "eks-access-guard"  # Powertools service name (logs, metrics dimension)
 METRICS_NAMESPACE = "EksAccessGuard"
 

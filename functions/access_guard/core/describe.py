@@ -153,11 +153,36 @@ def render_plan(plan: Plan, *, mode: str = "enforce", paint: Paint | None = None
         lines.append(paint(f"Refused: {refusal}", REMOVE))
     if plan.warnings or plan.refusals:
         lines.append("")
+    if plan.unmanaged:
+        lines += unmanaged_lines(plan, paint)
+        lines.append("")
     if has_drift(plan):
         lines.append(paint(str(summarize(plan.actions)), "bold"))
+    elif plan.unmanaged:
+        kept = len(plan.unmanaged)
+        lines.append(
+            paint(
+                f"No changes. {plan.cluster} has all its baseline asks for; {kept} "
+                f"entr{'y' if kept == 1 else 'ies'} outside it kept (above).",
+                "bold",
+            )
+        )
     else:
         lines.append(paint(f"No changes. {plan.cluster} matches its baseline.", "bold"))
     return "\n".join(lines) + "\n"
+
+
+def unmanaged_lines(plan: Plan, paint: Paint | None = None) -> list[str]:
+    """The entries outside the baseline that Guard keeps, cluster admins first (`!`), one line each."""
+    paint = paint or _plain
+    if not plan.unmanaged:
+        return []
+    admins = sum(1 for u in plan.unmanaged if u.admin)
+    head = f"Outside the baseline ({len(plan.unmanaged)}, {admins} cluster admin{'s' if admins != 1 else ''})"
+    lines = [paint(head + ": Guard keeps these and changes nothing about them.", "bold")]
+    for entry in plan.unmanaged:
+        lines.append(paint(f"  ! {entry.line()}", REMOVE) if entry.admin else f"  ? {entry.line()}")
+    return lines
 
 
 def action_json(action: Action) -> dict[str, Any]:
@@ -225,6 +250,8 @@ def plan_json(plan: Plan, *, mode: str = "enforce") -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "refusals": list(plan.refusals),
         "summary": {"add": summary.add, "change": summary.change, "remove": summary.remove},
+        "unmanaged": [u.to_json() for u in plan.unmanaged],
+        "unmanagedAdmins": sum(1 for u in plan.unmanaged if u.admin),
     }
 
 

@@ -30,6 +30,7 @@ from .triggers import (
     EKS_EVENT_SOURCE,
     IAM_EVENT_NAMES,
     IAM_EVENT_SOURCE,
+    RETIRED,
     SSM_DETAIL_TYPE,
     SSM_SOURCE,
     baselines_root,
@@ -494,6 +495,8 @@ class _Parser:
         if not parameter.startswith(root):
             raise _Reject(f"outside the prefix: SSM parameter {_show(parameter)} is not under {root}")
         parts = parameter[len(root) :].split("/")
+        if len(parts) == 3 and parts[2] == RETIRED:
+            raise _Reject(f"a retirement marker: {_show(parameter)} (the manifest's deletion is what counts)")
         if len(parts) > 2 and parts[2] == "v":
             raise _Reject(
                 f"a baseline chunk: {_show(parameter)} (the manifest, written last, marks a baseline change)"

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .unmanaged import UnmanagedEntry
 
 AuthenticationMode = Literal["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
 # The one-way order EKS allows: CONFIG_MAP -> API_AND_CONFIG_MAP -> API.
@@ -300,6 +303,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()
     held: tuple[Action, ...] = ()
+    # Entries outside the baseline that Guard keeps (prune off, keep rules): `core.unmanaged`. Not drift.
+    unmanaged: tuple[UnmanagedEntry, ...] = ()
 
     @property
     def is_empty(self) -> bool:

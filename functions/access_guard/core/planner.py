@@ -48,6 +48,7 @@ from .model import (
     UpgradeMode,
 )
 from .principals import default_username
+from .unmanaged import unmanaged
 
 PlanFn = Callable[[Baseline, LiveState], Plan]
 
@@ -291,8 +292,11 @@ def _ordered(desired: Baseline, live: LiveState, actions: list[Action], warnings
         return (number, kind, safety.target(action) or "")
 
     ordered = [a for a, _ in sorted(zip(actions, numbers, strict=True), key=key)]  # stable within a key
+    kept = unmanaged(desired, live)
     # A permission set with no single live role: a refused step (the reason says what IAM holds).
-    return Plan(desired.cluster, desired.region, tuple(ordered), tuple(warnings), desired.unresolved)
+    return Plan(
+        desired.cluster, desired.region, tuple(ordered), tuple(warnings), desired.unresolved, unmanaged=kept
+    )
 
 
 def _entries(n: int) -> str:

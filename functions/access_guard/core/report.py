@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .describe import RBAC_NOTE, describe, op_of, touched_admins
+from .describe import RBAC_NOTE, describe, op_of, touched_admins, unmanaged_lines
 from .outcome import Outcome
+from .unmanaged import admins_outside
+
+# The triggers that are one person's change (a CloudTrail event): a cluster admin outside the baseline
+# seen by their run is new, and raises an alert naming who made it, whatever `prune` says.
+CHANGE_TRIGGERS = ("event", "principal")
 
 TRIGGERS = (
     "event",
@@ -63,11 +68,22 @@ def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notificatio
     """The note of one run, or None when there was nothing to tell (no drift, nothing held back)."""
     plan = outcome.plan
     written = outcome.written
-    if not plan.actions and not plan.refusals and not outcome.refusals and not outcome.error and not written:
+    outside: list[str] = []
+    # Only a run targeted at the event's principals knows who made the admin (a whole-cluster run sees
+    # every entry outside the baseline, old ones too: those are listed, not alerted).
+    if trigger.kind in CHANGE_TRIGGERS and outcome.live.only_principals is not None:
+        outside = admins_outside(plan.unmanaged, (*plan.actions, *plan.held), outcome.live)
+    quiet = not plan.actions and not plan.refusals and not outcome.refusals and not outcome.error
+    if quiet and not written and not outside:
         return None
     cluster, region = plan.cluster, plan.region
     admins = touched_admins(written, outcome.live)
-    if detect or not outcome.applied and outcome.error is None:
+    who = trigger.actor or "an unknown principal"
+    if outside:
+        kept = [a for a in outside if a in {u.principal_arn for u in plan.unmanaged}]
+        fate = "kept: prune is off" if kept else "removed: not in the baseline"
+        kind, headline = "alert", f"new cluster admin outside the baseline, by {who} ({fate})"
+    elif detect or not outcome.applied and outcome.error is None:
         kind, headline = "drift", "drift detected; detect mode changes nothing"
     elif outcome.reached_baseline:
         kind, headline = "remediation", "access restored to the baseline"
@@ -103,6 +119,10 @@ def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notificatio
         lines += ["", f"In progress: {outcome.in_progress}"]
     if outcome.error:
         lines += ["", f"Error: {outcome.error}"]
+    if outside:
+        lines += ["", f"Cluster admin outside the baseline, made by {who}:", *(f"  ! {a}" for a in outside)]
+    if plan.unmanaged:
+        lines += ["", *unmanaged_lines(plan)]
     if admins:
         lines += ["", RBAC_NOTE + " Admin entries removed or changed: " + ", ".join(admins) + "."]
     document = {
@@ -114,6 +134,8 @@ def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notificatio
         "outcome": outcome.to_json(),
         "rbacWarning": RBAC_NOTE if admins else None,
         "adminEntriesTouched": admins,
+        "unmanaged": [u.to_json() for u in plan.unmanaged],
+        "adminsOutsideBaseline": outside,
     }
     return Notification(kind, cluster, f"[{cluster}] {headline}", "\n".join(lines) + "\n", document)
 
@@ -133,3 +155,12 @@ def alert_note(
         **extra,
     }
     return Notification("alert", cluster, f"[{cluster or 'guard'}] {title}", text, document)
+
+
+def notice_note(intent: Any, text: str) -> Notification:
+    """A notice for the owners, not an alarm: what changed on purpose (a cluster no longer managed)."""
+    cluster = getattr(intent, "cluster", None)
+    region = getattr(intent, "region", None)
+    title = text.split(". ", 1)[0]
+    document = {"kind": "notice", "cluster": cluster, "region": region, "title": title, "detail": text}
+    return Notification("notice", cluster, f"[{cluster or 'guard'}] {title}", text + "\n", document)

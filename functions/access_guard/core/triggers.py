@@ -58,6 +58,11 @@ def iam_pattern() -> dict[str, Any]:
     return _cloudtrail_pattern(IAM_SOURCE, IAM_EVENT_SOURCE, IAM_EVENT_NAMES)
 
 
+# `ROOT/REGION/CLUSTER/retired`: written by `baseline delete` before the baseline goes, so the intake
+# tells a deletion on purpose ("no longer managed, by WHO") from one that is not (the alarm).
+RETIRED = "retired"
+
+
 def baselines_root(prefix: str) -> str:
     """Where the baselines' SSM parameters live under the prefix (the store's layout starts here)."""
     return f"{prefix if prefix.endswith('/') else prefix + '/'}clusters/"

@@ -120,10 +120,14 @@ def grant(cluster: str) -> Response:
 
 @app.delete("/clusters/<cluster>/grants/<grant_id>")
 def revoke(cluster: str, grant_id: str) -> Response:
+    event = app.current_event
     return _serve(
         "revoke",
-        lambda caller, _: service().revoke(caller, cluster, grant_id, deadline=_deadline()),
+        lambda caller, request: service().revoke(
+            caller, cluster, grant_id, deadline=_deadline(), reason=request.reason
+        ),
         cluster=cluster,
+        parse=lambda _: bg.parse_revoke(event.body, base64_encoded=bool(event.is_base64_encoded)),
     )
 
 

@@ -27,11 +27,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..adapters import clients
 from ..adapters.baseline_store import BaselineStore
+from ..adapters.notifier import Notifier
 from ..adapters.state_table import StateTable
 from ..adapters.work_queue import WorkQueue, WorkQueueError
 from ..core import config as settings
 from ..core import events, triggers
 from ..core.config import Config, ConfigError, Env
+from ..core.report import notice_note
 from ..core.work import WorkItem, merge_key, merge_work
 from ..services.intake import Intake
 from . import wiring
@@ -51,6 +53,7 @@ class ColdStart:
     region: str
     intake: Intake
     state: StateTable | None = None  # where the doctor's canaries are recorded
+    notifier: Notifier | None = None  # for the notices (a cluster no longer managed): not alarms
 
 
 _cold: ColdStart | None = None
@@ -71,7 +74,9 @@ def _setup(context: Any) -> ColdStart:
         state = None
         if config.state_table:
             state = StateTable(clients.client("dynamodb", region=region), config.state_table)
-        _cold = ColdStart(config, account, region, intake, state)
+        topic = config.topic_arn
+        notifier = Notifier(clients.client("sns", region=region), topic) if topic else None
+        _cold = ColdStart(config, account, region, intake, state, notifier)
     return _cold
 
 
@@ -100,6 +105,10 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(event_id=intent.event_id)
     logger.set_correlation_id(intent.event_id)
     resolution = _cold.intake.resolve(intent)
+    if resolution.notice:
+        logger.warning(f"notice: {resolution.notice}")
+        if _cold.notifier is not None:
+            _cold.notifier.publish(notice_note(intent, resolution.notice))
     if resolution.alert:
         logger.warning(f"alert: {resolution.alert}")
         metrics.add_metric(name=settings.Metrics.BASELINE_DELETED, unit=MetricUnit.Count, value=1)

@@ -277,6 +277,7 @@ class BreakGlass:
         """One cluster's row; a cluster that cannot be read says why in its row and never fails the list."""
         row: dict[str, Any] = {"cluster": cluster, "region": self.region, "mode": None}
         row.update(authenticationMode=None, drift=None, changes=None, refusals=None, activeGrants=None)
+        row.update(unmanaged=None, unmanagedAdmins=None)  # entries outside the baseline it keeps
         try:
             desired = self.enforcer.desired(cluster, self.region)
             row["mode"] = self._mode(desired)
@@ -299,6 +300,8 @@ class BreakGlass:
             changes=len(plan.actions),
             refusals=len(plan.refusals),
             activeGrants=len(desired.holding),
+            unmanaged=len(plan.unmanaged),
+            unmanagedAdmins=[u.principal_arn for u in plan.unmanaged if u.admin],
             error=None,
         )
         return row
@@ -334,7 +337,12 @@ class BreakGlass:
             raise NotFound("this deployment keeps no audit table")
         try:
             records, token = self.audit.page(
-                region=self.region, cluster=query.cluster, limit=query.limit, token=query.token
+                region=self.region,
+                cluster=query.cluster,
+                limit=query.limit,
+                token=query.token,
+                kind=query.kind,
+                since=query.since,
             )
         except BadPageToken as exc:
             raise BadRequest(f"next: {exc}") from None
@@ -605,7 +613,7 @@ class BreakGlass:
                 self.schedules.delete(grant_id)
             except Exception:  # harmless: a schedule that fires for a revoked grant does nothing
                 self.log.exception(f"the schedule of grant {grant_id} could not be deleted")
-        why = f": {reason}" if reason else ""
+        why = f" ({reason})" if reason else ""
         trigger = Trigger("revoke", f"grant {grant_id} revoked early by {caller.arn}{why}", actor=caller.arn)
         report = self._run(
             cluster, trigger, principals=[grant.principal_arn], deadline=deadline, when_busy="mark"

@@ -45,10 +45,11 @@ from ..adapters.grants_table import GrantChanged, GrantsTable
 from ..adapters.notifier import Notifier
 from ..adapters.state_table import ClusterBusy, Pending, StateTable
 from ..core import safety
-from ..core.breakglass import GUARD, describe_grant, grant_end_record
+from ..core.breakglass import GUARD, AuditRecord, describe_grant, grant_end_record
 from ..core.config import Config, Metrics
 from ..core.deadline import Deadline
 from ..core.grants import Desired, Grant, desired_state, grant_work, holds, taken_back
+from ..core.history import run_record
 from ..core.model import Action, Baseline, LiveState
 from ..core.outcome import Outcome
 from ..core.report import Notification, Trigger, alert_note, run_note
@@ -358,6 +359,9 @@ class Enforcer:
             self._publish(report, note)
         if given is not None:
             self._count(trigger, given, False)
+        record = run_record(cluster, region, trigger, outcome, at=self._clock(), detect=detect)
+        if record is not None and not dry_run:
+            self._put_audit(record)  # the history of what the guard did on its own
         self._count(trigger, outcome, detect or dry_run)
         return report
 
@@ -494,6 +498,14 @@ class Enforcer:
             self._move(report, grant, revocation_error=why)
         report.revocation_failures.append(f"grant {grant.grant_id} of {grant.principal_arn}: {why}")
         self._metric(Metrics.REVOCATION_FAILURES, 1, "Count")
+
+    def _put_audit(self, record: AuditRecord) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.put(record)
+        except Exception:  # the run has happened: say so loudly, and go on
+            logging.getLogger(__name__).exception(f"the audit record {record.request_id} was not written")
 
     def _audit_end(self, grant: Grant, how: str) -> None:
         if self.audit is None:

@@ -51,6 +51,7 @@ class Resolution:
     work: list[WorkItem] = field(default_factory=list)
     dropped: str | None = None
     alert: str | None = None
+    notice: str | None = None  # told to the owners, not alarmed (a cluster no longer managed, on purpose)
 
 
 class _Whole:
@@ -120,6 +121,14 @@ class Intake:
         if change.operation == "Delete":
             if change.region != self.region or not self.config.manages(change.cluster):
                 return Resolution(dropped=f"unmanaged cluster {change.cluster}: its baseline was deleted")
+            who = self.store.retired_by(change.cluster, change.region)
+            if who is not None:
+                said = f"{change.cluster} ({change.region}) is no longer managed, by {who}"
+                return Resolution(
+                    dropped=f"{said}: its baseline was deleted on purpose",
+                    notice=f"{said}. Its baseline was deleted on purpose ({change.parameter}); the guard "
+                    "changes nothing on it from now. Push a baseline to manage it again.",
+                )
             return Resolution(
                 dropped=f"baseline of {change.cluster} deleted: nothing changed; an alert is raised",
                 alert=(
