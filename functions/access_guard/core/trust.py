@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .config import APP_ID
+from .config import BASELINE_KEY_ALIAS
 from .triggers import baselines_root
 
-# The deployment's baseline key, by its alias: the CDK names the key so, `python -m local serve` too, and
-# `access-guard baseline push` finds the key by it.
-BASELINE_KEY_ALIAS = f"alias/{APP_ID}"
 
 # SSM encrypts a SecureString with the encryption context {"PARAMETER_ARN": <the parameter's ARN>}; a key
 # policy condition on `kms:EncryptionContext:PARAMETER_ARN` limits a key's use to some parameters.
