@@ -461,6 +461,27 @@ class Adversary(RuleBasedStateMachine):
         self.ran(principals, report)
         self.check_lease(started)
 
+    @precondition(lambda self: self.exists)
+    @rule(who=st.sampled_from(ONCALLS), writes=st.integers(0, 2))
+    def a_grants_run_is_killed_at_its_deadline(self, who: str, writes: int) -> None:
+        """The API's function stopped mid-grant (API Gateway answered 504): the grant was recorded, perhaps
+        given in part, and never answered; the next run on the cluster takes it back."""
+        dying = DyingLocks(client("dynamodb", region=REGION), TABLES["state"], clock=self.clock.epoch)
+        service = self.breakglass()
+        service.enforcer = self.guard("api", eks=KilledAfter(self.eks, writes), locks=dying)
+        caller = Caller(who, f"arn:aws:sts::{ACCOUNT}:assumed-role/{who.rsplit('/', 1)[1]}/someone")
+        request = GrantRequest(ADMIN, AccessScope(), 10, "INC-2")
+        try:
+            reply = service.grant(caller, self.cluster, request, deadline=self.deadline())
+        except (Killed, ApiError):
+            return
+        grant = reply.body["grant"]  # not killed after all (the run had no more writes to make)
+        self.model.grants[grant["grantId"]] = Granted(
+            grant["grantId"], who, ADMIN, datetime.fromisoformat(grant["endsAt"])
+        )
+        self.model.covered[who] = self.clock()
+        self.model.order[who] = time.monotonic()
+
     @rule(mode=st.sampled_from(["enforce", "detect"]))
     def the_baseline_is_edited(self, mode: str) -> None:
         self.mode = mode

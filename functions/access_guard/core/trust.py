@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from .config import BASELINE_KEY_ALIAS
 from .triggers import baselines_root
 
-
 # SSM encrypts a SecureString with the encryption context {"PARAMETER_ARN": <the parameter's ARN>}; a key
 # policy condition on `kms:EncryptionContext:PARAMETER_ARN` limits a key's use to some parameters.
 # Source: AWS Systems Manager User Guide, "AWS KMS encryption for Parameter Store SecureString parameters"
