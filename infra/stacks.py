@@ -9,7 +9,7 @@ from __future__ import annotations
 from access_guard.core import doctor
 from access_guard.core.breakglass import API_URL_OUTPUT, SERVICE_STACK_NAME
 from access_guard.core.config import DEFAULT_MODE_UPDATE_WAIT_SECONDS, PARAMETER_SETTINGS, Env
-from access_guard.core.deployment import REMEDIATE_TIMEOUT_SECONDS
+from access_guard.core.deployment import REMEDIATE_TIMEOUT_SECONDS, Deployment, deployment_parameter
 from access_guard.core.triggers import IAM_EVENT_REGION, iam_pattern, patterns
 from aws_cdk import CfnOutput, Duration, Environment, Fn, Stack
 from aws_cdk import aws_events as events
@@ -132,6 +132,14 @@ class ServiceStack(Stack):
             timeout=remediate_timeout,
         )
         schedule_group = self.grants.group.schedule_group_name
+        # The expiry re-arms a schedule that fired too early (its own ARN it reads off its context), and hands
+        # a run's continuation on.
+        for name, value in (
+            (Env.SCHEDULE_GROUP, schedule_group),
+            (Env.SCHEDULER_ROLE_ARN, self.grants.scheduler_role.role_arn),
+            (Env.WORK_QUEUE_URL, work_queue_url),
+        ):
+            self.grants.expiry.function.add_environment(name, value)
 
         # --- the sweep -------------------------------------------------------------------------------------
         self.sweep = Sweep(
@@ -163,6 +171,7 @@ class ServiceStack(Stack):
                 Env.SCHEDULE_GROUP: schedule_group,
                 Env.SCHEDULER_ROLE_ARN: self.grants.scheduler_role.role_arn,
                 Env.EXPIRY_FUNCTION_ARN: self.grants.expiry.function.function_arn,
+                Env.WORK_QUEUE_URL: work_queue_url,  # a restore hands its continuation on (a mode update)
             },
             layer=layer,
             log_retention=retention,
@@ -274,8 +283,16 @@ class ServiceStack(Stack):
                 "CreateDeleteGrantSchedules", ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
             ),
             self.grants.pass_scheduler_role(),
+            self.pipeline.send_work("SendContinuations"),
+            use_queues,
         )
         expiry.permissions.add(
+            self.grants.manage_schedules(
+                "RearmGrantSchedules", ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
+            ),
+            self.grants.pass_scheduler_role(),
+            self.pipeline.send_work("SendContinuations"),
+            use_queues,
             baselines,
             decrypt_baselines,
             eks.read_write(),
@@ -305,15 +322,34 @@ class ServiceStack(Stack):
                 "RuleTargetDeadLetters": self.rule_dead_letters.queue,
             },
             queues={"Intake": self.pipeline.intake_queue, "Work": self.pipeline.work_queue},
-            rules={**self.pipeline.rules, "sweep": self.sweep.rule},
+            rules={**self.pipeline.rules, "sweep": self.sweep.rule, "sweep-full": self.sweep.full_rule},
         )
 
         CfnOutput(self, API_URL_OUTPUT, value=self.api.url, description="Break-glass API (sign with SigV4)")
+        # The deployment record (core.deployment): the CLI's apply and replay find the locks, grants, audit
+        # trail and topic with it, so an operator's writes take the same locks and keep the same grants.
+        record = Deployment(
+            region=region,
+            state_table=tables.state.name,
+            grants_table=tables.grants.name,
+            audit_table=tables.audit.name,
+            topic_arn=topic.topic_arn,
+            work_queue_url=work_queue_url,
+            api_url=self.api.url,
+            stack=self.stack_name,
+        )
+        ssm.StringParameter(
+            self,
+            "DeploymentRecord",
+            parameter_name=deployment_parameter(config.prefix, region),
+            string_value=self.to_json_string(record.to_json()),
+            description="EKS Access Guard: where this region's guard keeps its state",
+        )
         CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
         CfnOutput(self, doctor.TOPIC_OUTPUT, value=topic.topic_arn, description="Notifications and alarms")
         # What `access-guard doctor` reads to find the deployment's parts.
         CfnOutput(self, doctor.STATE_TABLE_OUTPUT, value=tables.state.name, description="Locks and canaries")
-        rules = [*self.pipeline.rules.values(), self.sweep.rule]
+        rules = [*self.pipeline.rules.values(), self.sweep.rule, self.sweep.full_rule]
         CfnOutput(self, doctor.RULES_OUTPUT, value=Fn.join(",", [r.rule_name for r in rules]))
         CfnOutput(
             self, doctor.SETTINGS_OUTPUT, value=self.settings.path, description="Cluster, on-call lists"

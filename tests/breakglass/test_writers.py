@@ -115,7 +115,18 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def under_the_key() -> None:
+    """The baseline pushed as a baseline writer does (a SecureString under the deployment's key), as the CLI
+    reads only such baselines."""
+    from access_guard.core.config import BASELINE_KEY_ALIAS
+
+    kms = boto3.client("kms", region_name=REGION)
+    key = kms.describe_key(KeyId=BASELINE_KEY_ALIAS)["KeyMetadata"]["Arn"]
+    BaselineStore(boto3.client("ssm", region_name=REGION), kms_key_id=key).put(baseline_text())
+
+
 def record_deployment() -> None:
+    under_the_key()
     write_deployment(
         boto3.client("ssm", region_name=REGION),
         "/eks-access-guard/",
@@ -154,6 +165,8 @@ def test_an_operators_apply_keeps_the_live_grants_and_takes_the_lock(
 
 
 def test_without_a_deployment_the_cli_works_alone_and_says_so(world: World) -> None:
+    under_the_key()
+    boto3.client("eks", region_name=REGION).delete_access_entry(clusterName=CLUSTER, principalArn=PLATFORM)
     code, _out, err = run_cli("apply", "--cluster", CLUSTER, "--yes")
     assert code == 0 and "No guard is deployed in us-east-1" in err
 

@@ -17,14 +17,17 @@ MARKS = {"PASS": "PASS", "WARN": "WARN", "FAIL": "FAIL"}
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: type[Any]) -> None:
-    doctor = commands.add_parser(
+    from .main import command_parser
+
+    doctor = command_parser(
+        commands,
         "doctor",
-        parents=[common],
-        help="check what a deploy cannot: trail, stack, logging role, layer, subscribers, the event path",
-        description="Read-only checks of the deployment in a region (the canary is the one event it puts). "
-        "Exit 0 when nothing fails, 1 otherwise.",
+        "check what a deploy cannot: trail, stack, logging role, layer, subscribers, the event path "
+        "(read-only; the canary is the one event it puts; exit 0 when nothing fails, 1 otherwise)",
+        [common],
+        "access-guard doctor --region eu-west-1",
+        "access-guard doctor --json",
     )
-    doctor.add_argument("--json", action="store_true", help="one JSON document on stdout")
     doctor.add_argument(
         "--canary-seconds", type=float, default=None, help="how long to wait for the canary (default 90)"
     )
