@@ -132,14 +132,10 @@ class ServiceStack(Stack):
             timeout=remediate_timeout,
         )
         schedule_group = self.grants.group.schedule_group_name
-        # The expiry re-arms a schedule that fired too early (its own ARN it reads off its context), and hands
-        # a run's continuation on.
-        for name, value in (
-            (Env.SCHEDULE_GROUP, schedule_group),
-            (Env.SCHEDULER_ROLE_ARN, self.grants.scheduler_role.role_arn),
-            (Env.WORK_QUEUE_URL, work_queue_url),
-        ):
-            self.grants.expiry.function.add_environment(name, value)
+        # The expiry hands a run's continuation on. (It makes no schedules: passing the scheduler role, which
+        # may invoke it, would make a dependency cycle. Its schedule is set in the minute before the end,
+        # so it fires early by at most two minutes, which it waits out.)
+        self.grants.expiry.function.add_environment(Env.WORK_QUEUE_URL, work_queue_url)
 
         # --- the sweep -------------------------------------------------------------------------------------
         self.sweep = Sweep(
@@ -287,10 +283,6 @@ class ServiceStack(Stack):
             use_queues,
         )
         expiry.permissions.add(
-            self.grants.manage_schedules(
-                "RearmGrantSchedules", ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")
-            ),
-            self.grants.pass_scheduler_role(),
             self.pipeline.send_work("SendContinuations"),
             use_queues,
             baselines,
@@ -335,16 +327,18 @@ class ServiceStack(Stack):
             audit_table=tables.audit.name,
             topic_arn=topic.topic_arn,
             work_queue_url=work_queue_url,
-            api_url=self.api.url,
-            stack=self.stack_name,
+            stack=self.stack_name,  # the API's URL: the stack's ApiUrl output
         )
-        ssm.StringParameter(
+        deployment_record = ssm.StringParameter(
             self,
             "DeploymentRecord",
             parameter_name=deployment_parameter(config.prefix, region),
             string_value=self.to_json_string(record.to_json()),
             description="EKS Access Guard: where this region's guard keeps its state",
+            tier=ssm.ParameterTier.STANDARD,
         )
+        for fn in self.functions.values():  # under the deployment's path, as the settings are
+            fn.function.node.add_dependency(deployment_record)
         CfnOutput(self, "BaselineKeyArn", value=key.key_arn, description="KMS key for SecureString baselines")
         CfnOutput(self, doctor.TOPIC_OUTPUT, value=topic.topic_arn, description="Notifications and alarms")
         # What `access-guard doctor` reads to find the deployment's parts.

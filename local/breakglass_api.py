@@ -150,12 +150,17 @@ def provision(
         environment=environment,
         role_arn=roles.get("api"),
     )
-    # The CDK gives the expiry what the API has, the schedules included (it re-arms one that fired too early).
+    # The CDK gives the expiry what every function shares, the audit table and the work queue; no schedules.
+    expiry_env = {
+        k: v
+        for k, v in environment.items()
+        if k not in (Env.SCHEDULE_GROUP, Env.SCHEDULER_ROLE_ARN, Env.EXPIRY_FUNCTION_ARN)
+    }
     registry.register(
         names.expiry_function,
         EXPIRY_HANDLER,
         timeout=180,
-        environment=environment,
+        environment=expiry_env,
         role_arn=roles.get("expiry"),
     )
     if log_level is not None and registry.isolation == "inline":

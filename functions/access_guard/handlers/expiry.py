@@ -7,12 +7,11 @@ revokes it if every retry fails; each failure is recorded on the grant, counted 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, Env
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
 from ..services.breakglass import BreakGlass
 from . import wiring
 
@@ -35,8 +34,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     if not (cluster and region and grant_id):
         logger.error(f"not a grant expiry event (cluster, region, grantId): {event!r:.500}")
         return {"result": "ignored: not a grant expiry event"}  # it would never parse: no retry
-    # a schedule that fired too early is re-armed at this function: its own ARN
-    os.environ.setdefault(Env.EXPIRY_FUNCTION_ARN, str(getattr(context, "invoked_function_arn", "") or ""))
     logger.append_keys(cluster=cluster, grant_id=grant_id)
     logger.set_correlation_id(grant_id)
     # RevocationFailed raises: Lambda retries
