@@ -41,7 +41,7 @@ def stored_types(prefix: str = "/") -> set[tuple[str, str | None]]:
     found = set()
     for page in ssm.get_paginator("describe_parameters").paginate():
         for parameter in page["Parameters"]:
-            if parameter["Name"].startswith(prefix):
+            if parameter["Name"].startswith(prefix) and "/clusters/" in parameter["Name"]:  # baselines only
                 found.add((parameter["Type"], parameter.get("KeyId")))
     return found
 
@@ -49,13 +49,15 @@ def stored_types(prefix: str = "/") -> set[tuple[str, str | None]]:
 def test_push_without_a_key_stores_a_secure_string_with_awss_key_and_warns_nothing_acts(
     aws: Any, tmp_path: Path, capsys
 ) -> None:
+    # given a region where no guard is deployed: no key under the deployment's alias
+    boto3.client("kms", region_name=REGION).delete_alias(AliasName=BASELINE_KEY_ALIAS)
     code, _, err = cli(capsys, "baseline", "push", write_baseline(tmp_path, "nowhere"))
 
     assert code == 0
     assert stored_types() == {("SecureString", AWS_MANAGED_SSM_KEY)}
     assert f"warning: there is no EKS cluster nowhere in {REGION}" in err
     assert f"warning: no Access Guard watches the baselines under /eks-access-guard/ in {REGION}" in err
-    assert f"Encrypted with AWS's managed key {AWS_MANAGED_SSM_KEY}" in err
+    assert f"Encrypted with {AWS_MANAGED_SSM_KEY}: no key {BASELINE_KEY_ALIAS}" in err
 
 
 def test_push_uses_the_deployments_key_when_its_alias_is_there_and_warns_nothing_when_a_guard_runs(
@@ -64,14 +66,14 @@ def test_push_uses_the_deployments_key_when_its_alias_is_there_and_warns_nothing
     tmp_path: Path,
     capsys,
 ) -> None:
-    kms = boto3.client("kms", region_name=REGION)
-    kms.create_alias(AliasName=BASELINE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    kms = boto3.client("kms", region_name=REGION)  # the deployment's key is there (the `aws` fixture made it)
+    key = kms.describe_key(KeyId=BASELINE_KEY_ALIAS)["KeyMetadata"]["Arn"]
     make_cluster(person("alice"))
 
     code, _, err = cli(capsys, "baseline", "push", write_baseline(tmp_path), "--prefix", pipeline.prefix)
 
     assert code == 0
-    assert stored_types(pipeline.prefix) == {("SecureString", BASELINE_KEY_ALIAS)}
+    assert stored_types(pipeline.prefix) == {("SecureString", key)}
     assert "warning" not in err
 
 
