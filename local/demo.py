@@ -149,21 +149,28 @@ class Story:
             getattr(eks, operation)(**_api_params(params))
 
     def guard_answer(self, what: str, since: float) -> None:
-        """Wait for the guard's note about a change, show it, and add it to the timeline."""
+        """Wait for the guard's notes about a change (its run done: the pipeline quiet), show each, and add
+        them to the timeline."""
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
-            for note in self.pipeline.notifications(wait_seconds=1.0):
+            notes = self.pipeline.notifications(wait_seconds=1.0)
+            if not notes:
+                continue
+            self.pipeline.wait_quiet()  # a change note may come before the run that applies it ends
+            notes += self.pipeline.notifications(wait_seconds=0.5)
+            for note in notes:
                 document = note["document"]
                 after = time.monotonic() - since
                 outcome = document.get("outcome") or {}
                 done = [d["action"]["description"] for d in outcome.get("done", [])]
-                self.timeline.append(
-                    (what, document.get("trigger", {}).get("reason", ""), after, "; ".join(done))
-                )
+                if outcome:  # a run's note (a baseline change's own note comes before its run)
+                    self.timeline.append(
+                        (what, document.get("trigger", {}).get("reason", ""), after, "; ".join(done))
+                    )
                 lines = [f"[{after:4.1f} s later] {note['subject']}"]
                 lines += [f"  {line}" for line in document["text"].splitlines()[2:] if line.strip()]
                 say("  The guard, on its own:", "\n".join(lines))
-                return
+            return
         say("  (no answer from the guard in time)")
 
 
