@@ -124,7 +124,8 @@ def test_5_an_iam_event_reads_the_baseline_index_not_every_baseline_under_ssms_t
     # and for its four IAM events the intake read at most a listing of the manifests each (two pages of ten),
     # not each cluster's baseline per event (reading them all: 98 reads, measured)
     by_intake = [arn for arn in reads if "eks-access-guard-intake" in arn]
-    assert 1 <= len(by_intake) <= 4 * 2, len(by_intake)
+    # (and the deployment's settings, read once per cold start)
+    assert len(by_intake) <= 4 * 2 + 2, len(by_intake)
 
 
 def test_6_a_recreated_principal_unknown_to_eks_for_seconds_gets_its_entry_back(
@@ -266,8 +267,9 @@ def test_3_with_mfa_required_only_sessions_with_the_mfa_key_true_pass(
 
     assert status(session(plain, mfa=True)) == 200
     assert status(session(plain)) == 403
-    # An IAM Identity Center session carries no MFA key, whatever its sign-in: BoolIfExists denies it
-    assert status(session(sso, mfa=True)) == 403
+    # An IAM Identity Center session carries no MFA key, whatever its sign-in: the MFA deny exempts Identity
+    # Center's roles (their MFA is Identity Center's sign-in; issue 13), so it passes
+    assert status(session(sso, mfa=True)) == 200
 
 
 # --- 2: functions and message groups at once -----------------------------------------------------------
