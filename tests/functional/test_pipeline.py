@@ -60,8 +60,13 @@ def make_cluster(session: boto3.Session, mode: str = "API_AND_CONFIG_MAP") -> No
 
 
 def push(pipeline: Pipeline, *entries: dict[str, Any], **guard: Any) -> None:
+    """Store the baseline as a baseline writer does: a SecureString under the deployment's key (the `aws`
+    fixture makes it), so the CLI's reads trust it too."""
+    from access_guard.core.config import BASELINE_KEY_ALIAS
+
     text = json.dumps(baseline_doc(CLUSTER, list(entries), **guard))
-    BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix).put(text)
+    key = boto3.client("kms", region_name=REGION).describe_key(KeyId=BASELINE_KEY_ALIAS)["KeyMetadata"]["Arn"]
+    BaselineStore(boto3.client("ssm", region_name=REGION), prefix=pipeline.prefix, kms_key_id=key).put(text)
 
 
 def eks_writes(aws: Any, by_guard: bool | None = None) -> list[str]:
