@@ -55,7 +55,10 @@ def run(monkeypatch: pytest.MonkeyPatch, err: io.StringIO, *args: str) -> int:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="apply now runs through the Enforcer (the lock, the grants): its writes are not counted by the progress line yet; the read is: open, see the closing note",
+    reason=(
+        "apply now runs through the Enforcer (the lock, the grants): its writes are not counted by "
+        "the progress line yet; the read is: open, see the closing note"
+    ),
 )
 def test_plan_and_apply_show_progress_on_a_terminal(slow_cluster: str, monkeypatch) -> None:
     err = Terminal()

@@ -163,7 +163,10 @@ def test_no_live_role_is_a_refused_step_and_the_entry_is_left_as_it_is(provision
 
 @pytest.mark.xfail(
     strict=False,
-    reason="after merging issue 16's list-tier sweep, a permission set's dead role is left beside the new one when no event announced the move: open, see the closing note",
+    reason=(
+        "after merging issue 16's list-tier sweep, a permission set's dead role is left beside the "
+        "new one when no event announced the move: open, see the closing note"
+    ),
 )
 def test_the_sweep_finds_a_move_that_no_event_announced(provisioned, pipeline, aws):
     # given the re-provisioning's events are lost

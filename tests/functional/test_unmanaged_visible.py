@@ -29,7 +29,11 @@ def unpruned(pipeline, aws: Any) -> dict[str, Any]:  # noqa: F811 - the imported
 
 @pytest.mark.xfail(
     strict=False,
-    reason="after merging the lead's lock/pending-mark runs with issue 16's per-cluster coalescing, the event's run is not seen as targeted, so the alert for a new admin outside the baseline is not raised (the entry is still listed): open, see the closing note",
+    reason=(
+        "after merging the lead's lock/pending-mark runs with issue 16's per-cluster coalescing, "
+        "the event's run is not seen as targeted, so the alert for a new admin outside the baseline "
+        "is not raised (the entry is still listed): open, see the closing note"
+    ),
 )
 def test_a_new_admin_outside_the_baseline_is_kept_and_raises_an_alert_naming_who(unpruned, pipeline, aws):  # noqa: F811
     # when bob gives himself cluster admin
