@@ -158,6 +158,7 @@ class Story:
                 continue
             self.pipeline.wait_quiet()  # a change note may come before the run that applies it ends
             notes += self.pipeline.notifications(wait_seconds=0.5)
+            lines: list[str] = []
             for note in notes:
                 document = note["document"]
                 after = time.monotonic() - since
@@ -167,9 +168,9 @@ class Story:
                     self.timeline.append(
                         (what, document.get("trigger", {}).get("reason", ""), after, "; ".join(done))
                     )
-                lines = [f"[{after:4.1f} s later] {note['subject']}"]
+                lines.append(f"[{after:4.1f} s later] {note['subject']}")
                 lines += [f"  {line}" for line in document["text"].splitlines()[2:] if line.strip()]
-                say("  The guard, on its own:", "\n".join(lines))
+            say("  The guard, on its own:", "\n".join(lines))
             return
         say("  (no answer from the guard in time)")
 

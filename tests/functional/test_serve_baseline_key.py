@@ -86,7 +86,7 @@ def served(tmp_path: Path) -> Any:
         yield endpoint, "".join(lines), env
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=120)  # serve stops its worker processes first
 
 
 def test_serve_makes_the_baseline_key_and_the_guard_applies_only_what_is_under_it(served, tmp_path):

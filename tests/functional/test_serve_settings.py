@@ -68,7 +68,7 @@ def test_serve_guards_the_users_region_and_says_so() -> None:
                 break
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        process.wait(timeout=120)  # serve stops its worker processes first
     text = "".join(lines)
     assert "the guard's pipeline is running in eu-west-1 (from AWS_REGION" in text, text
     assert "AWS_DEFAULT_REGION=eu-west-1" in text
