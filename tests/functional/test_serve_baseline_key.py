@@ -89,6 +89,7 @@ def served(tmp_path: Path) -> Any:
         process.wait(timeout=120)  # serve stops its worker processes first
 
 
+@pytest.mark.slow  # a real `python -m local serve` with worker processes: minutes on a busy 2-core machine
 def test_serve_makes_the_baseline_key_and_the_guard_applies_only_what_is_under_it(served, tmp_path):
     endpoint, printed, env = served
     aws = {
