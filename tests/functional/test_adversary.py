@@ -32,7 +32,7 @@ from typing import Any
 
 import boto3
 import pytest
-from access_guard.adapters.audit_table import AuditTable
+from access_guard.adapters.audit_table import AuditTable, partition
 from access_guard.adapters.baseline_store import BaselineStore
 from access_guard.adapters.clients import client
 from access_guard.adapters.grants_table import GrantsTable
@@ -324,7 +324,10 @@ class Adversary(RuleBasedStateMachine):
         # the safety rules may hold a grant's end (its holder is the last working admin): only then
         for principal in principals if principals is not None else ONCALLS:
             self.model.held_back.discard(principal)
-        for line in report.outcome.refusals:
+        # refused by the safety rules: the run's own steps, or a grant's end (on a detect-only cluster the
+        # grants' work is a run of its own, reported as a grant not yet revoked)
+        held = [*report.outcome.refusals, *(f for f in report.revocation_failures if "no baseline admin" in f)]
+        for line in held:
             self.model.held_back.update(p for p in ONCALLS if p in line)
 
     def check_lease(self, started: float) -> None:
@@ -504,6 +507,8 @@ class Adversary(RuleBasedStateMachine):
     @precondition(lambda self: self.exists)
     @rule(who=st.sampled_from([PLATFORM, DEV, SRE]))
     def an_entry_is_deleted(self, who: str) -> None:
+        if who in ONCALLS:  # a grant's access goes with the entry: the next run puts it back
+            self.model.taken[who] = time.monotonic()
         with contextlib.suppress(Exception):
             self.adversary.delete_access_entry(clusterName=self.cluster, principalArn=who)
 
@@ -638,13 +643,14 @@ class Adversary(RuleBasedStateMachine):
             )
 
     def audit_records(self) -> list[dict[str, Any]]:
-        db = client("dynamodb", region=REGION)
-        items = db.scan(TableName=TABLES["audit"])["Items"]
-        return [
-            json.loads(i["record"]["S"])
-            for i in items
-            if json.loads(i["record"]["S"]).get("cluster") == self.cluster
-        ]
+        """This cluster's audit records, read from the table itself (one partition, every page)."""
+        pages = client("dynamodb", region=REGION).get_paginator("query").paginate(
+            TableName=TABLES["audit"],
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": AUDIT_TABLE_KEYS.partition},
+            ExpressionAttributeValues={":p": {"S": partition(self.cluster, REGION)}},
+        )
+        return [json.loads(i["record"]["S"]) for page in pages for i in page["Items"]]
 
     def check_end(self) -> None:
         """(f) once the adversary stops, one sweep reaches baseline plus active grants."""
@@ -658,6 +664,7 @@ class Adversary(RuleBasedStateMachine):
             self.cluster, REGION, trigger=Trigger("sweep", "the last sweep"), deadline=self.deadline()
         )
         assert report.outcome is not None and not report.busy
+        self.ran(None, report)
         now = self.clock()
         seen = oracle(self.cluster)
         for who in ONCALLS:
@@ -670,6 +677,8 @@ class Adversary(RuleBasedStateMachine):
             assert [p["policyArn"] for p in seen[DEV]["accessPolicies"]] == [EDIT]
         for grant_id, m in self.model.grants.items():
             row = self.grants.find(self.cluster, REGION, grant_id)
+            if m.principal in self.model.held_back and not self.has(PLATFORM, ADMIN):
+                continue  # its end is held until a baseline admin works again (detect mode: never by us)
             if row is not None and (m.ended_at is not None or now >= m.ends_at):
                 assert row.closed, (grant_id, row.status, row.revocation_error)
 
