@@ -326,7 +326,8 @@ class Adversary(RuleBasedStateMachine):
             self.model.held_back.discard(principal)
         # refused by the safety rules: the run's own steps, or a grant's end (on a detect-only cluster the
         # grants' work is a run of its own, reported as a grant not yet revoked)
-        held = [*report.outcome.refusals, *(f for f in report.revocation_failures if "no baseline admin" in f)]
+        ends = [f for f in report.revocation_failures if "no baseline admin" in f]
+        held = [*report.outcome.refusals, *ends]
         for line in held:
             self.model.held_back.update(p for p in ONCALLS if p in line)
 
@@ -644,11 +645,15 @@ class Adversary(RuleBasedStateMachine):
 
     def audit_records(self) -> list[dict[str, Any]]:
         """This cluster's audit records, read from the table itself (one partition, every page)."""
-        pages = client("dynamodb", region=REGION).get_paginator("query").paginate(
-            TableName=TABLES["audit"],
-            KeyConditionExpression="#p = :p",
-            ExpressionAttributeNames={"#p": AUDIT_TABLE_KEYS.partition},
-            ExpressionAttributeValues={":p": {"S": partition(self.cluster, REGION)}},
+        pages = (
+            client("dynamodb", region=REGION)
+            .get_paginator("query")
+            .paginate(
+                TableName=TABLES["audit"],
+                KeyConditionExpression="#p = :p",
+                ExpressionAttributeNames={"#p": AUDIT_TABLE_KEYS.partition},
+                ExpressionAttributeValues={":p": {"S": partition(self.cluster, REGION)}},
+            )
         )
         return [json.loads(i["record"]["S"]) for page in pages for i in page["Items"]]
 
