@@ -891,6 +891,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     from ..core.config import Config, ConfigError
     from ..core.events import Ignored, parse
     from ..core.report import Trigger
+    from ..core.work import changes_of
     from ..services.intake import Intake
 
     text = _read_file(args.file, io)
@@ -935,7 +936,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     failed = False
     for item in resolution.work:
         scope = "whole cluster" if item.principals is None else "principals " + ", ".join(item.principals)
-        trigger = Trigger(item.trigger, item.reason, item.event_id, None, item.actor)
+        trigger = Trigger(item.trigger, item.reason, item.event_id, None, item.actor, changes_of([item]))
         try:
             report = enforcer.run(
                 item.cluster,
