@@ -841,7 +841,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         io.note(alone)
     trigger = Trigger("apply", f"access-guard apply of {args.cluster}")
     try:
-        with _progress(io, args, f"applying to {args.cluster}"):
+        with _progress(io, args, f"applying to {args.cluster}") as applying:
+            applying.watch(aws.client("eks"))  # the Enforcer's reconciler writes with this (cached) client
             report = enforcer.run(
                 args.cluster,
                 region,
