@@ -112,6 +112,13 @@ def test_a_new_admin_is_alerted_once_and_again_only_when_made_admin_again(unprun
     pipeline.drain()
     assert [a["madeBy"] for a in _admin_alerts(pipeline)] == [{BOB: BOB}]
     assert BOB in aws.admins(CLUSTER)
+    # and when his entry is deleted and made again, it is a new entry: a new alert
+    eks.delete_access_entry(clusterName=CLUSTER, principalArn=BOB)
+    pipeline.drain()
+    assert _admin_alerts(pipeline) == []
+    _make_admin(unpruned["bob"], BOB)
+    pipeline.drain()
+    assert [a["madeBy"] for a in _admin_alerts(pipeline)] == [{BOB: BOB}]
 
 
 def test_plan_lists_entries_outside_the_baseline_admins_first(unpruned, aws, capsys):
