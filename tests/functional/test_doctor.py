@@ -127,3 +127,30 @@ def test_a_missing_on_call_principal_and_a_baseline_without_its_cluster_fail(
     assert code == 1
     assert checks["on-call-principals"]["status"] == "FAIL" and ONCALL in checks["on-call-principals"]["why"]
     assert checks["clusters"]["status"] == "FAIL" and "gone-cluster" in checks["clusters"]["why"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_doctor_shows_the_check_it_runs_on_a_terminal_and_nothing_otherwise(
+    served: Pipeline, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from access_guard.cli import progress
+
+    monkeypatch.setattr(progress, "INTERVAL_SECONDS", 0.02)
+    # the canary's rule off: the event-path check waits its whole second for the canary
+    boto3.client("events", region_name=REGION).disable_rule(Name=f"{NAME}-canary")
+    args = ["doctor", "--region", REGION, "--endpoint-url", endpoint, "--canary-seconds", "1"]
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    assert main(args) == 1
+    shown = err.getvalue()
+    assert f"\r\033[Kdoctor {REGION}: checking event-path (7 of 9), " in shown
+    assert shown.endswith("\r\033[K")  # cleared when the checks are done
+    for quiet, extra in ((io.StringIO(), []), (Terminal(), ["--json"])):  # not a terminal; --json
+        monkeypatch.setattr("sys.stderr", quiet)
+        assert main([*args, *extra]) == 1
+        assert "checking" not in quiet.getvalue() and "\r" not in quiet.getvalue()

@@ -12,6 +12,7 @@ from access_guard.core.work import (
     merge_work,
     settled_by,
     sweep_work,
+    trigger_of,
 )
 
 T = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)
@@ -26,6 +27,7 @@ def item(
     trigger: str = "event",
     cluster: str = "payments",
     event_id: str = "e1",
+    actor: str | None = None,
 ) -> WorkItem:
     return WorkItem(
         cluster=cluster,
@@ -35,7 +37,7 @@ def item(
         event_id=event_id,
         event_name="UpdateAccessEntry",
         event_time=at.isoformat().replace("+00:00", "Z"),
-        actor=None,
+        actor=actor,
         reason="test",
     )
 
@@ -110,3 +112,18 @@ def test_sweep_work_names_its_tier():
     full = sweep_work("payments", "us-east-1", tier="full", run_id="r1", at=T)
     assert check.event_name != full.event_name and check.principals is None
     assert WorkItem.from_json(check.to_json()) == check
+
+
+def test_a_coalesced_run_carries_who_changed_each_principal_of_its_clusters_items():
+    bob, alice, root = (f"arn:aws:iam::123456789012:user/{n}" for n in ("bob", "alice", "root"))
+    made_user = item((A,), trigger="principal", event_id="e0", actor=root)  # IAM: makes no entry
+    first = item((A,), event_id="e1", actor=alice)
+    later = item((A, B), at=T + timedelta(seconds=1), event_id="e2", actor=bob)
+    elsewhere = item((B,), cluster="orders", event_id="e3", actor=alice)
+    batch = [made_user, first, later, elsewhere]
+    # the run of the first item does the cluster's work: it names the latest event's actor of each principal
+    assert trigger_of(made_user, batch).changes == ((A, bob), (B, bob))
+    assert trigger_of(first, []).changes == ((A, alice),)
+    assert trigger_of(made_user, []).changes == ()
+    sweep = item(None, trigger="sweep", event_id="sweep-1")
+    assert trigger_of(sweep, batch).changes == ()  # not coalesced: its run does only its own work

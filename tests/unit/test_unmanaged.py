@@ -15,7 +15,7 @@ from access_guard.core.model import (
     LiveState,
     PolicyAssociation,
 )
-from access_guard.core.outcome import Outcome
+from access_guard.core.outcome import ActionResult, Outcome
 from access_guard.core.policies import ADMIN_POLICY_ARN, POLICY_ARN_PREFIX
 from access_guard.core.principals import default_username
 from access_guard.core.report import Trigger, run_note
@@ -91,13 +91,19 @@ def test_the_planner_keeps_its_actions_and_carries_the_list():
     assert [u["principalArn"] for u in doc["unmanaged"]] == [BOB, DEV]
 
 
-def _note(prune: bool, trigger_kind: str = "event", only: frozenset[str] | None = frozenset({BOB})):
+def _note(
+    prune: bool,
+    only: frozenset[str] | None = frozenset({BOB}),
+    changes: tuple[tuple[str, str | None], ...] = ((BOB, BOB),),
+    applied: bool = True,
+):
     desired = baseline(prune=prune)
     state = live(entry(BOB, ADMIN), only=only) if only else live(entry(PLATFORM, ADMIN), entry(BOB, ADMIN))
     plan = planner.plan(desired, state)
-    outcome = Outcome(plan=plan, live=state, applied=True, results=(), not_attempted=())
-    trigger = Trigger(trigger_kind, f"CreateAccessEntry of {BOB} by {BOB}", "evt-9", None, BOB)
-    return run_note(trigger, outcome, detect=False)
+    done = tuple(ActionResult(a, ok=True) for a in plan.actions) if applied else ()
+    outcome = Outcome(plan=plan, live=state, applied=applied, results=done, not_attempted=())
+    trigger = Trigger("event", f"CreateAccessEntry of {BOB} by {BOB}", "evt-9", None, BOB, changes)
+    return run_note(trigger, outcome, detect=not applied)
 
 
 def test_a_new_admin_outside_the_baseline_raises_an_alert_naming_who_whatever_prune_says():
@@ -108,11 +114,40 @@ def test_a_new_admin_outside_the_baseline_raises_an_alert_naming_who_whatever_pr
     )
     assert f"Cluster admin outside the baseline, made by {BOB}:" in kept.text
     assert kept.document["adminsOutsideBaseline"] == [BOB]
+    assert kept.document["madeBy"] == {BOB: BOB}
     removed = _note(prune=True)
     assert removed is not None and removed.kind == "alert"
     assert "removed: not in the baseline" in removed.subject
+    seen = _note(prune=True, applied=False)  # detect mode: nothing was removed, and the alert says so
+    assert seen is not None and seen.kind == "alert"
+    assert "(not removed yet: not in the baseline)" in seen.subject
 
 
-def test_a_whole_cluster_run_lists_entries_outside_the_baseline_but_raises_no_alert():
-    assert _note(prune=False, only=None) is None
-    assert _note(prune=False, trigger_kind="sweep") is None
+def test_the_alert_names_who_changed_the_admin_even_when_the_run_covered_the_whole_cluster():
+    # a run that took a pending mark for the whole cluster, or a batch's whole-cluster work, still did
+    # bob's change: the alert names bob's admin (by who made it), not the other admins it saw
+    note = _note(prune=False, only=None, changes=((BOB, CI),))
+    assert note is not None and note.kind == "alert"
+    assert note.subject.endswith(f"outside the baseline, by {CI} (kept: prune is off)")
+    assert note.document["adminsOutsideBaseline"] == [BOB]
+
+
+def test_a_run_with_no_change_behind_it_lists_entries_outside_the_baseline_but_raises_no_alert():
+    # the sweep, a baseline change, an IAM principal made: none of them made an entry
+    assert _note(prune=False, only=None, changes=()) is None
+    assert _note(prune=False, changes=()) is None
+    # a change to another principal does not make bob new
+    assert _note(prune=False, only=None, changes=((DEV, CI),)) is None
+
+
+def test_admins_made_by_different_people_are_each_named():
+    desired = baseline(prune=False)
+    state = live(entry(BOB, ADMIN), entry(CI, ADMIN), only=frozenset({BOB, CI}))
+    plan = planner.plan(desired, state)
+    outcome = Outcome(plan=plan, live=state, applied=True)
+    trigger = Trigger("event", "a batch", "evt-9", None, BOB, ((BOB, BOB), (CI, DEV)))
+    note = run_note(trigger, outcome, detect=False)
+    assert note is not None and note.kind == "alert"
+    assert note.subject.endswith(f"outside the baseline, by {DEV}, {BOB} (kept: prune is off)")
+    assert f"  ! {BOB} (made by {BOB})" in note.text and f"  ! {CI} (made by {DEV})" in note.text
+    assert note.document["madeBy"] == {BOB: BOB, CI: DEV}

@@ -21,6 +21,7 @@ Items carry a `ttl` (epoch seconds) so DynamoDB removes them eventually; correct
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -43,15 +44,19 @@ class ClusterBusy(Exception):
 
 @dataclass(frozen=True)
 class Pending:
-    """Work left for the cluster's holder: the whole cluster, or these principals."""
+    """Work left for the cluster's holder: the whole cluster, or these principals; and who changed which
+    principal's entries (the events behind the marks: the holder's run alerts a new admin naming who)."""
 
     whole: bool
     principals: frozenset[str] = frozenset()
+    changes: frozenset[tuple[str, str | None]] = frozenset()
 
     def merged(self, other: Pending | None) -> Pending:
         if other is None:
             return self
-        return Pending(self.whole or other.whole, self.principals | other.principals)
+        return Pending(
+            self.whole or other.whole, self.principals | other.principals, self.changes | other.changes
+        )
 
 
 class StateTable:
@@ -129,24 +134,36 @@ class StateTable:
         return item["owner"]["S"], float(item["expiresAt"]["N"])
 
     # --- pending marks -------------------------------------------------------------------------------------
-    def mark_pending(self, cluster: str, region: str, principals: Iterable[str] | None) -> None:
-        """Leave work for the cluster's holder: these principals, or (None) the whole cluster."""
-        names: dict[str, str] = {"#ttl": _TTL}
+    def mark_pending(
+        self,
+        cluster: str,
+        region: str,
+        principals: Iterable[str] | None,
+        changes: Iterable[tuple[str, str | None]] = (),
+    ) -> None:
+        """Leave work for the cluster's holder: these principals, or (None) the whole cluster; `changes`:
+        who changed which principal's entries (the holder's run tells it)."""
         values: dict[str, Any] = {":ttl": {"N": str(int(self._clock()) + _DAY)}}
+        sets, adds = ["#ttl = :ttl"], []
         if principals is None:
-            expression = "SET whole = :true, #ttl = :ttl"
+            sets.append("whole = :true")
             values[":true"] = {"BOOL": True}
         else:
             wanted = sorted(set(principals))
             if not wanted:
                 return
-            expression = "ADD principals :principals SET #ttl = :ttl"
+            adds.append("principals :principals")
             values[":principals"] = {"SS": wanted}
+        told = sorted({json.dumps([arn, actor]) for arn, actor in changes})
+        if told:
+            adds.append("changes :changes")
+            values[":changes"] = {"SS": told}
+        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
         self._db.update_item(
             TableName=self._table,
             Key={_PK: {"S": f"pending#{region}#{cluster}"}},
             UpdateExpression=expression,
-            ExpressionAttributeNames=names,
+            ExpressionAttributeNames={"#ttl": _TTL},
             ExpressionAttributeValues=values,
         )
 
@@ -158,7 +175,9 @@ class StateTable:
         if not old:
             return None
         return Pending(
-            bool(old.get("whole", {}).get("BOOL", False)), frozenset(old.get("principals", {}).get("SS", []))
+            bool(old.get("whole", {}).get("BOOL", False)),
+            frozenset(old.get("principals", {}).get("SS", [])),
+            frozenset(c for c in map(_change, old.get("changes", {}).get("SS", [])) if c is not None),
         )
 
     def has_pending(self, cluster: str, region: str) -> bool:
@@ -276,3 +295,14 @@ class StateTable:
             ConsistentRead=True,
         )
         return "Item" in found
+
+
+def _change(text: str) -> tuple[str, str | None] | None:
+    """One pending change, as `mark_pending` wrote it; None for anything else."""
+    try:
+        arn, actor = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(arn, str) and (actor is None or isinstance(actor, str)):
+        return arn, actor
+    return None

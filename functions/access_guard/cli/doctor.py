@@ -36,6 +36,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: typ
 def run(args: argparse.Namespace, settings: Any, io: Any) -> int:
     from ..adapters.clients import client
     from ..services.doctor import DEFAULT_CANARY_WAIT_SECONDS, Doctor
+    from .progress import Progress, on_terminal
 
     region = settings.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
@@ -46,7 +47,14 @@ def run(args: argparse.Namespace, settings: Any, io: Any) -> int:
         return client(service, region=in_region, endpoint_url=settings.endpoint_url, profile=settings.profile)
 
     wait = args.canary_seconds if args.canary_seconds is not None else DEFAULT_CANARY_WAIT_SECONDS
-    checks = Doctor(client_for, region, canary_wait_seconds=wait).run()
+    terminal = on_terminal(io.err, json_output=bool(args.json))
+    with Progress(io.err, enabled=terminal, label=f"doctor {region}") as progress:
+        checks = Doctor(
+            client_for,
+            region,
+            canary_wait_seconds=wait,
+            on_check=lambda name, number, total: progress.at(f"checking {name} ({number} of {total})"),
+        ).run()
     code = exit_code(checks)
     if args.json:
         document = {"region": region, "ok": code == 0, "checks": [c.to_json() for c in checks]}

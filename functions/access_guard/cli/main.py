@@ -841,7 +841,8 @@ def cmd_apply(args: argparse.Namespace, settings: Settings, io: Io) -> int:
         io.note(alone)
     trigger = Trigger("apply", f"access-guard apply of {args.cluster}")
     try:
-        with _progress(io, args, f"applying to {args.cluster}"):
+        with _progress(io, args, f"applying to {args.cluster}") as applying:
+            applying.watch(aws.client("eks"))  # the Enforcer's reconciler writes with this (cached) client
             report = enforcer.run(
                 args.cluster,
                 region,
@@ -891,6 +892,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     from ..core.config import Config, ConfigError
     from ..core.events import Ignored, parse
     from ..core.report import Trigger
+    from ..core.work import changes_of
     from ..services.intake import Intake
 
     text = _read_file(args.file, io)
@@ -935,7 +937,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, io: Io) -> int:
     failed = False
     for item in resolution.work:
         scope = "whole cluster" if item.principals is None else "principals " + ", ".join(item.principals)
-        trigger = Trigger(item.trigger, item.reason, item.event_id, None, item.actor)
+        trigger = Trigger(item.trigger, item.reason, item.event_id, None, item.actor, changes_of([item]))
         try:
             report = enforcer.run(
                 item.cluster,

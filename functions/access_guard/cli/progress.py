@@ -1,8 +1,10 @@
 """Progress on a terminal for long reads and applies: entries read of how many, elapsed time, the writes
-done and the operation being applied. Written to stderr on one line that is rewritten, and only when
+done and the operation being applied (or, for work that reads no entries, such as doctor's checks, the step
+being done). Written to stderr on one line that is rewritten, and only when
 stderr is a terminal and the output is not --json; cleared when the work ends.
 
-It counts what the EKS client does (botocore's after-call events), so the services need no hook.
+It counts what the EKS client does (botocore's after-call events), so the services need no hook; doctor's
+checks say which one runs (`at`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Progress:
         self.read = 0
         self.writes = 0
         self.phase: str | None = None
+        self.step: str | None = None  # work that reads no entries (doctor's checks): what is being done
         self._started = clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,8 +66,15 @@ class Progress:
                 self.writes += 1
                 self.phase = name
 
+    def at(self, step: str) -> None:
+        """Say what is being done now (shown instead of the entries read)."""
+        with self._lock:
+            self.step = step
+
     def line(self) -> str:
         with self._lock:
+            if self.step is not None:
+                return f"{self.label}: {self.step}, {self._clock() - self._started:.1f} s"
             total = f"{self.listed}" + ("" if self.listing_done else "+")
             text = f"{self.label}: {self.read} of {total} entries read, {self._clock() - self._started:.1f} s"
             if self.writes:

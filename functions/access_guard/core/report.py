@@ -8,17 +8,17 @@ objects its holder may have made (ClusterRoleBindings, service-account tokens) a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from .describe import RBAC_NOTE, describe, op_of, touched_admins, unmanaged_lines
+from .model import DeleteEntry
 from .outcome import Outcome
 from .unmanaged import admins_outside
 
-# The triggers that are one person's change (a CloudTrail event): a cluster admin outside the baseline
-# seen by their run is new, and raises an alert naming who made it, whatever `prune` says.
-CHANGE_TRIGGERS = ("event", "principal")
+UNKNOWN_ACTOR = "an unknown principal"
 
 TRIGGERS = (
     "event",
@@ -44,6 +44,21 @@ class Trigger:
     event_id: str | None = None
     event_time: datetime | None = None
     actor: str | None = None
+    # The principals whose entries the EKS events behind this run changed, each with who changed them (per
+    # CloudTrail), sorted: a cluster admin outside the baseline among them is new and raises an alert
+    # naming who made it, whatever `prune` says and whatever else the run covers (a batch's other work, the
+    # pending marks it took). Every other entry outside the baseline is listed, not alerted.
+    changes: tuple[tuple[str, str | None], ...] = ()
+
+    def changed_by(self) -> dict[str, str | None]:
+        return dict(self.changes)
+
+    def with_changes(self, more: Iterable[tuple[str, str | None]]) -> Trigger:
+        """This trigger with `more` changes added (a principal it names already keeps its own actor)."""
+        merged = {**dict(more), **dict(self.changes)}
+        if len(merged) == len(self.changes):
+            return self
+        return replace(self, changes=tuple(sorted(merged.items())))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,24 +79,53 @@ class Notification:
     document: dict[str, Any]
 
 
-def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notification | None:
-    """The note of one run, or None when there was nothing to tell (no drift, nothing held back)."""
+def new_admins(trigger: Trigger, outcome: Outcome) -> dict[str, str | None]:
+    """The cluster admins outside the baseline (kept or removed) that the run's changes made, each with who
+    made it. Only the changed principals count: the run may see others (a whole cluster, a batch's other
+    work), old ones too, and those are listed, not alerted."""
+    changed = trigger.changed_by()
+    if not changed:
+        return {}
+    plan = outcome.plan
+    outside = admins_outside(plan.unmanaged, (*plan.actions, *plan.held), outcome.live)
+    return {arn: changed[arn] for arn in outside if arn in changed}
+
+
+def removed(outcome: Outcome) -> set[str]:
+    """The principals whose entries the run deleted."""
+    return {a.principal_arn for a in outcome.written if isinstance(a, DeleteEntry)}
+
+
+def run_note(
+    trigger: Trigger,
+    outcome: Outcome,
+    *,
+    detect: bool,
+    alert: Mapping[str, str | None] | None = None,
+) -> Notification | None:
+    """The note of one run, or None when there was nothing to tell (no drift, nothing held back).
+
+    `alert`: the new cluster admins outside the baseline to alert, each with who made it (the Enforcer
+    leaves out those already alerted); None: `new_admins` of the run."""
     plan = outcome.plan
     written = outcome.written
-    outside: list[str] = []
-    # Only a run targeted at the event's principals knows who made the admin (a whole-cluster run sees
-    # every entry outside the baseline, old ones too: those are listed, not alerted).
-    if trigger.kind in CHANGE_TRIGGERS and outcome.live.only_principals is not None:
-        outside = admins_outside(plan.unmanaged, (*plan.actions, *plan.held), outcome.live)
+    made = new_admins(trigger, outcome) if alert is None else dict(alert)
+    outside = sorted(made)
     quiet = not plan.actions and not plan.refusals and not outcome.refusals and not outcome.error
     if quiet and not written and not outside:
         return None
     cluster, region = plan.cluster, plan.region
     admins = touched_admins(written, outcome.live)
-    who = trigger.actor or "an unknown principal"
+    makers = list(dict.fromkeys(made[a] or UNKNOWN_ACTOR for a in outside))  # in the order of the admins
+    who = ", ".join(makers)
     if outside:
-        kept = [a for a in outside if a in {u.principal_arn for u in plan.unmanaged}]
-        fate = "kept: prune is off" if kept else "removed: not in the baseline"
+        gone = removed(outcome)
+        if all(a in gone for a in outside):
+            fate = "removed: not in the baseline"
+        elif any(a in {u.principal_arn for u in plan.unmanaged} for a in outside):
+            fate = "kept: prune is off"
+        else:
+            fate = "not removed yet: not in the baseline"  # detect mode, held back or failed
         kind, headline = "alert", f"new cluster admin outside the baseline, by {who} ({fate})"
     elif detect or not outcome.applied and outcome.error is None:
         kind, headline = "drift", "drift detected; detect mode changes nothing"
@@ -119,8 +163,14 @@ def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notificatio
         lines += ["", f"In progress: {outcome.in_progress}"]
     if outcome.error:
         lines += ["", f"Error: {outcome.error}"]
-    if outside:
+    if outside and len(makers) == 1:
         lines += ["", f"Cluster admin outside the baseline, made by {who}:", *(f"  ! {a}" for a in outside)]
+    elif outside:
+        lines += [
+            "",
+            "Cluster admin outside the baseline:",
+            *(f"  ! {a} (made by {made[a] or UNKNOWN_ACTOR})" for a in outside),
+        ]
     if plan.unmanaged:
         lines += ["", *unmanaged_lines(plan)]
     if admins:
@@ -136,6 +186,7 @@ def run_note(trigger: Trigger, outcome: Outcome, *, detect: bool) -> Notificatio
         "adminEntriesTouched": admins,
         "unmanaged": [u.to_json() for u in plan.unmanaged],
         "adminsOutsideBaseline": outside,
+        "madeBy": {a: made[a] for a in outside},
     }
     return Notification(kind, cluster, f"[{cluster}] {headline}", "\n".join(lines) + "\n", document)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from . import names, principals, text
 from .events import BaselineChange, EksChange, Ignored, PrincipalChange
+from .report import Trigger
 
 TRIGGERS: tuple[str, ...] = (
     "event",
@@ -307,6 +308,33 @@ def coalesce(items: list[WorkItem]) -> dict[str, tuple[str, ...] | None]:
         else:
             runs[item.group_id] = tuple(sorted({*(runs.get(item.group_id) or ()), *item.principals}))
     return runs
+
+
+def changes_of(items: Iterable[WorkItem]) -> tuple[tuple[str, str | None], ...]:
+    """Who changed which principal's entries, per the EKS events among `items` (the latest event of a
+    principal names it). Other work (an IAM principal made or deleted, a baseline, the sweep) makes no
+    entry, so it names nobody."""
+    made: dict[str, str | None] = {}
+    for item in sorted(items, key=lambda i: _moment(i.event_time)):
+        if item.trigger == "event" and item.principals:
+            made.update(dict.fromkeys(item.principals, item.actor))
+    return tuple(sorted(made.items()))
+
+
+def trigger_of(item: WorkItem, batch: Iterable[WorkItem] = ()) -> Trigger:
+    """The trigger of `item`'s run; a coalesced run does the work of its cluster's items in `batch` too,
+    so it carries their changes as well."""
+    mine = [item]
+    if item.trigger in COALESCED_TRIGGERS:
+        mine += [i for i in batch if i.group_id == item.group_id and i.trigger in COALESCED_TRIGGERS]
+    return Trigger(
+        kind=item.trigger,
+        reason=item.reason,
+        event_id=item.event_id,
+        event_time=datetime.fromisoformat(item.event_time),
+        actor=item.actor,
+        changes=changes_of(mine),
+    )
 
 
 def merge_work(items: list[WorkItem]) -> list[WorkItem]:

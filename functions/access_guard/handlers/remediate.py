@@ -21,7 +21,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -37,7 +36,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from ..adapters.clients import client
 from ..adapters.deadline import within_deadline
 from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, Env
-from ..core.report import Trigger
 from ..core.work import (
     COALESCED_TRIGGERS,
     SETTLED_TRIGGERS,
@@ -46,6 +44,7 @@ from ..core.work import (
     WorkItemError,
     coalesce,
     settled_by,
+    trigger_of,
 )
 from ..services.enforce import report_json
 from ..services.sweep import check_cluster
@@ -106,13 +105,8 @@ def _skip(item: WorkItem, why: str) -> dict[str, Any]:
 @idempotent_function(data_keyword_argument="work", config=idempotency, persistence_store=persistence)
 def remediate(work: dict[str, Any]) -> dict[str, Any]:
     item = WorkItem.from_json(work)
-    trigger = Trigger(
-        kind=item.trigger,
-        reason=item.reason,
-        event_id=item.event_id,
-        event_time=datetime.fromisoformat(item.event_time),
-        actor=item.actor,
-    )
+    batch = _batch()
+    trigger = trigger_of(item, batch.items)  # a coalesced run tells the changes of the items it does
     enforcer = wiring.enforcer(holder="remediate", metric=wiring.powertools_metric(metrics))
     if item.trigger == "sweep" and item.event_name == SWEEP_CHECK:
         report, _ = check_cluster(
@@ -128,7 +122,6 @@ def remediate(work: dict[str, Any]) -> dict[str, Any]:
         done = "list check" if report.outcome else f"skipped: {report.skipped}"
         logger.info(done, extra={"result": result})
         return result
-    batch = _batch()
     group = item.group_id
     state = wiring.wired().state
     principals = item.principals

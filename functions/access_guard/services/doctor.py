@@ -45,8 +45,10 @@ class Doctor:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        on_check: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_check = on_check  # (check, its number, how many): told as each check starts (progress)
         self.region = region
         self.canary_wait_seconds = canary_wait_seconds
         self.sleep, self.clock, self.new_id = sleep, clock, new_id
@@ -54,8 +56,8 @@ class Doctor:
         self.config: Config | None = None
 
     def run(self) -> list[Check]:
-        checks = [self._guarded("stack", self.stack)]
-        for name, check in (
+        steps = (
+            ("stack", self.stack),  # first: the others read its outputs
             ("trail", self.trail),
             ("api-gateway-logging-role", self.api_gateway_account),
             ("powertools-layer", self.powertools_layer),
@@ -64,7 +66,11 @@ class Doctor:
             ("event-path", self.canary),
             ("clusters", self.clusters),
             ("on-call-principals", self.oncall_principals),
-        ):
+        )
+        checks = []
+        for number, (name, check) in enumerate(steps, 1):
+            if self.on_check is not None:
+                self.on_check(name, number, len(steps))
             checks.append(self._guarded(name, check))
         return checks
 

@@ -25,6 +25,7 @@ ended and audited, and the report says `missing`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -50,9 +51,9 @@ from ..core.config import Config, Metrics
 from ..core.deadline import Deadline
 from ..core.grants import Desired, Grant, desired_state, grant_work, holds, taken_back
 from ..core.history import run_record
-from ..core.model import Action, Baseline, LiveState
+from ..core.model import Action, Baseline, LiveEntry, LiveState
 from ..core.outcome import Outcome
-from ..core.report import Notification, Trigger, alert_note, run_note
+from ..core.report import Notification, Trigger, alert_note, new_admins, removed, run_note
 from ..core.work import WorkItem
 from .reconcile import BUSY, Keep, Reconciler
 
@@ -185,10 +186,10 @@ class Enforcer:
                 deadline,
                 lock_wait_seconds,
                 only,
-                lambda scope: self._locked_run(
+                lambda scope, pending: self._locked_run(
                     cluster,
                     region,
-                    trigger,
+                    _told(trigger, pending),
                     scope,
                     False,
                     deadline,
@@ -201,7 +202,7 @@ class Enforcer:
         except ClusterBusy:
             if when_busy != "mark":
                 raise
-            self.state.mark_pending(cluster, region, only)
+            self.state.mark_pending(cluster, region, only, trigger.changes)
             try:  # the holder may have let go between our try and our mark: then nobody would see it
                 report = self._with_lock(
                     cluster,
@@ -209,10 +210,10 @@ class Enforcer:
                     deadline,
                     0.0,
                     only,
-                    lambda scope: self._locked_run(
+                    lambda scope, pending: self._locked_run(
                         cluster,
                         region,
-                        trigger,
+                        _told(trigger, pending),
                         scope,
                         False,
                         deadline,
@@ -239,7 +240,7 @@ class Enforcer:
         deadline: Deadline,
         wait_seconds: float,
         only: frozenset[str] | None,
-        body: Callable[[frozenset[str] | None], RunReport],
+        body: Callable[[frozenset[str] | None, Pending | None], RunReport],
     ) -> RunReport:
         assert self.state is not None
         wait = min(wait_seconds, deadline.left_for())
@@ -247,7 +248,7 @@ class Enforcer:
             cluster, region, holder=self._holder, seconds=deadline.lease(), wait_seconds=wait
         ):
             pending = self.state.take_pending(cluster, region)
-            return body(_widen(only, pending))
+            return body(_widen(only, pending), pending)
 
     def _follow_pending(
         self, cluster: str, region: str, deadline: Deadline, wait_for_mode: bool, report: RunReport
@@ -268,8 +269,17 @@ class Enforcer:
                     deadline,
                     0.0,
                     frozenset(),
-                    lambda scope: self._locked_run(
-                        cluster, region, trigger, scope, False, deadline, wait_for_mode, False, None, None
+                    lambda scope, pending: self._locked_run(
+                        cluster,
+                        region,
+                        _told(trigger, pending),
+                        scope,
+                        False,
+                        deadline,
+                        wait_for_mode,
+                        False,
+                        None,
+                        None,
                     ),
                 )
             except ClusterBusy:
@@ -351,10 +361,13 @@ class Enforcer:
             # (Someone else's update is not waited on in a loop: the sweep continues after it.)
             self._continue(cluster, region, report, in_progress)
         if given is not None and (given.written or given.refusals or not given.succeeded):
-            note = run_note(trigger, given, detect=False)
+            note = run_note(trigger, given, detect=False, alert={})
             if note is not None:
                 self._publish(report, note)
-        note = run_note(trigger, outcome, detect=detect)
+        alert = new_admins(trigger, outcome)
+        if not dry_run:
+            alert = self._not_told_yet(cluster, region, trigger, outcome, alert)
+        note = run_note(trigger, outcome, detect=detect, alert=alert)
         if note is not None and not dry_run:
             self._publish(report, note)
         if given is not None:
@@ -577,6 +590,31 @@ class Enforcer:
             self.log.exception(f"the continuation of the run on {cluster} could not be queued")
 
     # --- telling -------------------------------------------------------------------------------------------
+    def _not_told_yet(
+        self, cluster: str, region: str, trigger: Trigger, outcome: Outcome, alert: dict[str, str | None]
+    ) -> dict[str, str | None]:
+        """The new admins of `alert` that no run has alerted yet: an admin left outside the baseline is
+        alerted once (its entry, as created), whichever runs see its events (a batch, a pending mark, the
+        event's own item later); one the run removed is gone, so it is alerted each time it is made.
+        A changed entry seen kept but no longer an admin is forgotten: made admin again, it alerts again."""
+        if self.state is None or self.notifier is None:
+            return alert
+        live = outcome.live.entries
+        kept = {u.principal_arn: u for u in outcome.plan.unmanaged}
+        gone = removed(outcome)
+        told: dict[str, str | None] = {}
+        try:
+            for arn, actor in alert.items():
+                if arn in gone or self.state.first_time(_admin_key(cluster, region, arn, live[arn])):
+                    told[arn] = actor
+            for arn in trigger.changed_by():
+                if arn in kept and not kept[arn].admin:
+                    self.state.forget(_admin_key(cluster, region, arn, live[arn]))
+        except Exception:  # better told twice than not at all
+            self.log.exception(f"the alerts of new admins on {cluster} could not be recorded")
+            return alert
+        return told
+
     def _publish(self, report: RunReport, note: Notification) -> None:
         report.notes.append(note)
         if self.notifier is None:
@@ -609,6 +647,17 @@ def _widen(only: frozenset[str] | None, pending: Pending | None) -> frozenset[st
     if only is None or pending.whole:
         return None
     return only | pending.principals
+
+
+def _told(trigger: Trigger, pending: Pending | None) -> Trigger:
+    """The run's trigger with the changes of the pending marks it took (it does their work)."""
+    return trigger if pending is None else trigger.with_changes(pending.changes)
+
+
+def _admin_key(cluster: str, region: str, principal: str, entry: LiveEntry) -> str:
+    """The one-time mark of a new admin's alert: the principal's entry as created (made again, it is new)."""
+    made = entry.created_at.isoformat() if entry.created_at else "-"
+    return f"admin#{region}#{cluster}#{hashlib.sha256(principal.encode()).hexdigest()[:32]}#{made}"
 
 
 def _gone_key(cluster: str, region: str) -> str:
