@@ -195,3 +195,22 @@ def test_the_create_role_event_alone_moves_the_set(provisioned, pipeline, aws):
     assert aws.admins(CLUSTER) == [new]
     assert entries_of() == {new, provisioned["viewers"]}
     assert watch.violations == []
+
+
+def test_the_sweep_says_why_a_set_it_cannot_resolve_is_not_moved_and_writes_nothing(
+    provisioned, pipeline, aws
+):
+    # given a second role of the set appears and its event is lost
+    aws.set_cloudtrail_delivery(drop_next=1)
+    second = role("AWSReservedSSO_PlatformAdmins_00000000000000ff", SSO + "eu-west-1/")
+    pipeline.drain()
+    assert pipeline.notifications() == []
+    # when the sweep's list tier looks at the cluster
+    with watching(CLUSTER, {provisioned["admins"]}) as watch:
+        pipeline.sweep()
+        pipeline.drain()
+    # then it wrote nothing, the admins keep their entry, and the note says why, with the roles it found
+    assert [w for w in watch.writes if not w.startswith("(")] == []
+    assert aws.admins(CLUSTER) == [provisioned["admins"]]
+    texts = [n["document"]["text"] for n in pipeline.notifications(wait_seconds=2)]
+    assert any("PlatformAdmins: 2 roles" in t and second in t for t in texts), texts

@@ -174,16 +174,16 @@ def moved_from(baseline: Baseline, live_arns: Iterable[str], account: str) -> li
 
 
 def unresolved_entries(baseline: Baseline, live_arns: Iterable[str], account: str | None = None) -> list[str]:
-    """The live entries on a role of a permission set the baseline names that is not the set's resolved role
-    (a re-provisioned set's old role, or a set that resolves to no role or to several) and that the baseline
-    does not name itself: a run must look at them (to move the set, or to say why it cannot)."""
+    """The live entries on a role of a permission set the baseline names that are none of the baseline's
+    entries (a resolved set's entry is one, on its role): a re-provisioned set's old role, or the roles of a
+    set that resolves to no role or to several. A run must look at them (to move the set, or to say why it
+    cannot)."""
     named = {s.principal_arn for s in baseline.entries}
-    current = dict(baseline.resolved)
     sets = {s.name for s in baseline.permission_sets}
     out = []
     for arn in sorted(live_arns):
         name = permission_set_of(arn, account)
-        if name is None or name not in sets or current.get(name) == arn or arn in named:
+        if name is None or name not in sets or arn in named:
             continue
         out.append(arn)
     return out
