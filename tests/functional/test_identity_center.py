@@ -161,23 +161,28 @@ def test_no_live_role_is_a_refused_step_and_the_entry_is_left_as_it_is(provision
     assert any("PlatformAdmins: no role AWSReservedSSO_PlatformAdmins_<16 hex>" in t for t in texts), texts
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "after merging issue 16's list-tier sweep, a permission set's dead role is left beside the "
-        "new one when no event announced the move: open, see the closing note"
-    ),
-)
 def test_the_sweep_finds_a_move_that_no_event_announced(provisioned, pipeline, aws):
     # given the re-provisioning's events are lost
     aws.set_cloudtrail_delivery(drop_next=2)  # DeleteRole and CreateRole
+    old = provisioned["admins"]
     new = aws.provision_permission_set("PlatformAdmins")["created"]
+    pipeline.drain()
+    assert entries_of() == {old, provisioned["viewers"]}  # no event: nothing moved it
+    # when the sweep's list tier (the one every sweep runs) looks at the cluster
     with watching(CLUSTER, {new}) as watch:
-        pipeline.sweep()
+        report = pipeline.sweep()
         pipeline.drain()
+    assert report["tier"] == "check"
+    # then it saw the set's old role's entry and the new role without one, and moved the set by the rules:
+    # the new entry made and given its policy, the old one deleted only once the oracle saw the new admin
     assert aws.admins(CLUSTER) == [new]
     assert entries_of() == {new, provisioned["viewers"]}
     assert watch.violations == []
+    writes = [w for w in watch.writes if not w.startswith("(")]
+    assert writes == ["CreateAccessEntry", "AssociateAccessPolicy", "DeleteAccessEntry"]
+    assert watch.states[writes.index("DeleteAccessEntry")][new]["clusterAdmin"] is True
+    notes = [n["document"]["text"] for n in pipeline.notifications(wait_seconds=2)]
+    assert any(f"PlatformAdmins moved from {old} to {new}" in text for text in notes), notes
 
 
 def test_the_create_role_event_alone_moves_the_set(provisioned, pipeline, aws):
@@ -190,3 +195,22 @@ def test_the_create_role_event_alone_moves_the_set(provisioned, pipeline, aws):
     assert aws.admins(CLUSTER) == [new]
     assert entries_of() == {new, provisioned["viewers"]}
     assert watch.violations == []
+
+
+def test_the_sweep_says_why_a_set_it_cannot_resolve_is_not_moved_and_writes_nothing(
+    provisioned, pipeline, aws
+):
+    # given a second role of the set appears and its event is lost
+    aws.set_cloudtrail_delivery(drop_next=1)
+    second = role("AWSReservedSSO_PlatformAdmins_00000000000000ff", SSO + "eu-west-1/")
+    pipeline.drain()
+    assert pipeline.notifications() == []
+    # when the sweep's list tier looks at the cluster
+    with watching(CLUSTER, {provisioned["admins"]}) as watch:
+        pipeline.sweep()
+        pipeline.drain()
+    # then it wrote nothing, the admins keep their entry, and the note says why, with the roles it found
+    assert [w for w in watch.writes if not w.startswith("(")] == []
+    assert aws.admins(CLUSTER) == [provisioned["admins"]]
+    texts = [n["document"]["text"] for n in pipeline.notifications(wait_seconds=2)]
+    assert any("PlatformAdmins: 2 roles" in t and second in t for t in texts), texts

@@ -192,3 +192,44 @@ def test_the_sweep_fans_out_one_work_item_a_cluster(aws, endpoint):
     finally:
         pipeline.stop()
         wiring.reset()
+
+
+def test_a_permission_set_moved_with_no_event_is_found_by_the_list_check_and_moved_by_the_rules(aws):
+    """IAM Identity Center re-provisions a set (new role, old one deleted) and no event tells the guard: the
+    list check sees the old role's entry and the resolved role without one, and a targeted run moves it."""
+    from .oracle_watch import watching
+
+    # given the platform admins as a permission set and a dozen viewers, not pruned, at the baseline
+    create_cluster(CLUSTER, mode="API", bootstrap=False)
+    old = aws.provision_permission_set("PlatformAdmins")["created"]
+    team = [role(f"team-{i:03d}") for i in range(12)]
+    admins = {
+        "permissionSet": "PlatformAdmins",
+        "accessPolicies": [{"policyARN": ADMIN, "accessScope": {"type": "cluster"}}],
+    }
+    doc = baseline_doc(
+        CLUSTER, [entry(arn, (VIEW, ["apps"])) for arn in team], auth="API", identityCenter=[admins]
+    )
+    BaselineStore(boto3.client("ssm", region_name=REGION)).put(json.dumps(doc))
+    clients.clear_cache()
+    assert make_enforcer().run(CLUSTER, REGION, trigger=SWEEP).outcome.reached_baseline
+    # with no drift, a set costs the list check nothing more: the lists' pages, no entry read
+    report, check, counter = checked()
+    assert report.outcome is None and check.differ == ()
+    assert dict(counter.calls) == {"DescribeCluster": 1, "ListAccessEntries": check.calls - 1}
+    # when the set is re-provisioned and its events are lost
+    new = aws.provision_permission_set("PlatformAdmins")["created"]
+    with watching(CLUSTER, {new}) as watch:
+        report, check, counter = checked()
+    # then the check named both roles, and only they were read (not the cluster's 13 entries)
+    assert check.differ == tuple(sorted([old, new]))
+    assert check.whole is None and counter.calls["DescribeAccessEntry"] <= 4, dict(counter.calls)
+    assert sum(counter.calls.values()) - check.calls <= 8, dict(counter.calls)  # the move's run (issue 18)
+    # and the set moved by the safety rules, as the oracle saw after every write
+    assert report.outcome is not None and report.outcome.reached_baseline
+    assert aws.admins(CLUSTER) == [new]
+    assert old not in access(aws) and len(access(aws)) == len(team) + 1
+    assert watch.violations == []
+    writes = [w for w in watch.writes if not w.startswith("(")]
+    assert writes == ["CreateAccessEntry", "AssociateAccessPolicy", "DeleteAccessEntry"]
+    assert watch.states[writes.index("DeleteAccessEntry")][new]["clusterAdmin"] is True

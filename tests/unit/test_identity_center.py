@@ -176,6 +176,22 @@ def test_widen_adds_the_resolved_role_to_a_run_about_the_sets_old_role() -> None
     assert identity_center.widen(resolved, [VIEWERS]) == {VIEWERS}
 
 
+def test_the_entries_a_sweep_must_look_at_are_a_named_sets_roles_other_than_its_resolved_one() -> None:
+    baseline = documents.load(DOCUMENT)
+    other_account = identity_center.role_arn(OTHER, "PlatformAdmins", "1111111111111111")
+    listed = [OLD, NEW, VIEWERS, other_account, f"arn:aws:iam::{ACCOUNT}:role/platform"]
+    # re-provisioned: the old role's entry (Viewers is no set of this baseline, the other account's role
+    # is not the cluster's, a plain role is no set's)
+    moved = identity_center.resolve(baseline, [NEW, VIEWERS], ACCOUNT)
+    assert identity_center.unresolved_entries(moved, listed, ACCOUNT) == [OLD]
+    # at its baseline: nothing
+    assert identity_center.unresolved_entries(moved, [NEW, VIEWERS], ACCOUNT) == []
+    # no role, or several: every entry of the set's roles (the run says why it cannot move it)
+    for roles in ([VIEWERS], [OLD, NEW]):
+        unresolved = identity_center.resolve(baseline, roles, ACCOUNT)
+        assert identity_center.unresolved_entries(unresolved, listed, ACCOUNT) == sorted([OLD, NEW])
+
+
 # --- the move, planned -----------------------------------------------------------------------------
 
 

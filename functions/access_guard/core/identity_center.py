@@ -173,6 +173,22 @@ def moved_from(baseline: Baseline, live_arns: Iterable[str], account: str) -> li
     return out
 
 
+def unresolved_entries(baseline: Baseline, live_arns: Iterable[str], account: str | None = None) -> list[str]:
+    """The live entries on a role of a permission set the baseline names that are none of the baseline's
+    entries (a resolved set's entry is one, on its role): a re-provisioned set's old role, or the roles of a
+    set that resolves to no role or to several. A run must look at them (to move the set, or to say why it
+    cannot)."""
+    named = {s.principal_arn for s in baseline.entries}
+    sets = {s.name for s in baseline.permission_sets}
+    out = []
+    for arn in sorted(live_arns):
+        name = permission_set_of(arn, account)
+        if name is None or name not in sets or arn in named:
+            continue
+        out.append(arn)
+    return out
+
+
 def session_permission_set(role_name: str) -> str | None:
     """The permission set of an assumed-role session's role name (API Gateway gives no path), or None."""
     return permission_set_of_role_name(role_name)

@@ -8,8 +8,11 @@ queue (the CLI, tests), `sweep` runs the clusters here, a few at a time.
 - The list check (every sweep, `check_cluster`): ListAccessEntries, and ListAccessEntries with
   associatedPolicyArn=P for each policy the desired state uses (and each admin-grade policy): a few paged
   calls a cluster show the entries created, deleted, and whose policies were associated or taken away.
-  Only those entries are read in full (a targeted run); with no difference, nothing else is called. What
-  the lists cannot show (a username, Kubernetes groups, an access scope changed) waits for the full read.
+  An entry on an IAM Identity Center role of a permission set the baseline names that is not the set's
+  role resolved this run (a set re-provisioned with no event) differs too, as does a resolved role with
+  no entry: the run moves the set. Only those entries are read in full (a targeted run); with no
+  difference, nothing else is called. What the lists cannot show (a username, Kubernetes groups, an
+  access scope changed) waits for the full read.
 - The full read (on a slower schedule, daily by default): every entry read and reconciled.
 
 A cluster another run holds (an event's remediation, a break-glass restore) is skipped with a note and
@@ -27,8 +30,10 @@ from typing import Any
 
 from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
 from ..adapters.eks_entries import list_entry_arns
+from ..adapters.eks_reader import account_of_cluster_arn
 from ..adapters.state_table import ClusterBusy
 from ..adapters.work_queue import WorkQueue
+from ..core import identity_center
 from ..core.config import Config
 from ..core.deadline import Deadline
 from ..core.model import MODE_ORDER, Baseline
@@ -119,6 +124,11 @@ def list_check(eks: Any, desired: Baseline) -> ListCheck:
         if settings.prune and not settings.keeps(arn, "STANDARD"):
             differ.add(arn)
     differ.update(e.principal_arn for e in desired.ending if e.principal_arn in present)
+    # A permission set re-provisioned with no event: its resolved role (this run's) has no entry (above),
+    # and its old role's entry is still listed. The run reads both and moves the set (or, when the set
+    # resolves to no role or several, says why not); the cluster's account is in the ARN described above.
+    account = account_of_cluster_arn(described.get("arn", "")) or None
+    differ.update(identity_center.unresolved_entries(desired, present, account))
     return ListCheck(calls, len(listed), tuple(sorted(differ)))
 
 
