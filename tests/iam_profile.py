@@ -44,7 +44,7 @@ def bound_policies(
 ) -> dict[str, list[dict[str, Any]]]:
     """{local role ARN: the statements the template attaches to that function's role, bound locally}."""
     resources = template["Resources"]
-    local_env = {name: dict(pipeline.registry.get(name).environment) for name in FUNCTIONS}
+    local_env = {name: _environment(pipeline, name) for name in FUNCTIONS}
     arns: dict[str, str] = {}
     literals: dict[str, str] = {}
     by_function_id: dict[str, str] = {}
@@ -75,8 +75,17 @@ def bound_policies(
     found = {}
     for handler, statements in function_policies(template).items():
         function = handler.split(".")[2]
+        if not local_env[function]:  # not served here (the API and the expiry: Pipeline.serve_api)
+            continue
         found[pipeline.roles[function]] = [_bind(copy.deepcopy(s), arns, literals) for s in statements]
     return found
+
+
+def _environment(pipeline: Any, function: str) -> dict[str, str]:
+    try:
+        return dict(pipeline.registry.get(function).environment)
+    except LookupError:
+        return {}
 
 
 def _arn_of(variable: str, value: str) -> str:
@@ -127,5 +136,5 @@ def as_deployed(pipeline: Any, template: dict[str, Any]) -> None:
         function = resource["Properties"]["Handler"].split(".")[2]
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
         for variable in ("ACCESS_GUARD_GRANT_POLICIES",):
-            if isinstance(variables.get(variable), str):
+            if isinstance(variables.get(variable), str) and _environment(pipeline, function):
                 pipeline.registry.get(function).environment[variable] = variables[variable]
