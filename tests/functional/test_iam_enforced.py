@@ -27,11 +27,6 @@ REASON = "INC-14 restore"
 DEV_AT_BASELINE = {"nodes": False, "AmazonEKSEditPolicy": "namespace", "AmazonEKSViewPolicy": "cluster"}
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return iam_profile.template(tmp_path_factory)
-
-
 @pytest.fixture
 def enforced(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The pipeline and the API, each function under its role, with the template's policies enforced."""

@@ -25,11 +25,6 @@ from .scenario import ACCOUNT, ADMIN, REGION, TRUST, VIEW, baseline_doc, entry, 
 CLUSTER = "payments"
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return iam_profile.template(tmp_path_factory)
-
-
 @pytest.fixture
 def pipeline(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[Pipeline]:
     """The pipeline, each function under its role with the synthesized template's policies enforced."""
