@@ -199,6 +199,13 @@ class Emulator:
         return int(self._call("POST", "cloudtrail/flush")["delivered"])
 
     # --- the services' clock ---------------------------------------------------------------------
+    def enforce_iam(self, roles: dict[str, list[dict[str, Any]]] | None) -> dict[str, Any]:
+        """Enforce these roles' identity policies ({role ARN: [statement, ...]}) on every call their sessions
+        make (local/iam_policies.py); None enforces nothing."""
+        if roles is None:
+            return self._call("DELETE", "iam")  # type: ignore[no-any-return]
+        return self._call("PUT", "iam", {"roles": roles})  # type: ignore[no-any-return]
+
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         """Move the local services' clock `seconds` ahead and fire what is then due (schedules, the sweep);
         returns {"offsetSeconds", "now", "realNow"}."""

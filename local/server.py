@@ -19,6 +19,7 @@ from waitress.channel import ClientDisconnected
 from . import control
 from .calls import Call, notify
 from .faults import FAULTS, NO_INJECTION, error_response
+from .iam_policies import IAM_POLICIES
 from .identity import parse_authorization, resolve_caller
 from .operations import _service_model, resolve
 from .serving import stop_waitress
@@ -48,6 +49,7 @@ def install() -> None:
             cloudtrail,
             eks,
             event_rules,
+            iam_policies,
             identity_center,
             ssm_events,
             ssm_writers,
@@ -77,7 +79,8 @@ class Middleware:
         injection, protocol = NO_INJECTION, ""
         if call is not None:
             protocol = _service_model(call.operation.service).metadata.get("protocol", "rest-json")
-            refusal = STRICT.before_call(call)  # throughput limits, a principal not yet known
+            # IAM for the roles whose policies are enforced, then throughput limits, a principal not yet known
+            refusal = IAM_POLICIES.before_call(call, protocol) or STRICT.before_call(call)
             if refusal is not None:
                 notify(call, *refusal)
                 return _respond(start_response, *refusal)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import iam_profile
 import pytest
 from access_guard.adapters import clients
 from access_guard.adapters.baseline_store import BaselineStore
@@ -25,12 +26,15 @@ CLUSTER = "payments"
 
 
 @pytest.fixture
-def pipeline(aws: Any, endpoint: str) -> Iterator[Pipeline]:
+def pipeline(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[Pipeline]:
+    """The pipeline, each function under its role with the synthesized template's policies enforced."""
     aws.set_eks_settings(mode_update_seconds=0.05)
     made = Pipeline.create(endpoint, region=REGION)
+    iam_profile.enforce(aws, made, template, cluster=CLUSTER)
     wiring.reset()
     intake_handler.reset()
     yield made
+    aws.enforce_iam(None)
     wiring.reset()
     intake_handler.reset()
 
