@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# pytest-xdist: whole modules (and named groups) to each worker, in the order collected, so the long poles
+# that tests/conftest.py puts first start side by side (see LONG_POLES there)
+DIST := --dist loadgroup --no-loadscope-reorder
 STAMP := $(VENV)/.installed
 PORT ?= 4566
 CDK := node_modules/.bin/cdk
@@ -27,10 +30,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 test: lint ## Lint (with the import contracts), then run the whole test suite (without the slow marker)
-	$(PY) -m pytest -n 2 -q -m "not slow"
+	$(PY) -m pytest -n 2 $(DIST) -q -m "not slow"
 
 test-all: lint ## Lint, then run every test, the slow ones (heavy fault and load cases) too
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 $(DIST) -q
 
 demo: install ## Run the product locally: the lockout-and-recovery story against the local AWS
 	$(PY) -m local demo

@@ -20,6 +20,25 @@ REGION = "us-east-1"
 BASELINE_KEY_REGIONS = ("us-east-1", "eu-west-1")
 
 
+# The suite's long poles (a minute or more each on 2 cores) go first: `make test` dispatches modules and
+# groups to its two workers in this order, so they run side by side while the short tests fill the gaps,
+# instead of one of them starting last.
+LONG_POLES = (
+    "tests/functional/test_adversary.py::",
+    "tests/functional/test_safety_properties.py::",
+    "tests/functional/test_strict_world.py::test_6_",
+    "tests/functional/test_strict_world.py::test_5_",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def pole(item: pytest.Item) -> int:
+        found = [i for i, prefix in enumerate(LONG_POLES) if item.nodeid.startswith(prefix)]
+        return found[0] if found else len(LONG_POLES)
+
+    items.sort(key=pole)  # stable: every other test keeps its order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_real_aws() -> Iterator[None]:
     """Tests never see real credentials, config files or endpoints."""

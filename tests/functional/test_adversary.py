@@ -16,7 +16,8 @@ it judges by the emulator's oracle and the tables, never by the product's own pr
   (f) once the adversary stops, one sweep reaches baseline plus active grants;
   (g) no lock outlives its holder's deadline by more than the margin.
 
-At least 200 examples in `make test`; `HYPOTHESIS_PROFILE=slow` runs more.
+At least 200 examples in `make test` (in two runs of 100, one per test worker); `HYPOTHESIS_PROFILE=slow`
+runs more.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ EXAMPLES = int(
     os.environ.get("ADVERSARY_EXAMPLES")
     or {"default": 200, "slow": 1000}[os.environ.get("HYPOTHESIS_PROFILE", "default")]
 )
+PARTS = 2  # the examples are split in runs that the test workers take side by side
 _names = itertools.count()
 
 
@@ -525,6 +527,8 @@ class Adversary(RuleBasedStateMachine):
     @precondition(lambda self: self.exists)
     @rule()
     def the_cluster_is_deleted(self) -> None:
+        for who in ONCALLS:  # every grant's access goes with it: a run that sees it gone ends the grants,
+            self.model.taken[who] = time.monotonic()  # one on the cluster made again gives them again
         self.eks.delete_cluster(name=self.cluster)
         self.exists = False
         self.watch.states.append({})
@@ -700,7 +704,11 @@ Adversary.TestCase.settings = settings(
 )
 
 
-def test_the_guard_holds_against_the_adversary(world: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "part", [pytest.param(i, marks=pytest.mark.xdist_group(f"adversary-{i}")) for i in range(PARTS)]
+)
+def test_the_guard_holds_against_the_adversary(world: dict[str, Any], part: int) -> None:
+    """EXAMPLES examples in PARTS runs of their own (xdist runs them side by side; each explores anew)."""
     Adversary.world = world
 
     class Run(Adversary):
@@ -712,5 +720,5 @@ def test_the_guard_holds_against_the_adversary(world: dict[str, Any]) -> None:
             finally:
                 super().teardown()
 
-    Run.TestCase.settings = Adversary.TestCase.settings
+    Run.TestCase.settings = settings(Adversary.TestCase.settings, max_examples=-(-EXAMPLES // PARTS))
     Run.TestCase().runTest()
