@@ -81,3 +81,50 @@ def test_cloudtrail_deliveries_duplicated_out_of_order_and_lost(managed, pipelin
     assert watch.violations == []
     assert at_baseline(aws, managed)
     assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+EKS_OPERATIONS = (
+    "DescribeCluster",
+    "ListAccessEntries",
+    "DescribeAccessEntry",
+    "ListAssociatedAccessPolicies",
+    "CreateAccessEntry",
+    "DeleteAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+    "UpdateAccessEntry",
+)
+
+
+def test_eks_at_20_percent_throttling_and_5_percent_errors_reaches_the_baseline(managed, pipeline, aws):
+    pipeline.drain()
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        drift(managed)
+        for seed, name in enumerate(EKS_OPERATIONS):
+            aws.set_fault(f"eks:{name}", throttle_rate=0.20, error_rate=0.05, seed=seed)
+        assert aws.faults()["eks:CreateAccessEntry"]["throttleRate"] == 0.20
+        how = settle(pipeline, aws, managed)
+        aws.clear_faults()
+    assert watch.violations == []
+    assert at_baseline(aws, managed), how
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0} or how == "sweep"
+
+
+def test_rate_faults_are_seeded_and_near_their_rates():
+    from local.faults import Fault
+
+    def draws(seed: int) -> list[int]:
+        fault = Fault.from_json({"throttleRate": 0.2, "errorRate": 0.05, "seed": seed})
+        return [fault.draw() for _ in range(4000)]
+
+    first = draws(7)
+    assert first == draws(7)  # reproducible
+    assert first != draws(8)
+    assert 0.17 < first.count(429) / 4000 < 0.23
+    assert 0.03 < first.count(503) / 4000 < 0.07
+    for bad in ({"throttleRate": 1.5}, {"errorRate": -0.1}, {"throttleRate": 0.6, "errorRate": 0.6}):
+        try:
+            Fault.from_json(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad}")
