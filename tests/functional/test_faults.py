@@ -244,3 +244,25 @@ def test_a_cluster_deleted_mid_run_ends_the_run_visibly(managed, pipeline, aws, 
     # the run cut short by the deletion is visible: its work item is in the dead-letter queue (today the
     # product does not settle a vanished cluster's work item as gone; see the faults section of the report)
     assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 1}
+
+
+def test_cloudtrail_deliveries_15_minutes_late_change_nothing_after_the_sweep(managed, pipeline, aws):
+    """The drift's three events arrive 15 minutes late: the sweep restores the baseline first; the late
+    events, when they come, find it in place and write nothing."""
+    pipeline.drain()
+    aws.set_cloudtrail_delivery(late_next=3, late_seconds=900)
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        drift(managed)
+        assert aws.cloudtrail_delivery()["waiting"] == 3
+        pipeline.drain()
+        assert not at_baseline(aws, managed)  # nothing reported the drift yet
+        pipeline.sweep()
+        assert at_baseline(aws, managed)
+        before = len(guard_writes(aws))
+        aws.advance_clock(900)
+        assert aws.flush_cloudtrail_delivery() == 3  # 15 minutes on: the late events arrive
+        pipeline.drain()
+    assert watch.violations == []
+    assert at_baseline(aws, managed)
+    assert guard_writes(aws)[before:] == []  # nothing written for events already settled
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
