@@ -53,11 +53,16 @@ class Emulator:
         error_count: int = 0,
         commit_then_error: int = 0,
         commit_then_drop: int = 0,
+        throttle_rate: float = 0,
+        error_rate: float = 0,
+        seed: int = 0,
     ) -> None:
         """`operation` is `Name`, `service:Name` or `*`. Counted faults apply to the next N matching calls:
         throttle (429) and error_count (error_status) fail them before they run, changing nothing;
         commit_then_error lets them run (state changes, CloudTrail records the success) then answers
-        error_status (500 if unset); commit_then_drop lets them run then closes the connection unanswered."""
+        error_status (500 if unset); commit_then_drop lets them run then closes the connection unanswered.
+        After the counts, throttle_rate and error_rate fail that share of calls at random (error_status, 503
+        if unset), drawn from a generator seeded with `seed`."""
         body = {
             "latencyMs": latency_ms,
             "throttle": throttle,
@@ -65,6 +70,9 @@ class Emulator:
             "errorCount": error_count,
             "commitThenError": commit_then_error,
             "commitThenDrop": commit_then_drop,
+            "throttleRate": throttle_rate,
+            "errorRate": error_rate,
+            "seed": seed,
         }
         self._call("PUT", f"faults/{operation}", body)
 

@@ -3,7 +3,9 @@ the call has done its work.
 
 A fault is keyed by operation name (`ListAccessEntries`), optionally qualified by service
 (`eks:ListAccessEntries`), or `*` for every call. Throttles and errors are counted: the next N matching
-calls fail, then the operation recovers, which is what retry logic has to survive.
+calls fail, then the operation recovers, which is what retry logic has to survive. Or they come at a rate
+(`throttleRate`, `errorRate`: that share of calls, drawn from a generator seeded with `seed`, so a run is
+reproducible), as a busy AWS gives them.
 
 Throttles and errors fail a call before it reaches the service: nothing changes. The commit-then faults
 let the call run and change state (CloudTrail records it as the successful call it was), then answer a
@@ -15,10 +17,11 @@ retries a write that already happened, and sees what the service says to the sec
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .operations import Operation
 
@@ -28,7 +31,17 @@ _JSON_STYLE = {429: "ThrottlingException", 500: "InternalServerError", 503: "Ser
 _MESSAGES = {429: "Rate exceeded", 500: "Internal failure (injected)", 503: "Service unavailable (injected)"}
 
 
-_FIELDS = ("latencyMs", "throttle", "errorStatus", "errorCount", "commitThenError", "commitThenDrop")
+_FIELDS = (
+    "latencyMs",
+    "throttle",
+    "errorStatus",
+    "errorCount",
+    "commitThenError",
+    "commitThenDrop",
+    "throttleRate",
+    "errorRate",
+    "seed",
+)
 
 
 @dataclass
@@ -39,6 +52,23 @@ class Fault:
     error_count: int = 0  # the next N calls (after throttles) get error_status
     commit_then_error: int = 0  # the next N calls run, then get error_status instead of their answer
     commit_then_drop: int = 0  # the next N calls run, then the connection closes without an answer
+    throttle_rate: float = 0.0  # after the counts: this share of calls gets 429, at random
+    error_rate: float = 0.0  # and this share gets error_status (503 if unset), at random
+    seed: int = 0  # the random draws are seeded, so a run is reproducible
+    _random: random.Random | None = field(default=None, repr=False, compare=False)
+
+    def draw(self) -> int:
+        """The status a rate fault gives this call (0: none), one seeded draw per call."""
+        if not (self.throttle_rate or self.error_rate):
+            return 0
+        if self._random is None:
+            self._random = random.Random(self.seed)
+        roll = self._random.random()
+        if roll < self.throttle_rate:
+            return 429
+        if roll < self.throttle_rate + self.error_rate:
+            return self.error_status or 503
+        return 0
 
     @classmethod
     def from_json(cls, body: dict[str, object]) -> Fault:
@@ -52,7 +82,15 @@ class Fault:
             error_count=int(body.get("errorCount", 0) or 0),  # type: ignore[call-overload]
             commit_then_error=int(body.get("commitThenError", 0) or 0),  # type: ignore[call-overload]
             commit_then_drop=int(body.get("commitThenDrop", 0) or 0),  # type: ignore[call-overload]
+            throttle_rate=float(body.get("throttleRate", 0) or 0),  # type: ignore[arg-type]
+            error_rate=float(body.get("errorRate", 0) or 0),  # type: ignore[arg-type]
+            seed=int(body.get("seed", 0) or 0),  # type: ignore[call-overload]
         )
+        rates = (fault.throttle_rate, fault.error_rate)
+        if min(rates) < 0 or sum(rates) > 1:
+            raise ValueError("throttleRate and errorRate must be between 0 and 1, and sum to at most 1")
+        if fault.error_rate and fault.error_status not in (0, 500, 503):
+            raise ValueError("errorStatus must be 500 or 503 (or unset, for 503)")
         if fault.error_count and fault.error_status not in (500, 503):
             raise ValueError("errorStatus must be 500 or 503")
         if fault.commit_then_error and fault.error_status not in (0, 500, 503):
@@ -70,6 +108,9 @@ class Fault:
             "errorCount": self.error_count,
             "commitThenError": self.commit_then_error,
             "commitThenDrop": self.commit_then_drop,
+            "throttleRate": self.throttle_rate,
+            "errorRate": self.error_rate,
+            "seed": self.seed,
         }
 
 
@@ -132,6 +173,8 @@ class FaultRegistry:
                 elif fault.commit_then_drop > 0:
                     fault.commit_then_drop -= 1
                     drop = True
+                else:
+                    status = fault.draw()
         if latency:
             time.sleep(latency / 1000.0)
         if status:

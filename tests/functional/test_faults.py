@@ -7,7 +7,11 @@ and SQS's redeliveries meet them as they would in AWS."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+import pytest
+from access_guard.adapters.eks_writer import EksWriter
 
 from .oracle_watch import watching
 from .scenario import ACCOUNT, ADMIN, VIEW
@@ -80,4 +84,185 @@ def test_cloudtrail_deliveries_duplicated_out_of_order_and_lost(managed, pipelin
         pipeline.sweep()
     assert watch.violations == []
     assert at_baseline(aws, managed)
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+EKS_OPERATIONS = (
+    "DescribeCluster",
+    "ListAccessEntries",
+    "DescribeAccessEntry",
+    "ListAssociatedAccessPolicies",
+    "CreateAccessEntry",
+    "DeleteAccessEntry",
+    "AssociateAccessPolicy",
+    "DisassociateAccessPolicy",
+    "UpdateAccessEntry",
+)
+
+
+def test_eks_at_20_percent_throttling_and_5_percent_errors_reaches_the_baseline(managed, pipeline, aws):
+    pipeline.drain()
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        drift(managed)
+        for seed, name in enumerate(EKS_OPERATIONS):
+            aws.set_fault(f"eks:{name}", throttle_rate=0.20, error_rate=0.05, seed=seed)
+        assert aws.faults()["eks:CreateAccessEntry"]["throttleRate"] == 0.20
+        how = settle(pipeline, aws, managed)
+        aws.clear_faults()
+    assert watch.violations == []
+    assert at_baseline(aws, managed), how
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0} or how == "sweep"
+
+
+def test_rate_faults_are_seeded_and_near_their_rates():
+    from local.faults import Fault
+
+    def draws(seed: int) -> list[int]:
+        fault = Fault.from_json({"throttleRate": 0.2, "errorRate": 0.05, "seed": seed})
+        return [fault.draw() for _ in range(4000)]
+
+    first = draws(7)
+    assert first == draws(7)  # reproducible
+    assert first != draws(8)
+    assert 0.17 < first.count(429) / 4000 < 0.23
+    assert 0.03 < first.count(503) / 4000 < 0.07
+    for bad in ({"throttleRate": 1.5}, {"errorRate": -0.1}, {"throttleRate": 0.6, "errorRate": 0.6}):
+        try:
+            Fault.from_json(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+
+
+class Killed(Exception):
+    """The function died here (its process killed between two EKS writes)."""
+
+
+def guard_writes(aws: Any) -> list[str]:
+    return [
+        r["eventName"]
+        for r in aws.cloudtrail_records()
+        if r["eventSource"] == "eks.amazonaws.com" and "eks-access-guard" in r["userIdentity"].get("arn", "")
+    ]
+
+
+def test_a_run_killed_after_any_write_is_finished_by_the_next(managed, pipeline, aws, monkeypatch):
+    """The drift needs three writes (delete the rogue, create and associate the on-call entry): the first
+    run is killed right after write k, for every k; SQS's redelivery (or one sweep) finishes the job."""
+    write = EksWriter.write
+    for k in (1, 2, 3):
+        pipeline.drain()
+        left = [k]
+
+        def killed_after(
+            self: EksWriter, cluster: str, action: Any, left: list[int] = left, k: int = k
+        ) -> Any:
+            result = write(self, cluster, action)
+            if left:
+                left[0] -= 1
+                if left[0] == 0:
+                    left.clear()
+                    raise Killed(f"after write {k}")
+            return result
+
+        monkeypatch.setattr(EksWriter, "write", killed_after)
+        before = len(guard_writes(aws))
+        with watching(CLUSTER, [managed["platform"]]) as watch:
+            drift(managed)
+            how = settle(pipeline, aws, managed)
+        assert not left, f"the run never reached write {k}"
+        assert watch.violations == [], k
+        assert at_baseline(aws, managed), (k, how)
+        # nothing outside the drift: the rogue's entry deleted, the on-call's entry made and associated
+        assert sorted(set(guard_writes(aws)[before:])) == [
+            "AssociateAccessPolicy",
+            "CreateAccessEntry",
+            "DeleteAccessEntry",
+        ], k
+        monkeypatch.setattr(EksWriter, "write", write)
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+def unavailable(aws: Any, operations: tuple[str, ...]) -> None:
+    for name in operations:
+        aws.set_fault(name, error_status=503, error_count=10_000)
+
+
+def after_outage(pipeline: Any, aws: Any, managed: dict[str, Any], operations: tuple[str, ...]) -> list[str]:
+    """Drift during an outage of `operations` (a few seconds of retries); then the outage ends, the queues
+    drain and one sweep runs. Returns the guard's EKS writes during the outage."""
+    pipeline.drain()
+    before = len(guard_writes(aws))
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        unavailable(aws, operations)
+        drift(managed)
+        with contextlib.suppress(TimeoutError):  # the work waits in its queue, retried
+            pipeline.drain(timeout=4)
+        during = guard_writes(aws)[before:]
+        aws.clear_faults()
+        pipeline.drain(timeout=120)
+        pipeline.sweep()
+    assert watch.violations == []
+    assert at_baseline(aws, managed)
+    return during
+
+
+SSM = ("ssm:GetParameter", "ssm:GetParameters")
+DYNAMODB = tuple(f"dynamodb:{op}" for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"))
+
+
+@pytest.mark.slow  # the queues' retries after the outage run on real time: 40-100 s
+def test_ssm_unavailable_writes_nothing_and_is_visible_then_one_sweep_restores(managed, pipeline, aws):
+    during = after_outage(pipeline, aws, managed, SSM)
+    assert during == []  # no baseline read, nothing written
+
+
+@pytest.mark.slow  # the queues' retries after the outage run on real time: 40-100 s
+def test_dynamodb_unavailable_writes_nothing_and_is_visible_then_one_sweep_restores(managed, pipeline, aws):
+    during = after_outage(pipeline, aws, managed, DYNAMODB)
+    assert during == []  # no lock, no idempotency record, no grants: nothing written
+
+
+def test_a_cluster_deleted_mid_run_ends_the_run_visibly(managed, pipeline, aws, monkeypatch):
+    pipeline.drain()
+    write = EksWriter.write
+    deleted: list[bool] = []
+
+    def delete_cluster_after_first(self: EksWriter, cluster: str, action: Any) -> Any:
+        result = write(self, cluster, action)
+        if not deleted:
+            deleted.append(True)
+            managed["bob"].client("eks").delete_cluster(name=CLUSTER)
+        return result
+
+    monkeypatch.setattr(EksWriter, "write", delete_cluster_after_first)
+    drift(managed)  # (not watched: the oracle has no cluster to judge once it is gone)
+    pipeline.drain(timeout=60)
+    assert deleted
+    assert CLUSTER not in managed["bob"].client("eks").list_clusters()["clusters"]
+    pipeline.sweep()  # a sweep with the cluster gone runs to its end
+    # the run cut short by the deletion is visible: its work item is in the dead-letter queue (today the
+    # product does not settle a vanished cluster's work item as gone; see the faults section of the report)
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 1}
+
+
+def test_cloudtrail_deliveries_15_minutes_late_change_nothing_after_the_sweep(managed, pipeline, aws):
+    """The drift's three events arrive 15 minutes late: the sweep restores the baseline first; the late
+    events, when they come, find it in place and write nothing."""
+    pipeline.drain()
+    aws.set_cloudtrail_delivery(late_next=3, late_seconds=900)
+    with watching(CLUSTER, [managed["platform"]]) as watch:
+        drift(managed)
+        assert aws.cloudtrail_delivery()["waiting"] == 3
+        pipeline.drain()
+        assert not at_baseline(aws, managed)  # nothing reported the drift yet
+        pipeline.sweep()
+        assert at_baseline(aws, managed)
+        before = len(guard_writes(aws))
+        aws.advance_clock(900)
+        assert aws.flush_cloudtrail_delivery() == 3  # 15 minutes on: the late events arrive
+        pipeline.drain()
+    assert watch.violations == []
+    assert at_baseline(aws, managed)
+    assert guard_writes(aws)[before:] == []  # nothing written for events already settled
     assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
