@@ -223,8 +223,11 @@ def test_dynamodb_unavailable_writes_nothing_and_is_visible_then_one_sweep_resto
     assert during == []  # no lock, no idempotency record, no grants: nothing written
 
 
-def test_a_cluster_deleted_mid_run_ends_the_run_visibly(managed, pipeline, aws, monkeypatch):
+def test_a_cluster_deleted_mid_run_is_settled_as_gone_once_and_told(managed, pipeline, aws, monkeypatch):
+    """The cluster is deleted right after the guard's first write: the work is settled as gone (no retry
+    loop, no dead letter), one alert says so, and the sweeps after it stay quiet."""
     pipeline.drain()
+    pipeline.notifications()  # what the set-up told
     write = EksWriter.write
     deleted: list[bool] = []
 
@@ -240,10 +243,16 @@ def test_a_cluster_deleted_mid_run_ends_the_run_visibly(managed, pipeline, aws, 
     pipeline.drain(timeout=60)
     assert deleted
     assert CLUSTER not in managed["bob"].client("eks").list_clusters()["clusters"]
-    pipeline.sweep()  # a sweep with the cluster gone runs to its end
-    # the run cut short by the deletion is visible: its work item is in the dead-letter queue (today the
-    # product does not settle a vanished cluster's work item as gone; see the faults section of the report)
-    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 1}
+    pipeline.sweep()
+    pipeline.sweep()  # the sweeps with the cluster gone run to their end, and say nothing new
+    pipeline.drain()
+    gone = [
+        n
+        for n in pipeline.notifications(wait_seconds=1)
+        if n["document"]["kind"] == "alert" and "cluster deleted" in n["subject"]
+    ]
+    assert len(gone) == 1, gone
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
 
 
 def test_cloudtrail_deliveries_15_minutes_late_change_nothing_after_the_sweep(managed, pipeline, aws):

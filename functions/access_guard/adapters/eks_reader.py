@@ -48,6 +48,17 @@ class ClusterNotFound(LookupError):
     """EKS has no cluster of this name in this region."""
 
 
+def describe_cluster(eks: Any, cluster: str) -> dict[str, Any]:
+    """DescribeCluster's cluster; ClusterNotFound when EKS has none of this name in the client's region."""
+    try:
+        return cast(dict[str, Any], eks.describe_cluster(name=cluster)["cluster"])
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            region = getattr(getattr(eks, "meta", None), "region_name", "") or ""
+            raise ClusterNotFound(f"no EKS cluster named {cluster!r} in {region}") from exc
+        raise
+
+
 def account_of_cluster_arn(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 4 else ""
@@ -89,12 +100,7 @@ class EksReader:
         return str(getattr(getattr(self._eks, "meta", None), "region_name", "") or "")
 
     def describe_cluster(self, cluster: str) -> dict[str, Any]:
-        try:
-            return cast(dict[str, Any], self._eks.describe_cluster(name=cluster)["cluster"])
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                raise ClusterNotFound(f"no EKS cluster named {cluster!r} in {self.region}") from exc
-            raise
+        return describe_cluster(self._eks, cluster)
 
     def read(
         self,

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..adapters.baseline_store import BaselineNotFound, BaselineStore, BaselineUnreadable
 from ..adapters.eks_entries import list_entry_arns
-from ..adapters.eks_reader import account_of_cluster_arn
+from ..adapters.eks_reader import ClusterNotFound, account_of_cluster_arn, describe_cluster
 from ..adapters.state_table import ClusterBusy
 from ..adapters.work_queue import WorkQueue
 from ..core import identity_center
@@ -87,13 +87,16 @@ class ListCheck:
     calls: int  # EKS calls made
     entries: int  # entries listed
     differ: tuple[str, ...]  # principals whose entries must be read in full
-    whole: str | None = None  # why the whole cluster must be read instead (its mode), if it must
+    whole: str | None = None  # why the whole cluster must be read instead (its mode; or it is gone), if so
 
 
 def list_check(eks: Any, desired: Baseline) -> ListCheck:
     """Compare the cluster's entry lists (all, and by associated policy) with the desired state."""
     cluster = desired.cluster
-    described = eks.describe_cluster(name=cluster)["cluster"]
+    try:
+        described = describe_cluster(eks, cluster)
+    except ClusterNotFound as exc:  # deleted: the run under the lock settles it as gone, its grants ended
+        return ListCheck(1, 0, (), whole=str(exc))
     mode = (described.get("accessConfig") or {}).get("authenticationMode") or "CONFIG_MAP"
     wanted = desired.authentication_mode
     if mode == "CONFIG_MAP" or (
