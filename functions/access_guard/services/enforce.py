@@ -183,21 +183,14 @@ class Enforcer:
             report = self._with_lock(
                 cluster,
                 region,
+                trigger,
+                only,
                 deadline,
                 lock_wait_seconds,
-                only,
-                lambda scope, pending: self._locked_run(
-                    cluster,
-                    region,
-                    _told(trigger, pending),
-                    scope,
-                    False,
-                    deadline,
-                    wait_for_mode,
-                    override_detect,
-                    approved,
-                    prepare,
-                ),
+                wait_for_mode,
+                override_detect,
+                approved,
+                prepare,
             )
         except ClusterBusy:
             if when_busy != "mark":
@@ -205,23 +198,7 @@ class Enforcer:
             self.state.mark_pending(cluster, region, only, trigger.changes)
             try:  # the holder may have let go between our try and our mark: then nobody would see it
                 report = self._with_lock(
-                    cluster,
-                    region,
-                    deadline,
-                    0.0,
-                    only,
-                    lambda scope, pending: self._locked_run(
-                        cluster,
-                        region,
-                        _told(trigger, pending),
-                        scope,
-                        False,
-                        deadline,
-                        wait_for_mode,
-                        override_detect,
-                        None,
-                        None,
-                    ),
+                    cluster, region, trigger, only, deadline, 0.0, wait_for_mode, override_detect
                 )
             except ClusterBusy:
                 return RunReport(
@@ -237,18 +214,35 @@ class Enforcer:
         self,
         cluster: str,
         region: str,
+        trigger: Trigger,
+        only: frozenset[str] | None,
         deadline: Deadline,
         wait_seconds: float,
-        only: frozenset[str] | None,
-        body: Callable[[frozenset[str] | None, Pending | None], RunReport],
+        wait_for_mode: bool,
+        override_detect: bool,
+        approved: tuple[LiveState, Any] | None = None,
+        prepare: Prepare | None = None,
     ) -> RunReport:
+        """The run under the cluster's lock, widened to the principals of the marks left meanwhile and told
+        who changed them; ClusterBusy when another run holds it past the wait."""
         assert self.state is not None
         wait = min(wait_seconds, deadline.left_for())
         with self.state.lock(
             cluster, region, holder=self._holder, seconds=deadline.lease(), wait_seconds=wait
         ):
             pending = self.state.take_pending(cluster, region)
-            return body(_widen(only, pending), pending)
+            return self._locked_run(
+                cluster,
+                region,
+                _told(trigger, pending),
+                _widen(only, pending),
+                False,
+                deadline,
+                wait_for_mode,
+                override_detect,
+                approved,
+                prepare,
+            )
 
     def _follow_pending(
         self, cluster: str, region: str, deadline: Deadline, wait_for_mode: bool, report: RunReport
@@ -264,23 +258,7 @@ class Enforcer:
                 return
             try:
                 again = self._with_lock(
-                    cluster,
-                    region,
-                    deadline,
-                    0.0,
-                    frozenset(),
-                    lambda scope, pending: self._locked_run(
-                        cluster,
-                        region,
-                        _told(trigger, pending),
-                        scope,
-                        False,
-                        deadline,
-                        wait_for_mode,
-                        False,
-                        None,
-                        None,
-                    ),
+                    cluster, region, trigger, frozenset(), deadline, 0.0, wait_for_mode, False
                 )
             except ClusterBusy:
                 return  # its holder looks for the mark when it lets go
@@ -517,20 +495,14 @@ class Enforcer:
             return
         try:
             self.audit.put(record)
-        except Exception:  # the run has happened: say so loudly, and go on
-            logging.getLogger(__name__).exception(f"the audit record {record.request_id} was not written")
+        except Exception:  # what it records has happened: say so loudly, and go on
+            self.log.exception(f"the audit record {record.request_id} was not written")
 
     def _audit_end(self, grant: Grant, how: str) -> None:
-        if self.audit is None:
-            return
         line = f"access of grant {grant.grant_id} removed {how}: {describe_grant(grant)}"
-        record = grant_end_record(
-            grant, at=self._clock(), ok=True, line=line, request_id=f"end-{grant.grant_id}"
+        self._put_audit(
+            grant_end_record(grant, at=self._clock(), ok=True, line=line, request_id=f"end-{grant.grant_id}")
         )
-        try:
-            self.audit.put(record)
-        except Exception:  # the access is gone: say so loudly, and go on
-            self.log.exception(f"the audit record of grant {grant.grant_id} was not written")
 
     # --- a cluster that is gone ----------------------------------------------------------------------------
     def _gone(self, report: RunReport, desired: Desired, trigger: Trigger, exc: ClusterNotFound) -> None:
