@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,11 +140,12 @@ def _serve(args: argparse.Namespace) -> int:
         "(Ctrl-C to stop)",
         flush=True,
     )
-    try:
-        return _wait(server)
-    finally:
+
+    def stop_pipeline() -> None:
         stop_notes.set()
         pipeline.stop()
+
+    return _wait(server, before=stop_pipeline)
 
 
 def serve_region(given: str | None, env: os._Environ[str] | dict[str, str]) -> tuple[str, str]:
@@ -188,14 +190,19 @@ def _oncall_role() -> str:
     return str(iam.create_role(RoleName="oncall", AssumeRolePolicyDocument=trust)["Role"]["Arn"])
 
 
-def _wait(server: object) -> int:
+def _wait(server: object, before: Callable[[], None] = lambda: None) -> int:
+    """Until Ctrl-C; then `before` (the pipeline: its pollers and workers still use the local AWS), and the
+    local AWS last."""
     stop = threading.Event()
     try:
         stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()  # type: ignore[attr-defined]
+        try:
+            before()
+        finally:
+            server.stop()  # type: ignore[attr-defined]
     return 0
 
 
