@@ -352,15 +352,11 @@ def test_1_drift_made_while_a_long_run_holds_the_cluster_is_repaired_within_5_s_
     assert not any(strict.dead_letters().values())
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the expiry that fires early waits for the grant's exact end (tests/breakglass/test_expiry.py "
-    "shows it ending on the second with a moved clock); here the clock endpoint fires the expiry "
-    "synchronously, so the waiting expiry cannot see the test's next move of the clock: its wait is real",
-)
 def test_7_a_grant_whose_schedule_fires_early_still_ends_within_2_s_of_its_end(
     managed: dict[str, Any], strict: Pipeline, aws: Any
 ) -> None:
+    import threading
+    import time
     from datetime import UTC, datetime, timedelta
 
     import boto3
@@ -400,10 +396,31 @@ def test_7_a_grant_whose_schedule_fires_early_still_ends_within_2_s_of_its_end(
         pytest.skip("the grant ends at the start of its minute: no early firing possible")
     scheduler.seed = seeds[0]
     fires = scheduler.fire_time(arn, expression, due)
-    aws.advance_clock((fires - SERVICE_CLOCK.now()).total_seconds() + 0.1)  # the schedule fires, early
+    # the schedule fires, early: the clock's move answers once the expiry it fired has returned, and the
+    # expiry waits for the grant's end on the services' clock, so the move is made beside the test
+    early = threading.Thread(
+        target=aws.advance_clock, args=((fires - SERVICE_CLOCK.now()).total_seconds() + 0.1,), daemon=True
+    )
+    early.start()
+    assert _until(lambda: SERVICE_CLOCK.now() >= fires)
+    time.sleep(0.5)
+    assert early.is_alive() and engineer in aws.admins(CLUSTER)  # the expiry waits: its grant has not ended
     aws.advance_clock(max(0.0, (end - SERVICE_CLOCK.now()).total_seconds()) + 2)  # 2 s past the end
+    early.join(timeout=30)
+    assert not early.is_alive()  # the expiry ended its wait when the clock reached the end
     assert engineer not in aws.admins(CLUSTER)
     assert datetime.now(UTC) < end + timedelta(minutes=1)  # (the services' clock is ahead, not real time)
+
+
+def _until(condition: Any, seconds: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _fire(scheduler: Any, seed: int, arn: str, expression: str, due: Any) -> Any:

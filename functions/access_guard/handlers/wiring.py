@@ -57,6 +57,8 @@ class Wired:
 _cold: dict[tuple[tuple[str, str], ...], Wired] = {}
 _lock = threading.Lock()
 _clock: Callable[[], datetime] | None = None
+# How often a wait on the local services' clock looks whether the clock was moved past its end.
+_LOCAL_CLOCK_POLL_SECONDS = 0.05
 
 
 def now() -> datetime:
@@ -100,8 +102,16 @@ def sleep(seconds: float) -> None:
     moved = getattr(_clock, "sleep", None)
     if callable(moved):
         moved(seconds)
-    else:
+        return
+    path = os.environ.get(Env.LOCAL_CLOCK_FILE)
+    if not path or _clock is not None:
         time.sleep(seconds)
+        return
+    # On the local AWS the wait ends when the local services' clock reaches its end: real time passing, or
+    # the clock moved ahead meanwhile (POST /_emulator/clock), as the rest of the local world sees it.
+    end = now() + timedelta(seconds=seconds)
+    while (left := (end - now()).total_seconds()) > 0:
+        time.sleep(min(left, _LOCAL_CLOCK_POLL_SECONDS))
 
 
 def wired(env: Mapping[str, str] | None = None) -> Wired:
