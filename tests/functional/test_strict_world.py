@@ -402,13 +402,18 @@ def test_7_a_grant_whose_schedule_fires_early_still_ends_within_2_s_of_its_end(
         target=aws.advance_clock, args=((fires - SERVICE_CLOCK.now()).total_seconds() + 0.1,), daemon=True
     )
     early.start()
-    assert _until(lambda: SERVICE_CLOCK.now() >= fires)
-    time.sleep(0.5)
-    assert early.is_alive() and engineer in aws.admins(CLUSTER)  # the expiry waits: its grant has not ended
-    aws.advance_clock(max(0.0, (end - SERVICE_CLOCK.now()).total_seconds()) + 2)  # 2 s past the end
-    early.join(timeout=30)
-    assert not early.is_alive()  # the expiry ended its wait when the clock reached the end
-    assert engineer not in aws.admins(CLUSTER)
+    try:
+        assert _until(lambda: SERVICE_CLOCK.now() >= fires)
+        time.sleep(0.5)
+        assert early.is_alive() and engineer in aws.admins(CLUSTER)  # the expiry waits: its grant is on
+        aws.advance_clock(max(0.0, (end - SERVICE_CLOCK.now()).total_seconds()) + 2)  # 2 s past the end
+        early.join(timeout=30)
+        assert not early.is_alive()  # the expiry ended its wait when the clock reached the end
+        assert engineer not in aws.admins(CLUSTER)
+    finally:  # whatever failed above: no expiry is left waiting (local functions run one at a time)
+        if early.is_alive():
+            aws.advance_clock(max(0.0, (end - SERVICE_CLOCK.now()).total_seconds()) + 2)
+            early.join(timeout=30)
     assert datetime.now(UTC) < end + timedelta(minutes=1)  # (the services' clock is ahead, not real time)
 
 

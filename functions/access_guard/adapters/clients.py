@@ -52,6 +52,7 @@ def client(
         profile,
         max_pool_connections,
         fail_fast,
+        MAX_ATTEMPTS,  # every input of the client's config: a client made under another retry budget differs
         # boto3 reads these at creation time: a client made under another endpoint or other credentials
         # (the local runner runs each handler under its role's session) must not be reused.
         os.environ.get("AWS_ENDPOINT_URL"),
