@@ -24,6 +24,7 @@ from typing import Any
 
 import boto3
 
+from bench.__main__ import EKS_OPERATIONS
 from local.calls import Call, add_listener
 from local.client import Emulator
 from local.server import LocalAWS
@@ -31,17 +32,6 @@ from local.server import LocalAWS
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-EKS_OPERATIONS = (
-    "DescribeCluster",
-    "ListAccessEntries",
-    "DescribeAccessEntry",
-    "ListAssociatedAccessPolicies",
-    "CreateAccessEntry",
-    "DeleteAccessEntry",
-    "UpdateAccessEntry",
-    "AssociateAccessPolicy",
-    "DisassociateAccessPolicy",
-)
 
 
 class EksCalls:

@@ -29,21 +29,10 @@ from botocore.config import Config
 
 from bench import prices, report
 from bench import report as bench_report  # (bench_sweep's own `report` is the sweep's)
-from bench.__main__ import ACCOUNT, ADMIN, REGION, VIEW, CallCounter, local_aws_process
+from bench.__main__ import ACCOUNT, ADMIN, EKS_OPERATIONS, REGION, VIEW, CallCounter, local_aws_process
 from local.client import Emulator
 
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
-EKS_OPERATIONS = (
-    "DescribeCluster",
-    "ListAccessEntries",
-    "DescribeAccessEntry",
-    "ListAssociatedAccessPolicies",
-    "CreateAccessEntry",
-    "DeleteAccessEntry",
-    "UpdateAccessEntry",
-    "AssociateAccessPolicy",
-    "DisassociateAccessPolicy",
-)
 
 
 def clients(endpoint: str) -> tuple[Any, Any, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from access_guard.adapters.eks_writer import EksWriter
 
+from bench.__main__ import EKS_OPERATIONS  # the EKS operations the guard calls: one list
+
 from .oracle_watch import watching
 from .scenario import ACCOUNT, ADMIN, VIEW
 from .test_pipeline import CLUSTER, managed, pipeline  # noqa: F401 (fixtures)
@@ -85,19 +87,6 @@ def test_cloudtrail_deliveries_duplicated_out_of_order_and_lost(managed, pipelin
     assert watch.violations == []
     assert at_baseline(aws, managed)
     assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
-
-
-EKS_OPERATIONS = (
-    "DescribeCluster",
-    "ListAccessEntries",
-    "DescribeAccessEntry",
-    "ListAssociatedAccessPolicies",
-    "CreateAccessEntry",
-    "DeleteAccessEntry",
-    "AssociateAccessPolicy",
-    "DisassociateAccessPolicy",
-    "UpdateAccessEntry",
-)
 
 
 def test_eks_at_20_percent_throttling_and_5_percent_errors_reaches_the_baseline(managed, pipeline, aws):
