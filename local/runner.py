@@ -129,9 +129,15 @@ class Pipeline:
 
         prefix = prefix or DEFAULT_PREFIX
         # A new deployment runs in new Lambda containers: the handlers' modules (and what they made when
-        # imported, such as clients bound to an endpoint) are imported afresh for this pipeline.
-        for module in [m for m in sys.modules if m.startswith("access_guard.handlers")]:
-            del sys.modules[module]
+        # imported, such as clients bound to an endpoint) are imported afresh for this pipeline. The wiring
+        # module stays (code that imported it keeps the one the handlers use) and forgets what it built.
+        from access_guard.handlers import wiring
+
+        for module in [m for m in sys.modules if m.startswith("access_guard.handlers.")]:
+            if module != wiring.__name__:
+                del sys.modules[module]
+        wiring.set_clock(None)
+        wiring.reset()
 
         def client(service: str, in_region: str = region) -> Any:
             return boto3.client(service, region_name=in_region, endpoint_url=endpoint)
