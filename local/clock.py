@@ -92,6 +92,11 @@ class ServiceClock:
 
         return remove
 
+    def listening(self) -> int:
+        """How many listeners are registered (0 once every pipeline and scheduler has stopped)."""
+        with self._lock:
+            return len(self._listeners)
+
     def _write(self) -> None:
         temporary = f"{self.file}.{os.getpid()}.{threading.get_ident()}"
         with open(temporary, "w", encoding="ascii") as handle:

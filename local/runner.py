@@ -431,6 +431,11 @@ class Pipeline:
                 self.sweep()
 
     def stop(self) -> None:
+        """Stop its pollers, scheduler, API and workers, and stop listening to the local clock (a pipeline
+        left listening fires its expiries, with its own settings, for whatever a later one schedules).
+        Stopping twice is stopping once."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
         for unlisten in self._unlisten:
             unlisten()

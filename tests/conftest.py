@@ -14,6 +14,8 @@ import pytest
 
 from local.baseline_key import ensure_baseline_key
 from local.client import Emulator
+from local.clock import SERVICE_CLOCK
+from local.runner import Pipeline
 from local.server import LocalAWS
 
 REGION = "us-east-1"
@@ -57,6 +59,27 @@ def _no_real_aws() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _pipelines_stop(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every pipeline a test makes is stopped after it, and nothing is left listening to the local clock:
+    a pipeline left running fires its expiries, under its own settings, for what a later test schedules
+    (a later test's grant was refused by an earlier test's baseline key)."""
+    made: list[Pipeline] = []
+    create = Pipeline.create.__func__  # type: ignore[attr-defined]
+
+    def tracked(cls: type[Pipeline], *args: object, **kwargs: object) -> Pipeline:
+        pipeline = create(cls, *args, **kwargs)
+        made.append(pipeline)
+        return pipeline
+
+    monkeypatch.setattr(Pipeline, "create", classmethod(tracked))
+    listening = SERVICE_CLOCK.listening()
+    yield
+    for pipeline in made:
+        pipeline.stop()
+    assert SERVICE_CLOCK.listening() == listening, "something still listens to the local clock after the test"
 
 
 @pytest.fixture(scope="session")
