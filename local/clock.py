@@ -3,7 +3,8 @@
 AWS's clock cannot be moved; a local world that must show a 30-minute grant ending, or a message coming back
 after an 18-minute visibility timeout, can move its own. One offset serves every local service that reads
 time through it: the functions (in process and in their worker processes, which read the offset from
-`SERVICE_CLOCK.file`), the scheduler, the sweep's timer, the SQS event sources' retries and the locks.
+`SERVICE_CLOCK.file`), the scheduler, the sweep's timer, the SQS event sources' retries, the locks, and
+EKS's asynchronous updates (an authentication-mode update of minutes ends when the clock is moved past it).
 
     POST /_emulator/clock {"advanceSeconds": N}   move the clock N seconds ahead (N >= 0), then fire what
                                                   is due (the listeners registered with `on_advance`)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from moto.eks.models import CLUSTER_EXISTS_MSG, CLUSTER_NOT_FOUND_MSG, Cluster, EKSBackend
 from moto.iam.models import iam_backends
 
+from ..clock import SERVICE_CLOCK
 from . import rules
 from .oracle import AwsAuth, ClusterView, Creator, EntryView, IamView, compute_access
 from .rules import RuleViolation
@@ -195,7 +195,8 @@ class EmulatedCluster(Cluster):
 class EmulatedEKSBackend(EKSBackend):
     """EKS with access entries. One lock per backend: the local server is threaded."""
 
-    clock: Clock = staticmethod(time.time)  # type: ignore[assignment]
+    # the local services' clock: moving it ahead ends an update of minutes (a mode update) at once
+    clock: Clock = staticmethod(SERVICE_CLOCK.time)  # type: ignore[assignment]
 
     def __init__(self, region_name: str, account_id: str) -> None:
         super().__init__(region_name, account_id)

@@ -329,7 +329,14 @@ class Adversary(RuleBasedStateMachine):
         # refused by the safety rules: the run's own steps, or a grant's end (on a detect-only cluster the
         # grants' work is a run of its own, reported as a grant not yet revoked)
         ends = [f for f in report.revocation_failures if "no baseline admin" in f]
-        held = [*report.outcome.refusals, *ends]
+        # (and a detect-only cluster's grant work told in its own note: an entry the safety rules refused)
+        given = [
+            refusal
+            for note in report.notes
+            if note.kind == "remediation" and not note.document.get("detectOnly")
+            for refusal in (note.document.get("outcome") or {}).get("refusals", [])
+        ]
+        held = [*report.outcome.refusals, *ends, *given]
         for line in held:
             self.model.held_back.update(p for p in ONCALLS if p in line)
 

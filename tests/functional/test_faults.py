@@ -8,16 +8,28 @@ and SQS's redeliveries meet them as they would in AWS."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
+import iam_profile
 import pytest
 from access_guard.adapters.eks_writer import EksWriter
+from access_guard.adapters.state_table import StateTable
+from access_guard.core.config import Env
+from access_guard.core.deadline import LOCK_MARGIN_SECONDS
+from access_guard.handlers import intake as intake_handler
+from access_guard.handlers import wiring
 
 from bench.__main__ import EKS_OPERATIONS  # the EKS operations the guard calls: one list
+from local import runner
+from local.runner import Pipeline
 
 from .oracle_watch import watching
-from .scenario import ACCOUNT, ADMIN, VIEW
-from .test_pipeline import CLUSTER, managed, pipeline  # noqa: F401 (fixtures)
+from .scenario import ACCOUNT, ADMIN, REGION, VIEW, entry, role
+from .test_pipeline import CLUSTER, make_cluster, managed, person, pipeline, push  # noqa: F401 (fixtures)
 
 
 def drift(managed: dict[str, Any]) -> str:
@@ -127,11 +139,14 @@ class Killed(Exception):
     """The function died here (its process killed between two EKS writes)."""
 
 
-def guard_writes(aws: Any) -> list[str]:
+def guard_writes(aws: Any, *, succeeded: bool = False) -> list[str]:
+    """The guard's EKS calls CloudTrail recorded (`succeeded`: only those that did not answer an error)."""
     return [
         r["eventName"]
         for r in aws.cloudtrail_records()
-        if r["eventSource"] == "eks.amazonaws.com" and "eks-access-guard" in r["userIdentity"].get("arn", "")
+        if r["eventSource"] == "eks.amazonaws.com"
+        and "eks-access-guard" in r["userIdentity"].get("arn", "")
+        and not (succeeded and r.get("errorCode"))
     ]
 
 
@@ -263,4 +278,133 @@ def test_cloudtrail_deliveries_15_minutes_late_change_nothing_after_the_sweep(ma
     assert watch.violations == []
     assert at_baseline(aws, managed)
     assert guard_writes(aws)[before:] == []  # nothing written for events already settled
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+def guarded(aws: Any, endpoint: str, template: dict[str, Any], **create: Any) -> Iterator[Pipeline]:
+    """A pipeline made with `create`'s options, each function under its role's synthesized policies."""
+    made = Pipeline.create(endpoint, region=REGION, **create)
+    iam_profile.enforce(aws, made, template, cluster=CLUSTER)
+    wiring.reset()
+    intake_handler.reset()
+    yield made
+    aws.enforce_iam(None)
+    wiring.reset()
+    intake_handler.reset()
+
+
+@pytest.fixture
+def waits_a_second(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[Pipeline]:
+    """The pipeline, its runs waiting at most 1 s (120 s as deployed) for a mode update before they hand
+    their continuation on."""
+    yield from guarded(aws, endpoint, template, environment={Env.MODE_UPDATE_WAIT_SECONDS: "1"})
+
+
+def test_a_mode_update_of_minutes_is_started_once_and_followed_by_continuations(waits_a_second, aws):
+    """A CONFIG_MAP cluster whose baseline needs access entries, and a mode update of ten minutes: the run
+    starts the update once and hands on; each continuation waits its bounded time and hands on again (no
+    run holds the cluster, nothing is dead-lettered); when the update lands, the next one gives the
+    baseline's admin its entry. The cluster's creator keeps access all along."""
+    pipeline = waits_a_second
+    aws.set_eks_settings(mode_update_seconds=600)
+    make_cluster(person("alice"), mode="CONFIG_MAP")
+    platform = role("platform", "/platform/")
+    with watching(CLUSTER, [platform]) as watch:
+        push(pipeline, entry(platform, (ADMIN, None)), auth="API_AND_CONFIG_MAP")
+        with contextlib.suppress(TimeoutError):  # continuations come one after the other while it runs
+            pipeline.drain(timeout=5)
+        assert aws.access(CLUSTER)["authenticationMode"] == "CONFIG_MAP"
+        # started once: each continuation finds it running (ResourceInUseException) and waits on it
+        assert guard_writes(aws, succeeded=True) == ["UpdateClusterConfig"]
+        assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+        aws.advance_clock(600)  # ten minutes on: the update has landed
+        pipeline.drain(timeout=60)
+    assert watch.violations == []
+    assert aws.access(CLUSTER)["authenticationMode"] == "API_AND_CONFIG_MAP"
+    assert platform in aws.admins(CLUSTER)
+    made = sorted(guard_writes(aws, succeeded=True))
+    assert made == ["AssociateAccessPolicy", "CreateAccessEntry", "UpdateClusterConfig"]
+    assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
+
+
+REMEDIATE_TIMEOUT = 6.0  # seconds (300 as deployed): short enough for a test to outlive
+
+
+@pytest.fixture
+def in_processes(
+    aws: Any, endpoint: str, template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pipeline]:
+    """The pipeline with every function in its own worker process, killed at its timeout as Lambda kills
+    it; the remediation's timeout is 6 s."""
+    monkeypatch.setitem(runner.TIMEOUTS, "remediate", REMEDIATE_TIMEOUT)
+    aws.set_eks_settings(mode_update_seconds=0.05)
+    yield from guarded(aws, endpoint, template, isolation="process")
+
+
+class KillWatch(logging.Handler):
+    """Counts the functions the local Lambda killed at their timeout, and ends a fault at the first kill."""
+
+    def __init__(self, on_kill: Any) -> None:
+        super().__init__(logging.INFO)
+        self.killed: list[str] = []
+        self.on_kill = on_kill
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "killed at its timeout" in record.getMessage():
+            self.killed.append(record.getMessage())
+            if len(self.killed) == 1:
+                self.on_kill()
+
+
+@pytest.mark.slow  # worker processes, a 6 s timeout to outlive and the dead run's lease: about 25 s
+def test_a_function_stopped_at_its_deadline_mid_write_is_finished_and_locks_nobody_out(in_processes, aws):
+    """The remediation's write of the on-call entry hangs past the function's timeout: the local Lambda
+    kills the worker process mid-call (the write lands later, as a request in flight does). The redelivered
+    work finds the dead run's lock and leaves a mark; the lock expires on its own at the end of its lease,
+    and one sweep after it finishes the work. Nobody is locked out on the way."""
+    pipeline = in_processes
+    platform, oncall = role("platform", "/platform/"), role("oncall")
+    make_cluster(person("alice"))
+    push(
+        pipeline,
+        entry(platform, (ADMIN, None)),
+        entry(oncall, (VIEW, ["payments"]), groups=["oncall"]),
+        prune=True,
+    )
+    pipeline.drain(timeout=120)
+    managed = {"platform": platform, "oncall": oncall, "bob": person("bob")}
+    assert at_baseline(aws, managed)
+    before = len(guard_writes(aws))
+    watch_kills = KillWatch(aws.clear_faults)  # the slow write is slow once: the first kill ends it
+    runtime = logging.getLogger("local.runtime")
+    runtime.addHandler(watch_kills)
+    level = runtime.level
+    runtime.setLevel(logging.INFO)
+    try:
+        aws.set_fault("eks:CreateAccessEntry", latency_ms=(REMEDIATE_TIMEOUT + 3) * 1000)
+        with watching(CLUSTER, [platform]) as watch:
+            drift(managed)
+            with contextlib.suppress(TimeoutError):
+                pipeline.drain(timeout=60)
+            # the dead run's lock outlives it by its lease only (time left plus the margin), then frees
+            held = StateTable(boto3.client("dynamodb", region_name=REGION), pipeline.tables["state"])
+            lease = held.lock_expiry(CLUSTER, REGION)
+            if lease is not None:
+                assert lease[1] - time.time() <= REMEDIATE_TIMEOUT + LOCK_MARGIN_SECONDS, lease
+                time.sleep(max(0.0, lease[1] - time.time()) + 0.1)
+            how = settle(pipeline, aws, managed)
+            time.sleep(3)  # the hung write lands (or has landed) on the emulator: it changes nothing
+            pipeline.drain(timeout=60)
+    finally:
+        runtime.removeHandler(watch_kills)
+        runtime.setLevel(level)
+        aws.clear_faults()
+    assert watch_kills.killed and watch_kills.killed[0].startswith("remediate"), watch_kills.killed
+    assert watch.violations == []
+    assert at_baseline(aws, managed), (how, aws.access(CLUSTER))
+    assert set(guard_writes(aws)[before:]) <= {
+        "AssociateAccessPolicy",
+        "CreateAccessEntry",
+        "DeleteAccessEntry",
+    }
     assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}

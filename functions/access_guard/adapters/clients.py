@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
@@ -29,6 +30,15 @@ FAIL_FAST_SECONDS = 10
 _lock = threading.Lock()
 _cache: dict[tuple[Any, ...], Any] = {}
 _sessions: dict[tuple[str | None, str | None], boto3.Session] = {}
+# botocore's service models, read from disk once per process and shared by every session made here: a
+# session per access key (the local runner runs each function under its role's keys) would read them again.
+_models = botocore.session.Session().get_component("data_loader")
+
+
+def _session(profile: str | None) -> boto3.Session:
+    core = botocore.session.Session()
+    core.register_component("data_loader", _models)
+    return boto3.Session(botocore_session=core, profile_name=profile)
 
 
 def client(
@@ -67,7 +77,7 @@ def client(
         session_key = (profile, os.environ.get("AWS_ACCESS_KEY_ID"))
         session = _sessions.get(session_key)
         if session is None:
-            session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+            session = _session(profile)
             _sessions[session_key] = session
         config = Config(
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
