@@ -8,6 +8,7 @@ and SQS's redeliveries meet them as they would in AWS."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 import boto3
 import iam_profile
 import pytest
+from access_guard.adapters import clients
 from access_guard.adapters.eks_writer import EksWriter
 from access_guard.adapters.state_table import StateTable
 from access_guard.core.config import Env
@@ -192,39 +194,64 @@ def unavailable(aws: Any, operations: tuple[str, ...]) -> None:
         aws.set_fault(name, error_status=503, error_count=10_000)
 
 
-def after_outage(pipeline: Any, aws: Any, managed: dict[str, Any], operations: tuple[str, ...]) -> list[str]:
-    """Drift during an outage of `operations` (a few seconds of retries); then the outage ends, the queues
-    drain and one sweep runs. Returns the guard's EKS writes during the outage."""
+def made_afresh() -> None:
+    """The functions make their clients again (as new Lambda environments would): the wiring's, and what
+    the intake's cold start read (the handler module the local runner imported, not a test's copy)."""
+    wiring.reset()
+    importlib.import_module("access_guard.handlers.intake").reset()
+
+
+def after_outage(
+    pipeline: Any, aws: Any, managed: dict[str, Any], operations: tuple[str, ...], monkeypatch: Any
+) -> tuple[list[str], dict[str, int]]:
+    """Drift during an outage of `operations` that outlasts the retries: botocore gives up after 2 attempts
+    (8 as deployed, so a test need not wait out their backoff), every delivery fails, and SQS moves the work
+    to its dead-letter queue after its 5 receives. Then the outage ends, the queues drain and one sweep runs.
+    Returns the guard's EKS writes during the outage and the dead letters it left."""
     pipeline.drain()
     before = len(guard_writes(aws))
     with watching(CLUSTER, [managed["platform"]]) as watch:
+        monkeypatch.setattr(clients, "MAX_ATTEMPTS", 2)
+        made_afresh()  # (the functions' clients, with that retry budget)
         unavailable(aws, operations)
         drift(managed)
-        with contextlib.suppress(TimeoutError):  # the work waits in its queue, retried
-            pipeline.drain(timeout=4)
+        with contextlib.suppress(TimeoutError):
+            pipeline.drain(timeout=30)
         during = guard_writes(aws)[before:]
+        dead = pipeline.dead_letters()
         aws.clear_faults()
+        monkeypatch.setattr(clients, "MAX_ATTEMPTS", 8)
+        made_afresh()
         pipeline.drain(timeout=120)
         pipeline.sweep()
     assert watch.violations == []
     assert at_baseline(aws, managed)
-    return during
+    return during, dead
 
 
 SSM = ("ssm:GetParameter", "ssm:GetParameters")
 DYNAMODB = tuple(f"dynamodb:{op}" for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"))
 
 
-@pytest.mark.slow  # the queues' retries after the outage run on real time: 40-100 s
-def test_ssm_unavailable_writes_nothing_and_is_visible_then_one_sweep_restores(managed, pipeline, aws):
-    during = after_outage(pipeline, aws, managed, SSM)
+def test_ssm_unavailable_writes_nothing_and_is_visible_then_one_sweep_restores(
+    managed, pipeline, aws, monkeypatch
+):
+    during, dead = after_outage(pipeline, aws, managed, SSM, monkeypatch)
     assert during == []  # no baseline read, nothing written
+    # visible: the events the intake could not place (it reads from Parameter Store which clusters are
+    # managed) are its dead letters, which an alarm watches (as it watches the work queue's)
+    assert dead["intake-dlq"] >= 1, dead
 
 
-@pytest.mark.slow  # the queues' retries after the outage run on real time: 40-100 s
-def test_dynamodb_unavailable_writes_nothing_and_is_visible_then_one_sweep_restores(managed, pipeline, aws):
-    during = after_outage(pipeline, aws, managed, DYNAMODB)
+def test_dynamodb_unavailable_writes_nothing_and_is_visible_then_one_sweep_restores(
+    managed, pipeline, aws, monkeypatch
+):
+    during, dead = after_outage(pipeline, aws, managed, DYNAMODB, monkeypatch)
     assert during == []  # no lock, no idempotency record, no grants: nothing written
+    # visible: what could not be recorded or locked is in a dead-letter queue, each watched by an alarm: the
+    # intake's (its idempotency table) or the work queue's (the cluster's lock, the grants), as the failed
+    # call comes first
+    assert dead["intake-dlq"] + dead["work-dlq"] >= 1, dead
 
 
 def test_a_cluster_deleted_mid_run_is_settled_as_gone_once_and_told(managed, pipeline, aws, monkeypatch):
