@@ -15,14 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import iam_profile
 import pytest
 from access_guard.adapters import clients
 from access_guard.adapters.eks_writer import EksWriter
 from access_guard.adapters.state_table import StateTable
 from access_guard.core.config import Env
 from access_guard.core.deadline import LOCK_MARGIN_SECONDS
-from access_guard.handlers import intake as intake_handler
 from access_guard.handlers import wiring
 
 from bench.__main__ import EKS_OPERATIONS  # the EKS operations the guard calls: one list
@@ -31,7 +29,7 @@ from local.runner import Pipeline
 
 from .oracle_watch import watching
 from .scenario import ACCOUNT, ADMIN, REGION, VIEW, entry, role
-from .test_pipeline import CLUSTER, make_cluster, managed, person, pipeline, push  # noqa: F401 (fixtures)
+from .test_pipeline import CLUSTER, guarded, make_cluster, managed, person, pipeline, push  # noqa: F401 (fixtures)
 
 
 def drift(managed: dict[str, Any]) -> str:
@@ -306,18 +304,6 @@ def test_cloudtrail_deliveries_15_minutes_late_change_nothing_after_the_sweep(ma
     assert at_baseline(aws, managed)
     assert guard_writes(aws)[before:] == []  # nothing written for events already settled
     assert pipeline.dead_letters() == {"intake-dlq": 0, "work-dlq": 0}
-
-
-def guarded(aws: Any, endpoint: str, template: dict[str, Any], **create: Any) -> Iterator[Pipeline]:
-    """A pipeline made with `create`'s options, each function under its role's synthesized policies."""
-    made = Pipeline.create(endpoint, region=REGION, **create)
-    iam_profile.enforce(aws, made, template, cluster=CLUSTER)
-    wiring.reset()
-    intake_handler.reset()
-    yield made
-    aws.enforce_iam(None)
-    wiring.reset()
-    intake_handler.reset()
 
 
 @pytest.fixture

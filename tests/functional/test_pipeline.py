@@ -25,11 +25,10 @@ from .scenario import ACCOUNT, ADMIN, REGION, TRUST, VIEW, baseline_doc, entry, 
 CLUSTER = "payments"
 
 
-@pytest.fixture
-def pipeline(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[Pipeline]:
-    """The pipeline, each function under its role with the synthesized template's policies enforced."""
-    aws.set_eks_settings(mode_update_seconds=0.05)
-    made = Pipeline.create(endpoint, region=REGION)
+def guarded(aws: Any, endpoint: str, template: dict[str, Any], **create: Any) -> Iterator[Pipeline]:
+    """A pipeline made with `create`'s options (Pipeline.create), each function under its role with the
+    synthesized template's policies enforced."""
+    made = Pipeline.create(endpoint, region=REGION, **create)
     iam_profile.enforce(aws, made, template, cluster=CLUSTER)
     wiring.reset()
     intake_handler.reset()
@@ -37,6 +36,13 @@ def pipeline(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[Pipe
     aws.enforce_iam(None)
     wiring.reset()
     intake_handler.reset()
+
+
+@pytest.fixture
+def pipeline(aws: Any, endpoint: str, template: dict[str, Any]) -> Iterator[Pipeline]:
+    """The pipeline, each function under its role with the synthesized template's policies enforced."""
+    aws.set_eks_settings(mode_update_seconds=0.05)
+    yield from guarded(aws, endpoint, template)
 
 
 def person(name: str) -> boto3.Session:
