@@ -166,6 +166,7 @@ def test_detect_mode_governs_the_guard_not_the_on_call_engineer(
         actions = [r["action"] for r in world.audit()]
         assert actions[-2:] == ["restore", "grant"]
         assert [m["kind"] for m in world.messages()].count("break-glass") == 2
+        assert world.denied() == []  # the local IAM refused the guard's roles nothing
     finally:
         world.gateway.stop()
 
@@ -266,6 +267,7 @@ def test_writes_are_rate_limited_per_on_call_principal(aws: Emulator, template: 
         )
         assert world.call("GET", "/clusters").status == 200
         assert world.audit()[-3]["outcome"] == "rate-limited"
+        assert world.denied() == []  # the local IAM refused the guard's roles nothing
     finally:
         world.gateway.stop()
 
@@ -279,6 +281,7 @@ def test_with_mfa_required_only_sessions_with_mfa_get_through(
         # an on-call user's long-term key: the resource policy (the local gateway) denies it
         refused = world.call("GET", "/clusters", who="sam")
         assert refused.status == 403 and "explicit deny" in refused.body["Message"]
+        assert world.denied() == []  # the local IAM refused the guard's roles nothing
     finally:
         world.gateway.stop()
 

@@ -22,9 +22,11 @@ from .conftest import ACCOUNT, PLATFORM, REGION, TRUST, World, assume, make_worl
 def world(aws: Emulator, template: dict[str, Any]) -> Iterator[World]:
     made = make_world(aws, template=template, settings={Env.ONCALL_PERMISSION_SETS: "PagerDuty,Restorers"})
     yield made
+    refused = made.denied()
     made.scheduler.stop()
     made.gateway.stop()
     wiring.set_clock(None)
+    assert refused == [], f"the local IAM refused the guard's roles: {refused}"
 
 
 def on_call_by_set(world: World, name: str = "pat", region: str | None = "eu-west-1") -> str:
