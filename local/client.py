@@ -214,6 +214,11 @@ class Emulator:
             return self._call("DELETE", "iam")  # type: ignore[no-any-return]
         return self._call("PUT", "iam", {"roles": roles})  # type: ignore[no-any-return]
 
+    def iam_enforcement(self) -> dict[str, Any]:
+        """The roles whose policies are enforced and every call refused since they were given:
+        {"roles": [ARN, ...], "denied": [{"action", "resource", "role", "caller"}, ...]}."""
+        return self._call("GET", "iam")  # type: ignore[no-any-return]
+
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         """Move the local services' clock `seconds` ahead and fire what is then due (schedules, the sweep);
         returns {"offsetSeconds", "now", "realNow"}."""

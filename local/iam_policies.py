@@ -2,7 +2,7 @@
 policies given for the role, and refused with AccessDenied as AWS refuses it.
 
     PUT    /_emulator/iam {"roles": {"<role ARN>": [statement, ...]}}   enforce these roles (others: not)
-    GET    /_emulator/iam                                               the roles enforced
+    GET    /_emulator/iam                                               the roles enforced, the refusals
     DELETE /_emulator/iam                                               enforce nothing (also on reset)
 
 moto checks no identity policy by default (and its own check knows no resource or condition of the calls
@@ -56,6 +56,7 @@ class IamPolicies:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.roles: dict[str, list[dict[str, Any]]] = {}
+        self.denied: list[dict[str, str]] = []  # every refusal since the roles were given: what, on what, who
 
     def configure(self, body: Any) -> dict[str, Any]:
         roles = body.get("roles") if isinstance(body, dict) and set(body) == {"roles"} else None
@@ -69,15 +70,17 @@ class IamPolicies:
                     raise ValueError("each statement is an object with Effect Allow or Deny")
         with self._lock:
             self.roles = {k: list(v) for k, v in roles.items()}
+            self.denied = []
         return self.describe()
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
-            return {"roles": sorted(self.roles)}
+            return {"roles": sorted(self.roles), "denied": list(self.denied)}
 
     def reset(self) -> None:
         with self._lock:
             self.roles = {}
+            self.denied = []
 
     # --- the check ---------------------------------------------------------------------------------
     def before_call(self, call: Call, protocol: str) -> tuple[int, dict[str, str], bytes] | None:
@@ -88,6 +91,15 @@ class IamPolicies:
             return None
         for action, resource, context in authorizations(call):
             if not allowed(statements, action, resource, context):
+                with self._lock:
+                    self.denied.append(
+                        {
+                            "action": action,
+                            "resource": resource,
+                            "role": role or "",
+                            "caller": call.caller.arn,
+                        }
+                    )
                 message = (
                     f"User: {call.caller.arn} is not authorized to perform: {action} on resource: {resource}"
                     f" because no identity-based policy allows the {action} action"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
+import iam_profile
 import pytest
 
 from local.baseline_key import ensure_baseline_key
@@ -117,3 +119,10 @@ def aws(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
 @pytest.fixture
 def session() -> boto3.Session:
     return boto3.Session(region_name=REGION)
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The service stack's synthesized template, whose role policies the local AWS enforces for the guard's
+    own roles (tests/iam_profile.py) in the functional and break-glass suites."""
+    return iam_profile.template(tmp_path_factory)

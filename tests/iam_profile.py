@@ -1,9 +1,14 @@
 """The guard's own roles' IAM policies, taken from the synthesized template, enforced on the local AWS.
 
-`enforce(aws, pipeline, template, cluster=...)` binds each function's policy statements in the template (the
-named configuration's us-east-1 service stack, synthesized once per test run: tests/infra/infra_synth.py) to
-the local resources and gives them to the local AWS (local/iam_policies.py), which then refuses every call of
-the functions' role sessions that the template does not allow, with AccessDenied as AWS does.
+`enforce(aws, served, template, cluster=...)` binds each served function's policy statements in the template
+(the named configuration's us-east-1 service stack, synthesized once per test run: tests/infra/infra_synth.py)
+to the local resources and gives them to the local AWS (local/iam_policies.py), which then refuses every call
+of the functions' role sessions that the template does not allow, with AccessDenied as AWS does.
+
+`served` is a local deployment of some of the template's functions (`Served`): the event pipeline
+(local.runner.Pipeline, all five functions) or the break-glass world (tests/breakglass/conftest.py: the API
+and the expiry). Its functions are registered under the template's names for them (intake, remediate, sweep,
+api, expiry: the handler module's name), each with its own role.
 
 Binding: a `{"Ref"}`/`{"Fn::GetAtt"}` of the template's tables, queues, topic, key, scheduler role and expiry
 function becomes the local resource the same environment variable names (the intake queue: through its event
@@ -16,8 +21,9 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -32,6 +38,23 @@ CONFIG = (
     "named"  # its grant policies: AmazonEKSClusterAdminPolicy, AmazonEKSViewPolicy; node role karpenter-node
 )
 FUNCTIONS = ("intake", "remediate", "sweep", "api", "expiry")
+# Settings the policies repeat: a policy's list equal to the template's value (the API role's eks:policyArn
+# condition lists the grant policies) binds to the served function's value, as a deployment made with it
+# would have it. Where the local function has no such setting, the template's list stands.
+REPEATED_SETTINGS = ("ACCESS_GUARD_GRANT_POLICIES",)
+
+
+class Served(Protocol):
+    """What the binding reads of a local deployment."""
+
+    @property
+    def registry(self) -> Any: ...  # local.runtime.FunctionRegistry: functions by their template names
+
+    @property
+    def roles(self) -> Mapping[str, str]: ...  # function -> its role ARN
+
+    @property
+    def queues(self) -> Mapping[str, str]: ...  # the event sources' queues (intake, work) -> URL, if served
 
 
 def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -40,13 +63,16 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def bound_policies(
-    template: dict[str, Any], pipeline: Any, *, cluster: str
+    template: dict[str, Any], served: Served, *, cluster: str, clusters: Sequence[str] = ()
 ) -> dict[str, list[dict[str, Any]]]:
-    """{local role ARN: the statements the template attaches to that function's role, bound locally}."""
+    """{local role ARN: the statements the template attaches to that function's role, bound locally}, for
+    each function `served` runs. The configuration's managed clusters become `cluster` and `clusters` (each
+    statement naming them once for each, as a deployment managing those clusters would name them)."""
     resources = template["Resources"]
-    local_env = {name: _environment(pipeline, name) for name in FUNCTIONS}
+    local_env = {name: _environment(served, name) for name in FUNCTIONS}
     arns: dict[str, str] = {}
     literals: dict[str, str] = {}
+    lists: dict[tuple[str, ...], list[str]] = {}
     by_function_id: dict[str, str] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -63,27 +89,41 @@ def bound_policies(
                 arns[value["Fn::GetAtt"][0]] = mine
             elif isinstance(value, str) and variable.endswith("SCHEDULE_GROUP"):
                 literals[f"schedule/{value}/"] = f"schedule/{mine}/"
+            elif isinstance(value, str) and variable in REPEATED_SETTINGS:
+                lists[tuple(value.split(","))] = mine.split(",")
     for resource in resources.values():
         if resource["Type"] == "AWS::Lambda::EventSourceMapping":
             function = by_function_id[resource["Properties"]["FunctionName"]["Ref"]]
+            if not local_env[function]:  # its queue is not served here either
+                continue
             queue = {"intake": "intake", "remediate": "work"}[function]
-            url = pipeline.queues[queue]
+            url = served.queues[queue]
             arns[resource["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]] = _arn_of("QUEUE_URL", url)
-    for managed in CONFIGS[CONFIG]["clusters"][REGION]:
-        literals[f":cluster/{managed}"] = f":cluster/{cluster}"
-        literals[f":access-entry/{managed}/"] = f":access-entry/{cluster}/"
+    per_cluster = []
+    for local in dict.fromkeys((cluster, *clusters)):
+        named = dict(literals)
+        for managed in CONFIGS[CONFIG]["clusters"][REGION]:
+            named[f":cluster/{managed}"] = f":cluster/{local}"
+            named[f":access-entry/{managed}/"] = f":access-entry/{local}/"
+        per_cluster.append(named)
     found = {}
     for handler, statements in function_policies(template).items():
         function = handler.split(".")[2]
         if not local_env[function]:  # not served here (the API and the expiry: Pipeline.serve_api)
             continue
-        found[pipeline.roles[function]] = [_bind(copy.deepcopy(s), arns, literals) for s in statements]
+        bound: list[dict[str, Any]] = []
+        for statement in statements:
+            for named in per_cluster:
+                one = _bind(copy.deepcopy(statement), arns, named, lists)
+                if one not in bound:
+                    bound.append(one)
+        found[served.roles[function]] = bound
     return found
 
 
-def _environment(pipeline: Any, function: str) -> dict[str, str]:
+def _environment(served: Served, function: str) -> dict[str, str]:
     try:
-        return dict(pipeline.registry.get(function).environment)
+        return dict(served.registry.get(function).environment)
     except LookupError:
         return {}
 
@@ -96,10 +136,16 @@ def _arn_of(variable: str, value: str) -> str:
     return value
 
 
-def _bind(value: Any, arns: dict[str, str], literals: dict[str, str]) -> Any:
+def _bind(
+    value: Any, arns: dict[str, str], literals: dict[str, str], lists: dict[tuple[str, ...], list[str]]
+) -> Any:
     if isinstance(value, list):
-        return [_bind(v, arns, literals) for v in value]
+        if all(isinstance(v, str) for v in value) and tuple(value) in lists:
+            return list(lists[tuple(value)])
+        return [_bind(v, arns, literals, lists) for v in value]
     if isinstance(value, str):
+        if (value,) in lists:
+            return list(lists[(value,)])
         for old, new in literals.items():
             if old.endswith("/"):
                 value = value.replace(old, new)
@@ -113,21 +159,22 @@ def _bind(value: Any, arns: dict[str, str], literals: dict[str, str]) -> Any:
             return arns.get(value["Fn::GetAtt"][0], f"arn:unbound:{value['Fn::GetAtt'][0]}")
         if set(value) == {"Fn::Join"}:
             separator, parts = value["Fn::Join"]
-            return separator.join(str(_bind(p, arns, literals)) for p in parts)
-        return {k: _bind(v, arns, literals) for k, v in value.items()}
+            return separator.join(str(_bind(p, arns, literals, lists)) for p in parts)
+        return {k: _bind(v, arns, literals, lists) for k, v in value.items()}
     return value
 
 
 def enforce(
-    aws: Any, pipeline: Any, template: dict[str, Any], *, cluster: str
+    aws: Any, served: Served, template: dict[str, Any], *, cluster: str, clusters: Sequence[str] = ()
 ) -> dict[str, list[dict[str, Any]]]:
-    """Enforce the template's policies for the pipeline's five roles; the bound policies."""
-    policies = bound_policies(template, pipeline, cluster=cluster)
+    """Enforce the template's policies for the roles of the functions `served` runs (the pipeline's five, the
+    break-glass world's two); the bound policies."""
+    policies = bound_policies(template, served, cluster=cluster, clusters=clusters)
     aws.enforce_iam(policies)
     return policies
 
 
-def as_deployed(pipeline: Any, template: dict[str, Any]) -> None:
+def as_deployed(served: Served, template: dict[str, Any]) -> None:
     """The settings the policies are written for, as the template gives them to each function (the grant
     policies: the API role may associate only those)."""
     for resource in template["Resources"].values():
@@ -136,5 +183,5 @@ def as_deployed(pipeline: Any, template: dict[str, Any]) -> None:
         function = resource["Properties"]["Handler"].split(".")[2]
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
         for variable in ("ACCESS_GUARD_GRANT_POLICIES",):
-            if isinstance(variables.get(variable), str) and _environment(pipeline, function):
-                pipeline.registry.get(function).environment[variable] = variables[variable]
+            if isinstance(variables.get(variable), str) and _environment(served, function):
+                served.registry.get(function).environment[variable] = variables[variable]

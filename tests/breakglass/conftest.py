@@ -1,6 +1,12 @@
 """A managed cluster behind the local break-glass API: on-call principals (an IAM Identity Center role with
 its path, an IAM user), others who are not on call, a baseline, the API on the local API Gateway, the
-expiry on the local scheduler, an SQS queue subscribed to the SNS topic, and one clock for the services."""
+expiry on the local scheduler, an SQS queue subscribed to the SNS topic, and one clock for the services.
+
+The API and the expiry run under their own roles, and the local AWS enforces the synthesized template's
+policies for those roles (tests/iam_profile.py): a call the deployed policy does not allow is refused with
+AccessDenied, as in AWS. The world's deployment manages MANAGED_CLUSTERS and grants the default grant
+policies: the template's policies are bound to them (iam_profile.bound_policies).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,11 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import iam_profile
 import pytest
 from access_guard.adapters import clients
 from access_guard.adapters.baseline_store import BaselineStore
-from access_guard.core.config import Env
+from access_guard.core.config import DEFAULT_GRANT_POLICIES, Env
 from access_guard.core.policies import POLICY_ARN_PREFIX
 from access_guard.handlers import wiring
 from botocore.auth import SigV4Auth
@@ -26,6 +33,7 @@ from botocore.credentials import Credentials
 
 from local.breakglass_api import LocalNames, expiry_scheduler, serve_api
 from local.client import Emulator
+from local.runner import API_FUNCTIONS
 from local.runtime import FunctionRegistry, LocalApiGateway, LocalScheduler
 
 ACCOUNT = "123456789012"
@@ -49,7 +57,16 @@ NODES = f"arn:aws:iam::{ACCOUNT}:role/nodes"
 ADMIN = POLICY_ARN_PREFIX + "AmazonEKSClusterAdminPolicy"
 VIEW = POLICY_ARN_PREFIX + "AmazonEKSViewPolicy"
 EDIT = POLICY_ARN_PREFIX + "AmazonEKSEditPolicy"
-NAMES = LocalNames()
+# The functions are registered under the template's names for them, as the pipeline registers them (the IAM
+# binding finds each function's policy by that name).
+NAMES = LocalNames(api_function="api", expiry_function="expiry")
+# The clusters the world's deployment manages (its roles' policies name them): the world's, a cluster in
+# CONFIG_MAP mode and one that does not exist (test_writers.py).
+MANAGED_CLUSTERS = (CLUSTER, "legacy", "orders")
+LAMBDA_TRUST = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},'
+    '"Action":"sts:AssumeRole"}]}'
+)
 
 
 class Clock:
@@ -119,6 +136,11 @@ class World:
     clock: Clock
     queue_url: str
     credentials: dict[str, Credentials] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # function (api, expiry) -> its role ARN
+    queues: dict[str, str] = field(default_factory=dict)  # no event source mappings here (iam_profile)
+    # the policies enforced: role ARN -> statements
+    policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    refusals_expected: bool = False  # a test that takes statements out says so: the fixture checks none
 
     @property
     def url(self) -> str:
@@ -226,6 +248,13 @@ class World:
                 )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
+    def denied(self) -> list[tuple[str, str]]:
+        """(IAM action, function) of every call of the API's or the expiry's role the local IAM refused."""
+        functions = {arn: function for function, arn in self.roles.items()}
+        return [
+            (d["action"], functions.get(d["role"], d["role"])) for d in self.aws.iam_enforcement()["denied"]
+        ]
+
     def snapshot(self) -> tuple[Any, ...]:
         """What a refused request must not change: access, grants and schedules."""
         grants = sorted(json.dumps(i, sort_keys=True) for i in self.grants_table())
@@ -263,7 +292,15 @@ def user_key(name: str, path: str = "/") -> Credentials:
     return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
 
-def make_world(aws: Emulator, *, settings: dict[str, str] | None = None, require_mfa: bool = False) -> World:
+def make_world(
+    aws: Emulator,
+    *,
+    template: dict[str, Any] | None,
+    settings: dict[str, str] | None = None,
+    require_mfa: bool = False,
+) -> World:
+    """The world, with the template's policies enforced for the API's and the expiry's roles; `template=None`
+    enforces nothing (a test that does so says why)."""
     wiring.reset()
     iam = boto3.client("iam", region_name=REGION)
     for name, path in [
@@ -284,12 +321,24 @@ def make_world(aws: Emulator, *, settings: dict[str, str] | None = None, require
     reach_baseline(CLUSTER)
     clock = Clock()
     registry = FunctionRegistry(region=REGION, account_id=ACCOUNT, endpoint_url=aws.endpoint_url)
+    roles = {
+        function: iam.create_role(RoleName=f"access-guard-{function}", AssumeRolePolicyDocument=LAMBDA_TRUST)[
+            "Role"
+        ]["Arn"]
+        for function in API_FUNCTIONS
+    }
     gateway = serve_api(
         registry,
         oncall_principals=[ONCALL, SRE, SAM, REAL_SSO],
         clock=clock,
         require_mfa=require_mfa,
-        settings={Env.RATE_LIMIT_PER_MINUTE: "1000", **(settings or {})},
+        names=NAMES,
+        settings={
+            Env.RATE_LIMIT_PER_MINUTE: "1000",
+            Env.GRANT_POLICIES: ",".join(DEFAULT_GRANT_POLICIES),
+            **(settings or {}),
+        },
+        roles=roles,
     )
     sns = boto3.client("sns", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
@@ -301,7 +350,11 @@ def make_world(aws: Emulator, *, settings: dict[str, str] | None = None, require
     sns.subscribe(
         TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"}
     )
-    world = World(aws, registry, gateway, expiry_scheduler(registry, clock=clock), clock, queue_url)
+    world = World(
+        aws, registry, gateway, expiry_scheduler(registry, clock=clock), clock, queue_url, roles=roles
+    )
+    if template is not None:
+        world.policies = iam_profile.enforce(aws, world, template, cluster=CLUSTER, clusters=MANAGED_CLUSTERS)
     world.credentials = {
         "oncall": assume(ONCALL, "alice", mfa=require_mfa),
         "sre": assume(SRE, "bob", mfa=require_mfa),
@@ -338,9 +391,13 @@ def reach_baseline(cluster: str) -> None:
 
 
 @pytest.fixture
-def world(aws: Emulator) -> Iterator[World]:
-    made = make_world(aws)
+def world(aws: Emulator, template: dict[str, Any]) -> Iterator[World]:
+    made = make_world(aws, template=template)
     yield made
+    # No call of the guard's roles was refused, even one the product survives (a note not published, say)
+    refused = made.denied()
+    aws.enforce_iam(None)
     made.scheduler.stop()
     made.gateway.stop()
     wiring.set_clock(None)
+    assert made.refusals_expected or refused == [], f"the local IAM refused the guard's roles: {refused}"

@@ -4,6 +4,8 @@ access oracle, the audit table and the SNS notes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 from access_guard.core.config import Env
 
@@ -141,14 +143,16 @@ def test_a_dry_run_restore_shows_the_plan_and_changes_nothing(world: World) -> N
     assert world.snapshot() == before and world.admins() == []
 
 
-def test_detect_mode_governs_the_guard_not_the_on_call_engineer(aws: Emulator) -> None:
+def test_detect_mode_governs_the_guard_not_the_on_call_engineer(
+    aws: Emulator, template: dict[str, Any]
+) -> None:
     """A cluster in detect mode (how the README says to start) still lets people in through break glass:
     restore and grants work, and are audited and noted like any other write."""
     from access_guard.adapters.baseline_store import BaselineStore
 
     from .conftest import baseline_text
 
-    world = make_world(aws)
+    world = make_world(aws, template=template)
     try:
         BaselineStore(boto3.client("ssm", region_name=REGION)).put(baseline_text(guard="mode: detect"))
         lock_everyone_out(world)
@@ -162,6 +166,7 @@ def test_detect_mode_governs_the_guard_not_the_on_call_engineer(aws: Emulator) -
         actions = [r["action"] for r in world.audit()]
         assert actions[-2:] == ["restore", "grant"]
         assert [m["kind"] for m in world.messages()].count("break-glass") == 2
+        assert world.denied() == []  # the local IAM refused the guard's roles nothing
     finally:
         world.gateway.stop()
 
@@ -245,8 +250,8 @@ def test_revoking_early_takes_the_access_away_and_a_second_revoke_says_it_was_al
     assert world.snapshot() == before
 
 
-def test_writes_are_rate_limited_per_on_call_principal(aws: Emulator) -> None:
-    world = make_world(aws, settings={Env.RATE_LIMIT_PER_MINUTE: "2"})
+def test_writes_are_rate_limited_per_on_call_principal(aws: Emulator, template: dict[str, Any]) -> None:
+    world = make_world(aws, template=template, settings={Env.RATE_LIMIT_PER_MINUTE: "2"})
     try:
         first = world.call("POST", f"/clusters/{CLUSTER}/restore", {"reason": "a", "dryRun": True})
         second = world.call("POST", f"/clusters/{CLUSTER}/restore", {"reason": "b", "dryRun": True})
@@ -262,17 +267,21 @@ def test_writes_are_rate_limited_per_on_call_principal(aws: Emulator) -> None:
         )
         assert world.call("GET", "/clusters").status == 200
         assert world.audit()[-3]["outcome"] == "rate-limited"
+        assert world.denied() == []  # the local IAM refused the guard's roles nothing
     finally:
         world.gateway.stop()
 
 
-def test_with_mfa_required_only_sessions_with_mfa_get_through(aws: Emulator) -> None:
-    world = make_world(aws, require_mfa=True)  # its on-call sessions are assumed with MFA
+def test_with_mfa_required_only_sessions_with_mfa_get_through(
+    aws: Emulator, template: dict[str, Any]
+) -> None:
+    world = make_world(aws, template=template, require_mfa=True)  # its on-call sessions are assumed with MFA
     try:
         assert world.call("GET", "/clusters").status == 200
         # an on-call user's long-term key: the resource policy (the local gateway) denies it
         refused = world.call("GET", "/clusters", who="sam")
         assert refused.status == 403 and "explicit deny" in refused.body["Message"]
+        assert world.denied() == []  # the local IAM refused the guard's roles nothing
     finally:
         world.gateway.stop()
 

@@ -5,6 +5,7 @@ grants work and end like any other; a look-alike elsewhere may not. Judged by th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -18,12 +19,14 @@ from .conftest import ACCOUNT, PLATFORM, REGION, TRUST, World, assume, make_worl
 
 
 @pytest.fixture
-def world(aws: Emulator) -> Iterator[World]:
-    made = make_world(aws, settings={Env.ONCALL_PERMISSION_SETS: "PagerDuty,Restorers"})
+def world(aws: Emulator, template: dict[str, Any]) -> Iterator[World]:
+    made = make_world(aws, template=template, settings={Env.ONCALL_PERMISSION_SETS: "PagerDuty,Restorers"})
     yield made
+    refused = made.denied()
     made.scheduler.stop()
     made.gateway.stop()
     wiring.set_clock(None)
+    assert refused == [], f"the local IAM refused the guard's roles: {refused}"
 
 
 def on_call_by_set(world: World, name: str = "pat", region: str | None = "eu-west-1") -> str:
