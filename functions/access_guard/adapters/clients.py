@@ -32,12 +32,17 @@ _cache: dict[tuple[Any, ...], Any] = {}
 _sessions: dict[tuple[str | None, str | None], boto3.Session] = {}
 # botocore's service models, read from disk once per process and shared by every session made here: a
 # session per access key (the local runner runs each function under its role's keys) would read them again.
-_models = botocore.session.Session().get_component("data_loader")
+# (made with the first session, not at import: a Lambda's cold start pays for it only when it makes a client)
+_models: Any = None
 
 
 def _session(profile: str | None) -> boto3.Session:
+    global _models
     core = botocore.session.Session()
-    core.register_component("data_loader", _models)
+    if _models is None:
+        _models = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _models)
     return boto3.Session(botocore_session=core, profile_name=profile)
 
 
