@@ -195,6 +195,22 @@ class _EnvironmentGate:
 _GATE = _EnvironmentGate()
 
 
+def _environ_copy(self: Any) -> dict[str, str]:
+    """os.environ.copy() that tolerates a variable removed while it copies. The gate above gives in-process
+    functions their environments by changing os.environ (in Lambda, each process's own); botocore copies
+    os.environ whenever it makes a client, and the stock copy (its keys, then each value) raised KeyError
+    when a function's environment ended between the two in another thread."""
+    copied = {}
+    for key in list(self._data):
+        value = self._data.get(key)
+        if value is not None:
+            copied[self.decodekey(key)] = self.decodevalue(value)
+    return copied
+
+
+os._Environ.copy = _environ_copy  # type: ignore[attr-defined,method-assign]
+
+
 class _Worker:
     """One execution environment: a worker process, its request pipe (stdin) and its answer pipe."""
 

@@ -28,9 +28,9 @@ def served(aws: Any, endpoint: str) -> Iterator[Pipeline]:
     pipeline = Pipeline.create(endpoint, region=REGION)
     wiring.reset()
     intake_handler.reset()
-    pipeline.start()
     boto3.client("iam", region_name=REGION).create_role(RoleName="oncall", AssumeRolePolicyDocument=TRUST)
     deployed.set_up(pipeline, oncall_principals=[ONCALL], api_url=None)
+    pipeline.start()
     yield pipeline
     pipeline.stop()
     wiring.reset()
