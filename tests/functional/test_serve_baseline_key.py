@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,11 @@ def served(tmp_path: Path) -> Any:
                 break
         else:
             raise AssertionError("serve stopped: " + "".join(lines))
-        yield endpoint, "".join(lines), env
+        printed = "".join(lines)
+        # keep reading what serve prints (its functions' log lines): a pipe nobody reads fills, and serve's
+        # threads then block on their next print
+        threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True).start()
+        yield endpoint, printed, env
     finally:
         process.terminate()
         process.wait(timeout=120)  # serve stops its worker processes first
