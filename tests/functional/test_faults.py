@@ -29,7 +29,7 @@ from local.runner import Pipeline
 
 from .oracle_watch import watching
 from .scenario import ACCOUNT, ADMIN, REGION, VIEW, entry, role
-from .test_pipeline import CLUSTER, guarded, make_cluster, managed, person, pipeline, push  # noqa: F401 (fixtures)
+from .test_pipeline import CLUSTER, guarded, make_cluster, manage, managed, person, pipeline, push  # noqa: F401 (fixtures)
 
 
 def drift(managed: dict[str, Any]) -> str:
@@ -376,16 +376,8 @@ def test_a_function_stopped_at_its_deadline_mid_write_is_finished_and_locks_nobo
     work finds the dead run's lock and leaves a mark; the lock expires on its own at the end of its lease,
     and one sweep after it finishes the work. Nobody is locked out on the way."""
     pipeline = in_processes
-    platform, oncall = role("platform", "/platform/"), role("oncall")
-    make_cluster(person("alice"))
-    push(
-        pipeline,
-        entry(platform, (ADMIN, None)),
-        entry(oncall, (VIEW, ["payments"]), groups=["oncall"]),
-        prune=True,
-    )
-    pipeline.drain(timeout=120)
-    managed = {"platform": platform, "oncall": oncall, "bob": person("bob")}
+    managed = manage(pipeline, timeout=120)
+    platform = managed["platform"]
     assert at_baseline(aws, managed)
     before = len(guard_writes(aws))
     watch_kills = KillWatch(aws.clear_faults)  # the slow write is slow once: the first kill ends it

@@ -86,8 +86,7 @@ def eks_writes(aws: Any, by_guard: bool | None = None) -> list[str]:
     return [r["eventName"] for r in records]
 
 
-@pytest.fixture
-def managed(pipeline: Pipeline, aws: Any) -> dict[str, Any]:
+def manage(pipeline: Pipeline, *, timeout: float = 60.0) -> dict[str, Any]:
     """A managed API_AND_CONFIG_MAP cluster at its baseline: an admin role and an on-call viewer."""
     platform, oncall = role("platform", "/platform/"), role("oncall")
     make_cluster(person("alice"))
@@ -97,9 +96,16 @@ def managed(pipeline: Pipeline, aws: Any) -> dict[str, Any]:
         entry(oncall, (VIEW, ["payments"]), groups=["oncall"]),
         prune=True,
     )
-    pipeline.drain()
-    pipeline.notifications()
+    pipeline.drain(timeout=timeout)
     return {"platform": platform, "oncall": oncall, "bob": person("bob")}
+
+
+@pytest.fixture
+def managed(pipeline: Pipeline, aws: Any) -> dict[str, Any]:
+    """A managed API_AND_CONFIG_MAP cluster at its baseline: an admin role and an on-call viewer."""
+    made = manage(pipeline)
+    pipeline.notifications()
+    return made
 
 
 def test_a_baseline_pushed_is_applied_through_its_ssm_change_event(managed, aws):
