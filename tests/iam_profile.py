@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from access_guard.core.config import Env
 
 sys.path.insert(0, str(Path(__file__).parent / "infra"))
 from infra_synth import CONFIGS, load  # noqa: E402
@@ -41,7 +42,7 @@ FUNCTIONS = ("intake", "remediate", "sweep", "api", "expiry")
 # Settings the policies repeat: a policy's list equal to the template's value (the API role's eks:policyArn
 # condition lists the grant policies) binds to the served function's value, as a deployment made with it
 # would have it. Where the local function has no such setting, the template's list stands.
-REPEATED_SETTINGS = ("ACCESS_GUARD_GRANT_POLICIES",)
+REPEATED_SETTINGS = (Env.GRANT_POLICIES,)
 
 
 class Served(Protocol):
@@ -182,6 +183,6 @@ def as_deployed(served: Served, template: dict[str, Any]) -> None:
             continue
         function = resource["Properties"]["Handler"].split(".")[2]
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-        for variable in ("ACCESS_GUARD_GRANT_POLICIES",):
+        for variable in REPEATED_SETTINGS:
             if isinstance(variables.get(variable), str) and _environment(served, function):
                 served.registry.get(function).environment[variable] = variables[variable]

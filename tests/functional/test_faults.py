@@ -8,7 +8,6 @@ and SQS's redeliveries meet them as they would in AWS."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import time
 from collections.abc import Iterator
@@ -192,13 +191,6 @@ def unavailable(aws: Any, operations: tuple[str, ...]) -> None:
         aws.set_fault(name, error_status=503, error_count=10_000)
 
 
-def made_afresh() -> None:
-    """The functions make their clients again (as new Lambda environments would): the wiring's, and what
-    the intake's cold start read (the handler module the local runner imported, not a test's copy)."""
-    wiring.reset()
-    importlib.import_module("access_guard.handlers.intake").reset()
-
-
 def after_outage(
     pipeline: Any, aws: Any, managed: dict[str, Any], operations: tuple[str, ...], monkeypatch: Any
 ) -> tuple[list[str], dict[str, int]]:
@@ -210,7 +202,7 @@ def after_outage(
     before = len(guard_writes(aws))
     with watching(CLUSTER, [managed["platform"]]) as watch:
         monkeypatch.setattr(clients, "MAX_ATTEMPTS", 2)
-        made_afresh()  # (the functions' clients, with that retry budget)
+        wiring.reset()  # the functions make their clients again, with that retry budget
         unavailable(aws, operations)
         drift(managed)
         with contextlib.suppress(TimeoutError):
@@ -219,7 +211,7 @@ def after_outage(
         dead = pipeline.dead_letters()
         aws.clear_faults()
         monkeypatch.setattr(clients, "MAX_ATTEMPTS", 8)
-        made_afresh()
+        wiring.reset()
         pipeline.drain(timeout=120)
         pipeline.sweep()
     assert watch.violations == []

@@ -273,12 +273,27 @@ def deadline(context: Any, *, cap: float | None = None, reserve: float = 2.0) ->
     return Deadline.after(max(0.0, remaining), time.monotonic)
 
 
+# What a handler built at its cold start outside this module (module name -> its forget function): a reset
+# forgets it too, so no handler keeps clients made before it.
+_forgetters: dict[str, Callable[[], None]] = {}
+
+
+def forget_on_reset(module: str, forget: Callable[[], None]) -> None:
+    """Have `reset()` call `forget` (one per handler module; a module imported again replaces its own)."""
+    with _lock:
+        _forgetters[module] = forget
+
+
 def reset() -> None:
-    """Forget every environment's adapters and the client cache (the endpoint moved: tests, the runner)."""
+    """Forget every environment's adapters, what the handlers built at their cold starts, and the client
+    cache (the endpoint or the credentials moved: tests, the runner)."""
     from ..adapters.clients import clear_cache
 
     with _lock:
         _cold.clear()
+        forgetters = list(_forgetters.values())
+    for forget in forgetters:
+        forget()
     clear_cache()
 
 
