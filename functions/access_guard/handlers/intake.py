@@ -81,9 +81,12 @@ def _setup(context: Any) -> ColdStart:
 
 
 def reset() -> None:
-    """Forget what the cold start read (tests; the local runner between environments)."""
+    """Forget what the cold start read (tests; the local runner between environments; wiring.reset())."""
     global _cold
     _cold = None
+
+
+wiring.forget_on_reset(__name__, reset)
 
 
 @tracer.capture_method
