@@ -13,23 +13,26 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..adapters.audit_table import AuditTable
-from ..adapters.baseline_store import BaselineStore
 from ..adapters.clients import client
-from ..adapters.grant_schedules import GrantSchedules
-from ..adapters.grants_table import GrantsTable
-from ..adapters.notifier import Notifier
-from ..adapters.state_table import StateTable
-from ..adapters.trusted_copies import TrustedCopies
-from ..adapters.work_queue import WorkQueue
 from ..core.config import Config, Env, with_parameter_settings
 from ..core.deadline import Deadline
-from ..services.baselines import TrustedBaselines
-from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
-from ..services.enforce import Enforcer, MetricFn
-from ..services.reconcile import Reconciler
+
+if TYPE_CHECKING:
+    # The adapters and services are imported where they are built (_build, enforcer, baselines, breakglass):
+    # a handler that needs only the settings, the clock or the reset (the intake) does not compile them at
+    # its cold start (bench/import_time.py).
+    from ..adapters.audit_table import AuditTable
+    from ..adapters.baseline_store import BaselineStore
+    from ..adapters.grant_schedules import GrantSchedules
+    from ..adapters.grants_table import GrantsTable
+    from ..adapters.notifier import Notifier
+    from ..adapters.state_table import StateTable
+    from ..adapters.work_queue import WorkQueue
+    from ..services.breakglass import BreakGlass
+    from ..services.enforce import Enforcer, MetricFn
+    from ..services.reconcile import Reconciler
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Wired:
     work_queue: WorkQueue | None = None  # where a run short of time hands its continuation on
 
     def reconciler(self) -> Reconciler:
+        from ..services.reconcile import Reconciler
+
         return Reconciler(
             eks=client("eks", region=self.region),
             iam=client("iam", region=self.region),
@@ -129,6 +134,14 @@ def _build(env: Mapping[str, str]) -> Wired:
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         raise RuntimeError("AWS_REGION is not set")
+    from ..adapters.audit_table import AuditTable
+    from ..adapters.baseline_store import BaselineStore
+    from ..adapters.grant_schedules import GrantSchedules
+    from ..adapters.grants_table import GrantsTable
+    from ..adapters.notifier import Notifier
+    from ..adapters.state_table import StateTable
+    from ..adapters.work_queue import WorkQueue
+
     config = Config.from_env(with_settings(env, region))
     dynamodb = client("dynamodb", region=region)
     schedules = None
@@ -184,6 +197,8 @@ def enforcer(
     env: Mapping[str, str] | None = None,
 ) -> Enforcer:
     """The Enforcer of this environment. `notify=False` leaves the notes to the caller (break glass)."""
+    from ..services.enforce import Enforcer
+
     w = wired(env)
     return Enforcer(
         store=baselines(metric=metric, clock=clock or now, env=env),
@@ -211,6 +226,9 @@ def baselines(
     w = wired(env)
     if w.config.baseline_key_arn is None:
         return w.store
+    from ..adapters.trusted_copies import TrustedCopies
+    from ..services.baselines import TrustedBaselines
+
     return TrustedBaselines(
         client("ssm", region=w.region),
         prefix=w.config.prefix,
@@ -231,11 +249,15 @@ def breakglass(
     clock: Callable[[], datetime] = now,
     metric: MetricFn | None = None,
     logger: Any = None,
-    lock_wait_seconds: float = API_LOCK_WAIT_SECONDS,
+    lock_wait_seconds: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> BreakGlass:
     """The break-glass service of this environment (what it does not configure, it does not use: the expiry
-    makes no schedules)."""
+    makes no schedules). `lock_wait_seconds`: the API's (API_LOCK_WAIT_SECONDS) unless given."""
+    from ..services.breakglass import API_LOCK_WAIT_SECONDS, BreakGlass
+
+    if lock_wait_seconds is None:
+        lock_wait_seconds = API_LOCK_WAIT_SECONDS
     w = wired(env)
     if w.grants is None:
         raise ValueError("the grants table is not configured (ACCESS_GUARD_GRANTS_TABLE)")
