@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .describe import RBAC_NOTE, describe, op_of, touched_admins, unmanaged_lines
-from .model import DeleteEntry
-from .outcome import Outcome
-from .unmanaged import admins_outside
+if TYPE_CHECKING:
+    from .outcome import Outcome
+
+# A run's note (run_note, new_admins, removed) imports what describes a run's outcome where it is written: the
+# note types and the alerts and notices are all that the intake needs at its cold start (bench/import_time).
 
 UNKNOWN_ACTOR = "an unknown principal"
 
@@ -83,6 +84,8 @@ def new_admins(trigger: Trigger, outcome: Outcome) -> dict[str, str | None]:
     """The cluster admins outside the baseline (kept or removed) that the run's changes made, each with who
     made it. Only the changed principals count: the run may see others (a whole cluster, a batch's other
     work), old ones too, and those are listed, not alerted."""
+    from .unmanaged import admins_outside
+
     changed = trigger.changed_by()
     if not changed:
         return {}
@@ -93,6 +96,8 @@ def new_admins(trigger: Trigger, outcome: Outcome) -> dict[str, str | None]:
 
 def removed(outcome: Outcome) -> set[str]:
     """The principals whose entries the run deleted."""
+    from .model import DeleteEntry
+
     return {a.principal_arn for a in outcome.written if isinstance(a, DeleteEntry)}
 
 
@@ -107,6 +112,8 @@ def run_note(
 
     `alert`: the new cluster admins outside the baseline to alert, each with who made it (the Enforcer
     leaves out those already alerted); None: `new_admins` of the run."""
+    from .describe import RBAC_NOTE, describe, op_of, touched_admins, unmanaged_lines
+
     plan = outcome.plan
     written = outcome.written
     made = new_admins(trigger, outcome) if alert is None else dict(alert)
