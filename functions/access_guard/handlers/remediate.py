@@ -65,7 +65,33 @@ idempotency = IdempotencyConfig(
     expires_after_seconds=IDEMPOTENCY_SECONDS,
 )
 _context: Any = None  # this invocation's Lambda context: its remaining time is the runs' deadline
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get(Env.IDEMPOTENCY_TABLE) or "unset")
+
+
+class _IdempotencyStore(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB idempotency store on the product's client factory. Its client is made at the
+    first record, not at import (Powertools' own, from a session of its own, cost ~110 ms of the cold start's
+    import: bench/import_time.py), and is the DynamoDB client the wiring's tables use (one a cold start, not
+    two), with the product's retry budget; wiring.reset() makes it afresh like every other client."""
+
+    _built = False
+
+    def __init__(self, table_name: str) -> None:
+        super().__init__(table_name=table_name, boto3_client=_LATER)
+        self._built = True
+
+    @property  # type: ignore[override]
+    def client(self) -> Any:
+        if not self._built:  # Powertools' __init__ tags its client's user agent: there is none yet
+            return _LATER
+        return client("dynamodb", region=wiring.region())
+
+    @client.setter
+    def client(self, _given: Any) -> None:
+        """Powertools' __init__ keeps the client it was given: this store reads the factory's at each call."""
+
+
+_LATER = object()  # no client given to Powertools: the store makes its own (_IdempotencyStore.client)
+persistence = _IdempotencyStore(table_name=os.environ.get(Env.IDEMPOTENCY_TABLE) or "unset")
 
 
 @dataclass
