@@ -25,6 +25,10 @@ BASELINE_KEY_ALIAS = f"alias/{APP_ID}"
 AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
 SERVICE_NAME = "eks-access-guard"  # Powertools service name (logs, metrics dimension)
 METRICS_NAMESPACE = "EksAccessGuard"
+# What X-Ray traces in the Lambdas (Powertools Tracer's patch_modules): the AWS calls. Patching everything
+# (patch_all) patched botocore and sqlite3, which the functions never use, and imported sqlite3 and a dozen
+# X-Ray patch modules at each cold start.
+TRACED_MODULES = ("botocore",)
 
 DEFAULT_MAX_GRANT_MINUTES = 60
 # No grant, whatever the deployment or a baseline says, lasts longer than a day: break glass is for hours.

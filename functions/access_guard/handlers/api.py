@@ -17,13 +17,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from ..core import breakglass as bg
-from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, TRACED_MODULES
 from ..core.deadline import Deadline
 from ..services.breakglass import API_SECONDS, BreakGlass, Call
 from . import wiring
 
 logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 app = APIGatewayRestResolver()
 # A refused or bad call counts no metric, by design: not worth a warning on every one.

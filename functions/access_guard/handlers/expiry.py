@@ -11,12 +11,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, TRACED_MODULES
 from ..services.breakglass import BreakGlass
 from . import wiring
 
 logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 

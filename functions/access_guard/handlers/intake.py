@@ -39,7 +39,7 @@ from ..services.intake import Intake
 from . import wiring
 
 logger = Logger(service=settings.SERVICE_NAME)
-tracer = Tracer(service=settings.SERVICE_NAME)
+tracer = Tracer(service=settings.SERVICE_NAME, patch_modules=settings.TRACED_MODULES)
 metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=settings.SERVICE_NAME)
 processor = BatchProcessor(event_type=EventType.SQS)
 

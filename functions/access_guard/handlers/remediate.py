@@ -35,7 +35,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from ..adapters.clients import client
 from ..adapters.deadline import within_deadline
-from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, Env
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, TRACED_MODULES, Env
 from ..core.work import (
     COALESCED_TRIGGERS,
     SETTLED_TRIGGERS,
@@ -56,7 +56,7 @@ IDEMPOTENCY_SECONDS = 86_400
 LOCK_WAIT_SECONDS = 2.0
 
 logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 idempotency = IdempotencyConfig(

@@ -14,14 +14,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from ..adapters.clients import client
 from ..adapters.deadline import within_deadline
 from ..adapters.work_queue import WorkQueue
-from ..core.config import METRICS_NAMESPACE, SERVICE_NAME
+from ..core.config import METRICS_NAMESPACE, SERVICE_NAME, TRACED_MODULES
 from ..core.work import SWEEP_TIERS
 from ..services.breakglass import expire_due
 from ..services.sweep import fan_out, sweep
 from . import wiring
 
 logger = Logger(service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
