@@ -68,7 +68,14 @@ def test_serve_guards_the_users_region_and_says_so() -> None:
                 break
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=120)  # serve stops its worker processes first
+        # serve stops its worker processes first; what it prints meanwhile is read, or a full pipe would block
+        # serve (and the test would leave it running, polling, once it gave up)
+        try:
+            process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
     text = "".join(lines)
     assert "the guard's pipeline is running in eu-west-1 (from AWS_REGION" in text, text
     assert "AWS_DEFAULT_REGION=eu-west-1" in text
