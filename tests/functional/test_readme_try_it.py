@@ -6,20 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .serving import free_port, stop
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def try_it_block() -> list[str]:
@@ -68,9 +64,8 @@ def test_the_readmes_try_it_block_runs_as_written(tmp_path: Path) -> None:
             done = run(command, env, tmp_path)
         assert "arn:aws:iam::123456789012:root" in done.stdout, done.stdout
     finally:
-        server.terminate()
-        out, _ = server.communicate(timeout=30)
-    printed = "".join(seen) + (out or "")
+        out = stop(server, sig=signal.SIGTERM, timeout=30)
+    printed = "".join(seen) + out
     assert "[payments] access restored to the baseline" in printed, printed  # the note, readable
     assert '{"level"' not in printed  # no JSON logs without --log-json
 

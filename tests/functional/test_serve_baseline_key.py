@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -20,17 +20,13 @@ from access_guard.core.trust import BASELINE_KEY_ALIAS
 
 from local.client import Emulator
 
+from .serving import free_port, stop
+
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CLUSTER = "payments"
 ADMIN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Any, timeout: float = 180.0) -> Any:
@@ -90,8 +86,7 @@ def served(tmp_path: Path) -> Any:
         threading.Thread(target=lines.extend, args=(process.stdout,), daemon=True).start()
         yield endpoint, printed, env, lines
     finally:
-        process.terminate()
-        process.wait(timeout=120)  # serve stops its worker processes first
+        stop(process, sig=signal.SIGTERM)
 
 
 @pytest.mark.slow  # a real `python -m local serve` with worker processes: minutes on a busy 2-core machine

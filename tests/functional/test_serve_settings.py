@@ -5,7 +5,6 @@ given."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from local.__main__ import serve_oncall, serve_region
+
+from .serving import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/platform-oncall"
@@ -67,15 +68,7 @@ def test_serve_guards_the_users_region_and_says_so() -> None:
             if line.startswith("Try it"):
                 break
     finally:
-        process.send_signal(signal.SIGINT)
-        # serve stops its worker processes first; what it prints meanwhile is read, or a full pipe would block
-        # serve (and the test would leave it running, polling, once it gave up)
-        try:
-            process.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise
+        stop(process)
     text = "".join(lines)
     assert "the guard's pipeline is running in eu-west-1 (from AWS_REGION" in text, text
     assert "AWS_DEFAULT_REGION=eu-west-1" in text
